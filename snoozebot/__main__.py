@@ -1,0 +1,5 @@
+"""``python -m snoozebot``."""
+
+from snoozebot.cli.main import main
+
+main()

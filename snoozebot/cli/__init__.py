@@ -1,0 +1,1 @@
+"""The ``snoozebot`` command line (Typer); one module per command group."""

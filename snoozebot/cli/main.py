@@ -1,0 +1,72 @@
+"""The ``snoozebot`` console script: start-up order, error mapping, exit codes.
+
+Start-up is ordered for speed: the worker a command needs is forked before
+Typer is imported (see :mod:`snoozebot.host.prestart`), and the process ends
+with ``os._exit`` after flushing, skipping interpreter teardown.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main", "run"]
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("SNOOZEBOT_LOG_LEVEL", "WARNING").upper()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("snoozebot: %(message)s"))
+    root = logging.getLogger("snoozebot")
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level, logging.WARNING))
+    root.propagate = False
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run one command line and return its exit code; never raises for expected failures."""
+    import click  # noqa: PLC0415 - imported after the worker was forked
+
+    from snoozebot import sdk  # noqa: PLC0415
+    from snoozebot.cli.app import build_app  # noqa: PLC0415
+    from snoozebot.cli.output import error  # noqa: PLC0415
+    from snoozebot.errors import EXIT_INTERRUPTED, EXIT_USAGE, SnoozebotError, exit_code_for  # noqa: PLC0415
+
+    _configure_logging()
+    import typer.main  # noqa: PLC0415
+
+    command = typer.main.get_command(build_app())
+    try:
+        result = command.main(args=list(argv), prog_name="snoozebot", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.UsageError as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        exc.show()
+        return int(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        error("interrupted")
+        return EXIT_INTERRUPTED
+    except (SnoozebotError, sdk.ProviderError) as exc:
+        error(str(exc))
+        return exit_code_for(exc)
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from snoozebot.host.prestart import prestart  # noqa: PLC0415
+
+    argv = sys.argv[1:]
+    prestart(argv)
+    code = run(argv)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

@@ -1,0 +1,44 @@
+"""Writing results: JSON for scripts, rich tables for people, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["emit_json", "error", "info", "is_terminal", "table"]
+
+
+def is_terminal() -> bool:
+    """True when stdout is an interactive terminal (progress and colour allowed)."""
+    return sys.stdout.isatty()
+
+
+def emit_json(document: Any) -> None:
+    """The one JSON document a ``--json`` command prints on stdout."""
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def error(message: str) -> None:
+    """One line on stderr for an expected failure."""
+    sys.stderr.write(f"snoozebot: error: {message}\n")
+
+
+def info(message: str) -> None:
+    """A diagnostic line on stderr (never on stdout, which belongs to results)."""
+    sys.stderr.write(f"{message}\n")
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A table on stdout: rich on a terminal, plain aligned text in pipes and files."""
+    from rich.console import Console  # noqa: PLC0415 - only when a table is printed
+    from rich.table import Table  # noqa: PLC0415
+
+    console = Console(soft_wrap=not is_terminal())
+    grid = Table(title=title, show_lines=False, box=None if not is_terminal() else None, pad_edge=False)
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        grid.add_row(*("" if cell is None else str(cell) for cell in row))
+    console.print(grid)

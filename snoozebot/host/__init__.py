@@ -1,0 +1,1 @@
+"""The plugin host: discovery, protocol, worker, process supervision, manager."""

@@ -1,0 +1,274 @@
+"""The worker process: loads one provider and serves its calls over the channel.
+
+Runs in a child process. It ignores SIGINT (the host shuts it down in order),
+exits by itself when the host dies, keeps the plugin's stdout and stderr away
+from the channel (both become ``log`` messages the host prefixes with the
+plugin's name), and serves requests concurrently in a thread pool.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from typing import Any
+
+from snoozebot import sdk
+from snoozebot.errors import error_to_wire
+from snoozebot.host import protocol
+
+__all__ = ["ENTRY_POINT_GROUP", "run_worker"]
+
+ENTRY_POINT_GROUP = "snoozebot.providers"
+_MAX_CONCURRENT_CALLS = 32
+_PARENT_POLL_SECONDS = 0.25
+
+
+class _Channel:
+    """Thread-safe sender of protocol messages."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = protocol.encode(message)
+        with self._lock:
+            self._conn.send_bytes(data)
+
+
+class _ChannelLogHandler(logging.Handler):
+    """Forwards the plugin's log records to the host."""
+
+    def __init__(self, channel: _Channel) -> None:
+        super().__init__()
+        self._channel = channel
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._channel.send(
+                {"type": "log", "level": record.levelno, "message": self.format(record)}
+            )
+        except Exception:  # the channel is gone; nothing sensible to do
+            pass
+
+
+def _capture_stream(fd: int, channel: _Channel, level: int, stream_name: str) -> io.TextIOWrapper:
+    """Point ``fd`` at a pipe whose lines go to the host as log messages."""
+    read_fd, write_fd = os.pipe()
+    os.dup2(write_fd, fd)
+    os.close(write_fd)
+
+    def pump() -> None:
+        with open(read_fd, "rb", buffering=0) as pipe:
+            for line in iter(pipe.readline, b""):
+                text = line.decode(errors="replace").rstrip("\n")
+                try:
+                    channel.send(
+                        {"type": "log", "level": level, "message": f"[{stream_name}] {text}"}
+                    )
+                except Exception:
+                    return
+
+    threading.Thread(target=pump, name=f"snoozebot-{stream_name}", daemon=True).start()
+    return io.TextIOWrapper(open(fd, "wb", buffering=0, closefd=False), line_buffering=True)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit at once when the host process is gone (we were re-parented)."""
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(0)
+        time.sleep(_PARENT_POLL_SECONDS)
+
+
+def _isolate(channel: _Channel, provider_name: str, parent_pid: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Replace, never flush, the stream objects inherited from the host: their
+    # buffers hold the host's output, which must not be written twice.
+    sys.stdout = _capture_stream(1, channel, logging.INFO, "stdout")
+    sys.stderr = _capture_stream(2, channel, logging.WARNING, "stderr")
+    root = logging.getLogger()
+    root.handlers = [_ChannelLogHandler(channel)]
+    root.setLevel(logging.INFO)
+    threading.Thread(
+        target=_watch_parent, args=(parent_pid,), name="snoozebot-parent-watch", daemon=True
+    ).start()
+
+
+def _load_provider_class(provider_name: str) -> type[sdk.CloudProvider]:
+    from stevedore import driver  # noqa: PLC0415 - only the worker imports plugins
+
+    manager = driver.DriverManager(
+        namespace=ENTRY_POINT_GROUP,
+        name=provider_name,
+        invoke_on_load=False,
+        on_load_failure_callback=_reraise,
+    )
+    cls = manager.driver
+    if not (isinstance(cls, type) and issubclass(cls, sdk.CloudProvider)):
+        raise TypeError(f"entry point {provider_name!r} is not a snoozebot.sdk.CloudProvider")
+    if cls.name != provider_name:
+        raise TypeError(
+            f"provider class name {cls.name!r} does not match its entry point {provider_name!r}"
+        )
+    return cls
+
+
+def _reraise(manager: Any, entry_point: Any, exc: BaseException) -> None:
+    raise exc
+
+
+def _fatal_for(provider_name: str, exc: BaseException) -> dict[str, Any]:
+    from stevedore.exception import NoMatches  # noqa: PLC0415
+
+    if isinstance(exc, NoMatches):
+        return {"code": "plugin_not_found", "message": f"no provider named {provider_name!r} is installed"}
+    if isinstance(exc, ImportError):
+        missing = getattr(exc, "name", None)
+        hint = f" (missing module {missing!r}: install it, e.g. pip install {missing.split('.')[0]})" if missing else ""
+        return {
+            "code": "plugin_load_error",
+            "message": f"plugin {provider_name!r} failed to import: {exc}{hint}",
+            "missing_module": missing,
+        }
+    return {
+        "code": "plugin_load_error",
+        "message": f"plugin {provider_name!r} failed to load: {type(exc).__name__}: {exc}",
+    }
+
+
+class _Dispatcher:
+    """Maps request methods onto the provider and its results onto JSON."""
+
+    def __init__(self, provider_name: str, make_provider: Callable[[], sdk.CloudProvider]) -> None:
+        self._name = provider_name
+        self._provider: sdk.CloudProvider | None = None
+        self._setup_error: BaseException | None = None
+        try:
+            self._provider = make_provider()
+        except BaseException as exc:  # reported on every call instead
+            self._setup_error = exc
+
+    def close(self) -> None:
+        if self._provider is not None:
+            self._provider.close()
+
+    def _ready(self) -> sdk.CloudProvider:
+        if self._provider is None:
+            assert self._setup_error is not None
+            raise self._setup_error
+        return self._provider
+
+    def _instance(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, sdk.Instance):
+            raise TypeError(f"returned {type(value).__name__} where an Instance was expected")
+        return value.to_dict()
+
+    def _batch(self, outcome: Any, ids: list[str]) -> list[dict[str, Any]]:
+        if not isinstance(outcome, dict):
+            raise TypeError(f"batch call returned {type(outcome).__name__}, not a dict")
+        results = []
+        for iid in ids:
+            value = outcome.get(iid)
+            if value is None:
+                err: BaseException = sdk.ProviderError(f"provider returned no result for {iid}")
+                results.append({"id": iid, "error": error_to_wire(err, plugin=self._name)})
+            elif isinstance(value, BaseException):
+                results.append({"id": iid, "error": error_to_wire(value, plugin=self._name)})
+            else:
+                results.append({"id": iid, "instance": self._instance(value)})
+        return results
+
+    def dispatch(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "ping":
+            error = self._setup_error
+            return {"ok": error is None, "error": None if error is None else error_to_wire(error, plugin=self._name)}
+        provider = self._ready()
+        if method == "list_instances":
+            found = provider.list_instances(dict(params.get("filters") or {}))
+            return [self._instance(i) for i in found]
+        if method == "get_instance_info":
+            return self._instance(provider.get_instance_info(str(params["instance_id"])))
+        ids = [str(i) for i in params.get("instance_ids", [])]
+        if method == "stop_instances":
+            return self._batch(
+                provider.stop_instances(
+                    ids, hibernate=bool(params.get("hibernate")), dry_run=bool(params.get("dry_run"))
+                ),
+                ids,
+            )
+        if method == "start_instances":
+            return self._batch(provider.start_instances(ids, dry_run=bool(params.get("dry_run"))), ids)
+        raise ValueError(f"unknown method {method!r}")
+
+
+def run_worker(conn: Connection, provider_name: str, config: dict[str, str], parent_pid: int) -> None:
+    """Process entry point: load ``provider_name`` and serve until shutdown or EOF."""
+    channel = _Channel(conn)
+    _isolate(channel, provider_name, parent_pid)
+    code = 0
+    try:
+        try:
+            cls = _load_provider_class(provider_name)
+        except BaseException as exc:
+            channel.send({"type": "fatal", "error": _fatal_for(provider_name, exc)})
+            return
+        channel.send(
+            {
+                "type": "hello",
+                "protocol": protocol.PROTOCOL_VERSION,
+                "provider": provider_name,
+                "plugin_version": str(cls.version),
+                "api_version": str(cls.api_version),
+                "requires_plugins": [str(r) for r in cls.requires_plugins],
+                "pid": os.getpid(),
+            }
+        )
+        dispatcher = _Dispatcher(provider_name, lambda: cls(config))
+        _serve(conn, channel, dispatcher, provider_name)
+        dispatcher.close()
+    except BaseException:
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(code)
+
+
+def _serve(conn: Connection, channel: _Channel, dispatcher: _Dispatcher, provider_name: str) -> None:
+    def handle(request_id: int, method: str, params: dict[str, Any]) -> None:
+        try:
+            reply: dict[str, Any] = {"result": dispatcher.dispatch(method, params)}
+        except BaseException as exc:
+            reply = {"error": error_to_wire(exc, plugin=provider_name)}
+        try:
+            channel.send({"type": "response", "id": request_id, **reply})
+        except protocol.ProtocolError as exc:
+            channel.send(
+                {"type": "response", "id": request_id, "error": error_to_wire(exc, plugin=provider_name)}
+            )
+
+    with ThreadPoolExecutor(max_workers=_MAX_CONCURRENT_CALLS, thread_name_prefix="call") as pool:
+        while True:
+            try:
+                message = protocol.decode(conn.recv_bytes(protocol.MAX_MESSAGE_BYTES))
+            except (EOFError, OSError):
+                os._exit(0)  # the host is gone: nobody is waiting for in-flight calls
+            except protocol.ProtocolError:
+                continue
+            if message["type"] == "shutdown":
+                return
+            if message["type"] == "request":
+                pool.submit(handle, int(message["id"]), str(message["method"]), dict(message.get("params") or {}))

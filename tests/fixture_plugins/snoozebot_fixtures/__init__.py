@@ -1,0 +1,1 @@
+"""Fixture providers for snoozebot's own tests, registered as real entry points."""
