@@ -1,0 +1,172 @@
+"""The audit log: every start and stop attempt, in SQLite in the state directory.
+
+An attempt is written *before* the call (result ``pending``) and completed
+after it, so a run that is killed still leaves its trace. Safe for several
+processes at once (WAL journal, busy timeout).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+__all__ = ["AuditEntry", "AuditLog", "Outcome"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    finished TEXT,
+    actor TEXT NOT NULL,
+    source TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    action TEXT NOT NULL,
+    dry_run INTEGER NOT NULL,
+    result TEXT NOT NULL,
+    state TEXT,
+    error_code TEXT,
+    error_message TEXT
+);
+CREATE INDEX IF NOT EXISTS attempts_time ON attempts (time);
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt ended: ``ok`` or ``error``, the state seen, and the error."""
+
+    ok: bool
+    state: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One row of the audit log."""
+
+    id: int
+    time: str
+    finished: str | None
+    actor: str
+    source: str
+    provider: str
+    instance: str
+    action: str
+    dry_run: bool
+    result: str
+    state: str | None
+    error_code: str | None
+    error_message: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "time": self.time,
+            "finished": self.finished,
+            "actor": self.actor,
+            "source": self.source,
+            "provider": self.provider,
+            "instance": self.instance,
+            "action": self.action,
+            "dry_run": self.dry_run,
+            "result": self.result,
+            "state": self.state,
+            "error": (
+                {"code": self.error_code, "message": self.error_message} if self.error_code else None
+            ),
+        }
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class AuditLog:
+    """Append-and-complete access to ``audit.sqlite3``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=10.0, isolation_level=None)) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.executescript(_SCHEMA)
+            yield conn
+
+    def begin(
+        self,
+        *,
+        actor: str,
+        source: str,
+        provider: str,
+        action: str,
+        instances: Sequence[str],
+        dry_run: bool,
+    ) -> list[int]:
+        """Record pending attempts, one per instance, in one transaction; returns their ids."""
+        now = _now()
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            ids = []
+            for instance in instances:
+                cur = conn.execute(
+                    "INSERT INTO attempts (time, actor, source, provider, instance, action, dry_run, result)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                    (now, actor, source, provider, instance, action, int(dry_run)),
+                )
+                ids.append(int(cur.lastrowid or 0))
+            conn.execute("COMMIT")
+        return ids
+
+    def finish(self, outcomes: Iterable[tuple[int, Outcome]]) -> None:
+        """Complete pending attempts with their outcomes, in one transaction."""
+        now = _now()
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "UPDATE attempts SET finished = ?, result = ?, state = ?, error_code = ?, error_message = ?"
+                " WHERE id = ?",
+                [
+                    (now, "ok" if o.ok else "error", o.state, o.error_code, o.error_message, row_id)
+                    for row_id, o in outcomes
+                ],
+            )
+            conn.execute("COMMIT")
+
+    def entries(
+        self,
+        *,
+        limit: int = 50,
+        provider: str | None = None,
+        instance: str | None = None,
+        action: str | None = None,
+        result: str | None = None,
+    ) -> list[AuditEntry]:
+        """The newest entries first, optionally filtered by column equality."""
+        where, args = [], []
+        for column, value in (("provider", provider), ("instance", instance), ("action", action), ("result", result)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        if not self.path.exists():
+            return []
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT id, time, finished, actor, source, provider, instance, action, dry_run, result,"
+                f" state, error_code, error_message FROM attempts {clause} ORDER BY id DESC LIMIT ?",  # noqa: S608
+                [*args, limit],
+            ).fetchall()
+        return [
+            AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9], r[10], r[11], r[12])
+            for r in rows
+        ]
