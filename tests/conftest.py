@@ -65,3 +65,55 @@ def run_cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None, 
 def cli() -> Any:
     """The :func:`run_cli` helper as a fixture."""
     return run_cli
+
+
+def leftover_workers(home: Path) -> list[Any]:
+    """Live snoozebot processes started with this test's SNOOZEBOT_HOME (workers included)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "name"]):
+        if proc.pid == os.getpid():
+            continue
+        try:
+            if proc.environ().get("SNOOZEBOT_HOME") == str(home) and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def moto_ec2(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's EC2 server on 127.0.0.1 (fresh state per test); yields its endpoint URL.
+
+    Dummy credentials and region are set in the environment, so both boto3 in the
+    test and the `snoozebot` subprocesses (via AWS_ENDPOINT_URL) talk to it.
+    """
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    try:
+        yield endpoint
+    finally:
+        server.stop()

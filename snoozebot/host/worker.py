@@ -89,7 +89,19 @@ def _watch_parent(parent_pid: int) -> None:
         time.sleep(_PARENT_POLL_SECONDS)
 
 
+def _set_process_name(provider_name: str) -> None:
+    """Name the process ``sb-PROVIDER`` in ps/top (Linux prctl; best effort)."""
+    try:
+        import ctypes  # noqa: PLC0415
+
+        libc = ctypes.CDLL(None)
+        libc.prctl(15, f"sb-{provider_name}"[:15].encode(), 0, 0, 0)  # PR_SET_NAME
+    except Exception:
+        pass
+
+
 def _isolate(channel: _Channel, provider_name: str, parent_pid: int) -> None:
+    _set_process_name(provider_name)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # Replace, never flush, the stream objects inherited from the host: their
