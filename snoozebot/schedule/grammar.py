@@ -1,0 +1,171 @@
+"""The ``[schedules.NAME]`` tables of the config file (DESIGN.md section 4a).
+
+::
+
+    [schedules.office-hours]
+    timezone = "Europe/Berlin"
+    periods = [
+      { days = "mon-fri", start = "08:00", stop = "19:00" },
+      { days = "sat", stop = "13:00" },
+    ]
+    skip_dates = ["2026-12-24", "2026-12-25"]
+
+Every problem is a :class:`~snoozebot.errors.UsageError` (exit 2) naming the
+schedule and the offending value, raised before anything runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from snoozebot.errors import UsageError
+
+__all__ = ["OPT_OUT", "Period", "Schedule", "load_schedules", "parse_days", "parse_schedule", "parse_time"]
+
+OPT_OUT = "never"
+"""The ``snoozebot-schedule`` value that opts an instance out for good (not a schedule name)."""
+
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_SETS = {
+    "daily": frozenset(range(7)),
+    "weekdays": frozenset(range(5)),
+    "weekends": frozenset({5, 6}),
+}
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+_SCHEDULE_KEYS = {"timezone", "periods", "skip_dates"}
+_PERIOD_KEYS = {"days", "start", "stop"}
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days of the week (0 = Monday) with a start and/or a stop time, local to the schedule."""
+
+    days: frozenset[int]
+    start: dt.time | None
+    stop: dt.time | None
+
+    @property
+    def overnight(self) -> bool:
+        """True when the stop is earlier than the start: the period ends on the next day."""
+        return self.start is not None and self.stop is not None and self.stop < self.start
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A named schedule: its zone, its periods and the dates whose starts are skipped."""
+
+    name: str
+    timezone: ZoneInfo
+    periods: tuple[Period, ...]
+    skip_dates: frozenset[dt.date]
+
+
+def _day(token: str, where: str) -> int:
+    try:
+        return _DAY_NAMES.index(token)
+    except ValueError:
+        raise UsageError(
+            f"{where}: unknown day {token!r} (use mon..sun, ranges like mon-fri, daily, weekdays, weekends)"
+        ) from None
+
+
+def parse_days(text: str, *, where: str = "days") -> frozenset[int]:
+    """``mon``, ``mon-fri`` (wrapping ``fri-mon``), ``mon,wed``, ``daily``, ``weekdays``, ``weekends``."""
+    days: set[int] = set()
+    items = [item.strip().lower() for item in text.split(",")]
+    if not text.strip() or any(not item for item in items):
+        raise UsageError(f"{where}: empty day in {text!r}")
+    for item in items:
+        if item in _DAY_SETS:
+            days |= _DAY_SETS[item]
+        elif "-" in item:
+            first, _, last = (part.strip() for part in item.partition("-"))
+            begin, end = _day(first, where), _day(last, where)
+            span = (end - begin) % 7
+            days |= {(begin + i) % 7 for i in range(span + 1)}
+        else:
+            days.add(_day(item, where))
+    return frozenset(days)
+
+
+def parse_time(value: Any, *, where: str) -> dt.time:
+    """``"HH:MM"`` on a 24-hour clock (a TOML local time with zero seconds is accepted too)."""
+    if isinstance(value, dt.time) and value.second == 0 and value.microsecond == 0 and value.tzinfo is None:
+        return value
+    match = _TIME.match(value) if isinstance(value, str) else None
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise UsageError(f"{where}: bad time {value!r} (expected HH:MM, 24 h)")
+    return dt.time(int(match[1]), int(match[2]))
+
+
+def _parse_date(value: Any, *, where: str) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise UsageError(f"{where}: bad date {value!r} (expected YYYY-MM-DD)")
+
+
+def _parse_zone(value: Any, *, where: str) -> ZoneInfo:
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{where}: timezone is required (an IANA name such as Europe/Berlin)")
+    try:
+        return ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"{where}: unknown time zone {value!r} (expected an IANA name like Europe/Berlin)"
+        ) from None
+
+
+def _parse_period(value: Any, *, where: str) -> Period:
+    if not isinstance(value, Mapping):
+        raise UsageError(f'{where}: a period must be a table like {{ days = "mon-fri", stop = "19:00" }}')
+    unknown = sorted(set(value) - _PERIOD_KEYS)
+    if unknown:
+        raise UsageError(f"{where}: unknown key {unknown[0]!r} (allowed: days, start, stop)")
+    days = value.get("days")
+    if not isinstance(days, str):
+        raise UsageError(f'{where}: days is required, a string such as "mon-fri"')
+    start = parse_time(value["start"], where=f"{where}.start") if "start" in value else None
+    stop = parse_time(value["stop"], where=f"{where}.stop") if "stop" in value else None
+    if start is None and stop is None:
+        raise UsageError(f"{where}: a period needs a start, a stop, or both")
+    return Period(parse_days(days, where=f"{where}.days"), start, stop)
+
+
+def parse_schedule(name: str, table: Any, *, source: str = "schedules") -> Schedule:
+    """One ``[schedules.NAME]`` table; a UsageError names the schedule and the problem."""
+    where = f"{source}: [schedules.{name}]"
+    if name.lower() == OPT_OUT:
+        raise UsageError(f"{where}: {OPT_OUT!r} is reserved (snoozebot-schedule={OPT_OUT} opts out)")
+    if not isinstance(table, Mapping):
+        raise UsageError(f"{where} must be a table")
+    unknown = sorted(set(table) - _SCHEDULE_KEYS)
+    if unknown:
+        raise UsageError(f"{where}: unknown key {unknown[0]!r} (allowed: timezone, periods, skip_dates)")
+    zone = _parse_zone(table.get("timezone"), where=where)
+    periods = table.get("periods")
+    if not isinstance(periods, list) or not periods:
+        raise UsageError(f"{where}: periods must be a non-empty list")
+    skip = table.get("skip_dates", [])
+    if not isinstance(skip, list):
+        raise UsageError(f"{where}: skip_dates must be a list of YYYY-MM-DD dates")
+    return Schedule(
+        name=name,
+        timezone=zone,
+        periods=tuple(_parse_period(p, where=f"{where} periods[{i}]") for i, p in enumerate(periods)),
+        skip_dates=frozenset(_parse_date(d, where=f"{where} skip_dates") for d in skip),
+    )
+
+
+def load_schedules(table: Mapping[str, Any], *, source: str = "config") -> dict[str, Schedule]:
+    """Every schedule of the ``[schedules]`` table, all validated up front."""
+    return {name: parse_schedule(name, value, source=source) for name, value in table.items()}

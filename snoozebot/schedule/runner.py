@@ -1,0 +1,238 @@
+"""``schedule run``: list each provider once, decide every tagged instance, act in batches.
+
+Per provider: one unfiltered listing (the plugin contract's filters are
+equalities, and an instance naming an unknown schedule or ``never`` must be
+seen too), then at most one batched stop and one batched start through
+:func:`snoozebot.operations.run_action` (audited, source ``schedule``).
+
+The previous successful run is kept per provider in ``schedule-runs.json`` in
+the state directory. It moves forward only when the provider was listed and
+its batched calls reached the provider (per-instance failures still count as a
+run: repeating the window would stop again what a person started by hand);
+never in a dry run, and never backwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from snoozebot import sdk
+from snoozebot.audit import AuditLog
+from snoozebot.errors import PluginUnavailable
+from snoozebot.host.client import ProviderClient
+from snoozebot.operations import Action, ActionResult, run_action
+from snoozebot.schedule.decision import SCHEDULE_TAG, Decision, DecisionAction, decide
+from snoozebot.schedule.grammar import Schedule
+from snoozebot.state import atomic_write_json, exclusive_lock, read_json
+
+__all__ = [
+    "DEFAULT_WINDOW",
+    "ProviderFailure",
+    "Row",
+    "RunRecord",
+    "RunReport",
+    "run_all",
+    "run_provider",
+    "window_start",
+]
+
+DEFAULT_WINDOW = dt.timedelta(hours=1)
+"""The window of a provider's first run, when no previous run is recorded."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One instance in the JSON shape of DESIGN.md 4a."""
+
+    id: str
+    provider: str
+    schedule: str | None
+    action: DecisionAction
+    ok: bool
+    error: dict[str, Any] | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "schedule": self.schedule,
+            "action": self.action,
+            "ok": self.ok,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class ProviderFailure:
+    """A provider that could not be listed or whose batched call failed as a whole."""
+
+    provider: str
+    error: Exception
+
+
+@dataclass
+class RunReport:
+    """Everything one run did, across providers."""
+
+    rows: list[Row] = field(default_factory=list)
+    failures: list[ProviderFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and all(r.ok for r in self.rows)
+
+
+class RunRecord:
+    """The previous successful run of each provider, in the state directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self._path = directory / "schedule-runs.json"
+        self.lock_path = directory / "schedule.lock"
+
+    def previous(self, provider: str) -> dt.datetime | None:
+        data = read_json(self._path, {})
+        value = data.get("providers", {}).get(provider) if isinstance(data, dict) else None
+        try:
+            parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+        return parsed if parsed is not None and parsed.tzinfo is not None else None
+
+    def record(self, provider: str, now: dt.datetime) -> None:
+        """Move the provider's record forward to ``now`` (never backwards); hold the run lock."""
+        data = read_json(self._path, {})
+        providers = dict(data.get("providers", {})) if isinstance(data, dict) else {}
+        previous = self.previous(provider)
+        if previous is None or now > previous:
+            providers[provider] = now.astimezone(dt.UTC).isoformat()
+            atomic_write_json(self._path, {"providers": providers})
+
+    def locked(self, *, timeout: float) -> Any:
+        """The lock that keeps two overlapping runs from acting on the same instances."""
+        return exclusive_lock(self.lock_path, timeout=timeout, what="schedule runs")
+
+
+class _BatchFailed(Exception):
+    def __init__(self, rows: list[Row], cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.rows = rows
+        self.cause = cause
+
+
+def window_start(previous: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """The exclusive start of the window ``(start, now]``; empty when ``previous >= now``."""
+    return previous if previous is not None else now - DEFAULT_WINDOW
+
+
+def _act(
+    client: ProviderClient,
+    audit: AuditLog,
+    action: Action,
+    decided: Sequence[tuple[sdk.Instance, Decision]],
+    *,
+    actor: str,
+) -> list[Row]:
+    """One batched, audited call; a call failing as a whole fails each of its rows (then re-raised)."""
+    ids = [inst.id for inst, _ in decided]
+    try:
+        results = run_action(client, audit, action=action, instance_ids=ids, actor=actor, source="schedule")
+    except (PluginUnavailable, sdk.ProviderError) as exc:
+        failed = {"code": exc.code, "message": str(exc)}
+        raise _BatchFailed(
+            [Row(i.id, client.name, d.schedule, action, False, failed, d.reason) for i, d in decided], exc
+        ) from exc
+    by_id: dict[str, ActionResult] = {r.id: r for r in results}
+    rows = []
+    for inst, decision in decided:
+        result = by_id.get(inst.id)
+        error: dict[str, Any] | None = None
+        if result is None:
+            error = {"code": "no_result", "message": f"the provider returned no result for {inst.id}"}
+        elif not result.ok:
+            error = {"code": result.error_code, "message": result.error_message}
+        rows.append(
+            Row(inst.id, client.name, decision.schedule, action, error is None, error, decision.reason)
+        )
+    return rows
+
+
+def run_provider(
+    client: ProviderClient,
+    audit: AuditLog,
+    schedules: Mapping[str, Schedule],
+    *,
+    after: dt.datetime,
+    now: dt.datetime,
+    dry_run: bool,
+    actor: str,
+) -> tuple[list[Row], Exception | None]:
+    """Decide and act for every tagged instance of one provider.
+
+    Returns the rows and the error of a batched call that failed as a whole
+    (its rows are failed too). Raises PluginUnavailable or ProviderError when
+    the provider cannot be listed.
+    """
+    instances = [i for i in client.list_instances({}) if i.tags.get(SCHEDULE_TAG, "").strip()]
+    decided = [(inst, decide(inst, schedules, after=after, now=now)) for inst in instances]
+    rows: list[Row] = []
+    pending: dict[Action, list[tuple[sdk.Instance, Decision]]] = {"stop": [], "start": []}
+    for inst, decision in decided:
+        if decision.action in ("stop", "start") and not dry_run:
+            pending["stop" if decision.action == "stop" else "start"].append((inst, decision))
+        else:
+            rows.append(
+                Row(
+                    inst.id,
+                    client.name,
+                    decision.schedule,
+                    decision.action,
+                    decision.ok,
+                    decision.error(),
+                    decision.reason,
+                )
+            )
+    failure: Exception | None = None
+    for action, group in pending.items():
+        if not group:
+            continue
+        try:
+            rows += _act(client, audit, action, group, actor=actor)
+        except _BatchFailed as exc:
+            rows += exc.rows
+            failure = failure or exc.cause
+    order = {inst.id: n for n, (inst, _) in enumerate(decided)}
+    return sorted(rows, key=lambda r: order[r.id]), failure
+
+
+def run_all(
+    clients: Sequence[ProviderClient],
+    audit: AuditLog,
+    schedules: Mapping[str, Schedule],
+    record: RunRecord,
+    *,
+    now: dt.datetime,
+    dry_run: bool,
+    actor: str,
+) -> RunReport:
+    """Run every provider in turn; one provider's failure never stops the others."""
+    report = RunReport()
+    for client in clients:
+        after = window_start(record.previous(client.name), now)
+        try:
+            rows, failure = run_provider(
+                client, audit, schedules, after=after, now=now, dry_run=dry_run, actor=actor
+            )
+        except (PluginUnavailable, sdk.ProviderError) as exc:
+            report.failures.append(ProviderFailure(client.name, exc))
+            continue
+        report.rows += rows
+        if failure is not None:
+            report.failures.append(ProviderFailure(client.name, failure))
+        elif not dry_run:
+            record.record(client.name, now)
+    return report
