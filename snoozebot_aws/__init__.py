@@ -1,16 +1,11 @@
-"""The aws provider (placeholder until its implementation lands)."""
+"""The Amazon EC2 provider for Snoozebot (entry point ``aws``).
 
-from snoozebot.sdk import ConfigurationError, CloudProvider
+Imported only inside the provider's worker process, never by the host.
+Options: ``region``, ``profile``, ``endpoint_url``; boto3's own environment
+(``AWS_PROFILE``, ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``, ...) works
+unchanged. See ``docs/aws.md``.
+"""
+
+from snoozebot_aws._provider import AwsProvider
 
 __all__ = ["AwsProvider"]
-
-
-class AwsProvider(CloudProvider):
-    """Placeholder: every call fails cleanly until the real provider lands."""
-
-    name = "aws"
-    version = "0.0.0"
-    api_version = "1.0"
-
-    def __init__(self, config: dict[str, str]) -> None:
-        raise ConfigurationError("provider aws is not implemented yet")
