@@ -7,17 +7,26 @@ attempt before the call, makes the batched call, and completes the record.
 from __future__ import annotations
 
 import getpass
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from snoozebot import sdk
 from snoozebot.audit import AuditLog, Outcome
 from snoozebot.errors import PluginUnavailable
 from snoozebot.host.client import ActionOutcome, ProviderClient
+from snoozebot.state import exclusive_lock
 
-__all__ = ["Action", "ActionResult", "default_actor", "run_action"]
+__all__ = ["ACTION_LOCK_FILE", "Action", "ActionResult", "action_lock", "default_actor", "run_action"]
 
 Action = Literal["stop", "start"]
+ACTION_LOCK_FILE = "actions.lock"
+
+
+def action_lock(state_directory: Path, *, timeout: float) -> AbstractContextManager[None]:
+    """The lock a run holds while it starts or stops instances, so overlapping cron runs take turns."""
+    return exclusive_lock(state_directory / ACTION_LOCK_FILE, timeout=timeout, what="instance actions")
 
 
 def default_actor() -> str:
