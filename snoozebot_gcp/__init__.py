@@ -1,16 +1,9 @@
-"""The gcp provider (placeholder until its implementation lands)."""
+"""The Google Compute Engine provider (entry point ``gcp``).
 
-from snoozebot.sdk import ConfigurationError, CloudProvider
+Only the worker process imports this package; it brings in
+google-api-python-client and google-auth. See ``docs/gcp.md``.
+"""
+
+from snoozebot_gcp._provider import GcpProvider
 
 __all__ = ["GcpProvider"]
-
-
-class GcpProvider(CloudProvider):
-    """Placeholder: every call fails cleanly until the real provider lands."""
-
-    name = "gcp"
-    version = "0.0.0"
-    api_version = "1.0"
-
-    def __init__(self, config: dict[str, str]) -> None:
-        raise ConfigurationError("provider gcp is not implemented yet")
