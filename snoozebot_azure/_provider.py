@@ -1,0 +1,217 @@
+"""The Azure provider class: options, clients, and the four operations."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import AzureError
+from azure.core.pipeline.policies import RetryPolicy as SdkRetryPolicy
+from azure.mgmt.compute import ComputeManagementClient
+
+from snoozebot.retry import call_with_retries
+from snoozebot.sdk import CloudProvider, ConfigurationError, Instance, InvalidInstanceState, Throttled
+from snoozebot_azure._errors import cloud_code, describe, is_retryable, provider_error
+from snoozebot_azure._operations import OperationTracker
+from snoozebot_azure._settings import Settings, split_instance_id
+from snoozebot_azure._states import instance_from_vm, power_codes
+
+__all__ = ["AzureProvider"]
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_CONNECT_TIMEOUT = 10
+_READ_TIMEOUT = 60
+
+
+class _AnonymousCredential:
+    """A token credential for emulators and fakes: a dummy bearer token, never a secret."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken("anonymous", int(time.time()) + 3600)
+
+
+def _credential(settings: Settings) -> TokenCredential:
+    if settings.credentials == "anonymous":
+        return _AnonymousCredential()
+    if settings.plain_http:
+        raise ConfigurationError(
+            f"endpoint {settings.endpoint} is plain http: real credentials are only sent over https "
+            "(use -o credentials=anonymous for an emulator)"
+        )
+    from azure.identity import DefaultAzureCredential
+
+    credential: TokenCredential = DefaultAzureCredential()
+    return credential
+
+
+def _vm_id(resource_id: str) -> str:
+    """``RESOURCE_GROUP/VM_NAME`` from an ARM resource id."""
+    parts = resource_id.split("/")
+    lowered = [p.lower() for p in parts]
+    return f"{parts[lowered.index('resourcegroups') + 1]}/{parts[-1]}"
+
+
+def _check_hibernation(vm: Any, instance_id: str) -> None:
+    """Refuse a hibernate dry run on a VM created without hibernation support."""
+    capabilities = getattr(getattr(vm, "properties", None), "additional_capabilities", None)
+    if not getattr(capabilities, "hibernation_enabled", False):
+        raise InvalidInstanceState(
+            f"{instance_id}: hibernation is not enabled on this VM "
+            "(properties.additionalCapabilities.hibernationEnabled)",
+            cloud_code="OperationNotAllowed",
+        )
+
+
+class AzureProvider(CloudProvider):
+    """Azure virtual machines; ids are ``RESOURCE_GROUP/VM_NAME``; stop deallocates by default."""
+
+    name = "azure"
+    version = "1.0.0"
+    api_version = "1.0"
+
+    def __init__(self, config: dict[str, str]) -> None:
+        super().__init__(config)
+        self._settings = Settings.from_options(config)
+        logging.getLogger("azure").setLevel(logging.WARNING)  # keep request logs off the channel
+        self._credential = _credential(self._settings)
+        self._client = ComputeManagementClient(
+            self._credential,
+            self._settings.subscription_id,
+            base_url=self._settings.endpoint,
+            polling_interval=self._settings.poll_interval,
+            retry_policy=SdkRetryPolicy.no_retries(),  # snoozebot.retry does the retrying
+            connection_timeout=_CONNECT_TIMEOUT,
+            read_timeout=_READ_TIMEOUT,
+        )
+        self._vms = self._client.virtual_machines
+        # Emulators on plain http: the SDK's supported per-request opt-out of its https check.
+        self._options: dict[str, Any] = {"enforce_https": False} if self._settings.plain_http else {}
+        self._operations = OperationTracker()
+
+    # -- plumbing --------------------------------------------------------------
+
+    def _call(self, subject: str, fn: Callable[[], T]) -> T:
+        """Run one SDK call with the shared retry; Azure errors become provider errors."""
+        try:
+            return call_with_retries(fn, is_retryable=is_retryable, cloud_code=cloud_code)
+        except Throttled as exc:
+            raise Throttled(
+                f"{subject}: Azure kept throttling or failing after retries "
+                f"({describe(exc.__cause__ or exc)})",
+                cloud_code=exc.cloud_code,
+            ) from None
+        except AzureError as exc:
+            raise provider_error(exc, subject=subject) from None
+
+    def _split(self, instance_id: str) -> tuple[str, str]:
+        return split_instance_id(instance_id, self._settings.resource_group)
+
+    def _fetch(self, instance_id: str) -> Any:
+        """The VM model with its instance view (one GET)."""
+        group, name = self._split(instance_id)
+        return self._call(
+            instance_id, partial(self._vms.get, group, name, expand="instanceView", **self._options)
+        )
+
+    def _describe(self, instance_id: str) -> Instance:
+        return self._instance(self._fetch(instance_id), instance_id)
+
+    @staticmethod
+    def _instance(vm: Any, instance_id: str) -> Instance:
+        view = getattr(getattr(vm, "properties", None), "instance_view", None)
+        return instance_from_vm(
+            vm, instance_id=instance_id, codes=power_codes(getattr(view, "statuses", None))
+        )
+
+    # -- the plugin contract ---------------------------------------------------
+
+    def list_instances(self, filters: dict[str, str]) -> list[Instance]:
+        """VMs of the subscription (or of the ``resource_group`` option) whose tags equal ``filters``."""
+        group = self._settings.resource_group
+        scope = f"resource group {group}" if group else f"subscription {self._settings.subscription_id}"
+
+        def models() -> list[Any]:
+            pages = self._vms.list(group, **self._options) if group else self._vms.list_all(**self._options)
+            return list(pages)
+
+        def statuses() -> dict[str, list[str]]:
+            found = self._vms.list_all(status_only="true", **self._options)
+            return {
+                str(vm.id).lower(): power_codes(getattr(vm.properties.instance_view, "statuses", None))
+                for vm in found
+                if vm.id and vm.properties is not None
+            }
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            model_job = pool.submit(self._call, scope, models)
+            status_job = pool.submit(self._call, scope, statuses)
+            vms, codes = model_job.result(), status_job.result()
+        wanted = {k.lower(): v for k, v in filters.items()}
+        found = []
+        for vm in vms:
+            tags = {str(k).lower(): str(v) for k, v in (vm.tags or {}).items()}
+            if all(tags.get(k) == v for k, v in wanted.items()):
+                found.append(
+                    instance_from_vm(
+                        vm, instance_id=_vm_id(str(vm.id)), codes=codes.get(str(vm.id).lower(), [])
+                    )
+                )
+        return found
+
+    def get_instance_info(self, instance_id: str) -> Instance:
+        """The VM with its instance view; a failed operation this worker started is reported once."""
+        self._split(instance_id)
+        failure = self._operations.failure(instance_id)
+        if failure is not None:
+            raise failure
+        return self._describe(instance_id)
+
+    def stop_instance(self, instance_id: str, *, hibernate: bool = False, dry_run: bool = False) -> Instance:
+        """Deallocate (or power off, with ``stop_mode=poweroff``; hibernate with ``hibernate``)."""
+        group, name = self._split(instance_id)
+        if dry_run:
+            vm = self._fetch(instance_id)
+            if hibernate:
+                _check_hibernation(vm, instance_id)
+            return self._instance(vm, instance_id)
+        begin: Callable[[], Any]
+        if hibernate:
+            action, begin = (
+                "hibernate",
+                partial(self._vms.begin_deallocate, group, name, hibernate=True, **self._options),
+            )
+        elif self._settings.stop_mode == "deallocate":
+            action, begin = "deallocate", partial(self._vms.begin_deallocate, group, name, **self._options)
+        else:
+            action, begin = "power off", partial(self._vms.begin_power_off, group, name, **self._options)
+        self._operations.track(instance_id, action, self._call(instance_id, begin))
+        if action == "power off":
+            log.warning(
+                "%s is powered off but stays allocated: Azure still bills its compute "
+                "(stop_mode=deallocate releases it)",
+                instance_id,
+            )
+        return self._describe(instance_id)
+
+    def start_instance(self, instance_id: str, *, dry_run: bool = False) -> Instance:
+        """Start (or resume from hibernation)."""
+        group, name = self._split(instance_id)
+        if dry_run:
+            return self._describe(instance_id)
+        poller = self._call(instance_id, partial(self._vms.begin_start, group, name, **self._options))
+        self._operations.track(instance_id, "start", poller)
+        return self._describe(instance_id)
+
+    def close(self) -> None:
+        """Close the HTTP client (and the credential's own sessions)."""
+        self._client.close()
+        close = getattr(self._credential, "close", None)
+        if callable(close):
+            close()

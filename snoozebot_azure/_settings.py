@@ -1,0 +1,121 @@
+"""The provider options, validated once when the worker builds its clients.
+
+Options (``[providers.azure]`` or ``-o KEY=VALUE``): ``subscription_id``
+(else ``$AZURE_SUBSCRIPTION_ID``), ``resource_group``, ``endpoint``,
+``credentials`` (``default`` or ``anonymous``), ``stop_mode``
+(``deallocate`` or ``poweroff``) and ``poll_interval`` (seconds between
+polls of a long-running operation when ARM sends no Retry-After).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from snoozebot.sdk import ConfigurationError, InstanceNotFound
+
+__all__ = ["DEFAULT_ENDPOINT", "Settings", "StopMode", "split_instance_id"]
+
+DEFAULT_ENDPOINT = "https://management.azure.com"
+StopMode = Literal["deallocate", "poweroff"]
+
+_CREDENTIALS = ("default", "anonymous")
+_STOP_MODES: tuple[StopMode, ...] = ("deallocate", "poweroff")
+_KNOWN = ("subscription_id", "resource_group", "endpoint", "credentials", "stop_mode", "poll_interval")
+_DEFAULT_POLL_INTERVAL = 5.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated provider options."""
+
+    subscription_id: str
+    resource_group: str | None
+    endpoint: str
+    credentials: str
+    stop_mode: StopMode
+    poll_interval: float
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, str], environ: Mapping[str, str] = os.environ) -> Settings:
+        """Validate ``options``; every problem is a ConfigurationError with a hint."""
+        unknown = sorted(set(options) - set(_KNOWN))
+        if unknown:
+            raise ConfigurationError(
+                f"unknown azure option(s) {', '.join(unknown)} (known: {', '.join(_KNOWN)})"
+            )
+        return cls(
+            subscription_id=_subscription(
+                options.get("subscription_id") or environ.get("AZURE_SUBSCRIPTION_ID")
+            ),
+            resource_group=options.get("resource_group") or None,
+            endpoint=_endpoint(options.get("endpoint") or DEFAULT_ENDPOINT),
+            credentials=_choice("credentials", options.get("credentials") or "default", _CREDENTIALS),
+            stop_mode=_stop_mode(options.get("stop_mode") or "deallocate"),
+            poll_interval=_seconds("poll_interval", options.get("poll_interval"), _DEFAULT_POLL_INTERVAL),
+        )
+
+    @property
+    def plain_http(self) -> bool:
+        """True for an ``http://`` endpoint (an emulator or fake on loopback)."""
+        return self.endpoint.startswith("http://")
+
+
+def split_instance_id(instance_id: str, default_group: str | None) -> tuple[str, str]:
+    """``RESOURCE_GROUP/VM_NAME`` (or a bare name with the ``resource_group`` option)."""
+    parts = instance_id.split("/")
+    if len(parts) == 1 and default_group and parts[0]:
+        return default_group, parts[0]
+    if len(parts) == 2 and all(parts):
+        return parts[0], parts[1]
+    expected = "RESOURCE_GROUP/VM_NAME" + (" or VM_NAME" if default_group else "")
+    raise InstanceNotFound(f"malformed Azure instance id {instance_id!r}: expected {expected}")
+
+
+def _subscription(value: str | None) -> str:
+    if not value:
+        raise ConfigurationError(
+            "no Azure subscription: pass -o subscription_id=GUID, set subscription_id under "
+            "[providers.azure] in the config file, or export AZURE_SUBSCRIPTION_ID"
+        )
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise ConfigurationError(f"subscription_id must be a subscription GUID, got {value!r}") from None
+    return value
+
+
+def _endpoint(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"endpoint must be an http(s) URL such as {DEFAULT_ENDPOINT}, got {value!r}")
+    return value.rstrip("/")
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _stop_mode(value: str) -> StopMode:
+    for mode in _STOP_MODES:
+        if value == mode:
+            return mode
+    raise ConfigurationError(f"stop_mode must be one of {', '.join(_STOP_MODES)}, got {value!r}")
+
+
+def _seconds(name: str, value: str | None, default: float) -> float:
+    if value is None or value == "":
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not 0 < seconds <= 600:
+        raise ConfigurationError(f"{name} must be between 0 and 600 seconds, got {value!r}")
+    return seconds
