@@ -81,12 +81,27 @@ def _capture_stream(fd: int, channel: _Channel, level: int, stream_name: str) ->
     return io.TextIOWrapper(open(fd, "wb", buffering=0, closefd=False), line_buffering=True)
 
 
-def _watch_parent(parent_pid: int) -> None:
-    """Exit at once when the host process is gone (we were re-parented)."""
+def _watch_parent(host_pid: int) -> None:
+    """Exit at once when the host is gone.
+
+    The direct parent is the host (fork) or the forkserver, which itself exits
+    with the host; either way the worker is re-parented, or the host pid is gone.
+    """
+    parent = os.getppid()
     while True:
-        if os.getppid() != parent_pid:
+        if os.getppid() != parent or not _alive(host_pid):
             os._exit(0)
         time.sleep(_PARENT_POLL_SECONDS)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _set_process_name(provider_name: str) -> None:
