@@ -1,0 +1,62 @@
+"""``snoozebot history``: the audit log of start and stop attempts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from snoozebot.cli.options import JsonOpt
+from snoozebot.cli.output import emit_json, info, table
+from snoozebot.state import state_dir
+
+__all__ = ["history"]
+
+
+def history(
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="Show at most N attempts, newest first.")
+    ] = 50,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", "-p", metavar="PROVIDER", help="Only this provider's attempts."),
+    ] = None,
+    instance: Annotated[
+        str | None, typer.Option("--instance", metavar="ID", help="Only this instance.")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Show the audit log: every start and stop attempt, newest first.
+
+    Each attempt is written before the call (result "pending") and completed
+    after it, so a run that was killed still shows what it tried.
+
+    Example: snoozebot history --limit 20 --json
+    """
+    from snoozebot.audit import AuditLog  # sqlite only for this command
+    from snoozebot.cli.instance_calls import AUDIT_FILE
+
+    entries = AuditLog(state_dir() / AUDIT_FILE).entries(limit=limit, provider=provider, instance=instance)
+    if json_:
+        emit_json([e.to_dict() for e in entries])
+        return
+    if not entries:
+        info("No start or stop attempts recorded yet.")
+        return
+    rows = [
+        [
+            e.time,
+            e.actor,
+            e.source,
+            e.provider,
+            e.instance,
+            f"{e.action} (dry run)" if e.dry_run else e.action,
+            e.result,
+            e.state,
+            e.error_message or "",
+        ]
+        for e in entries
+    ]
+    table(
+        None, ["TIME", "ACTOR", "SOURCE", "PROVIDER", "INSTANCE", "ACTION", "RESULT", "STATE", "ERROR"], rows
+    )

@@ -1,0 +1,294 @@
+"""``snoozebot instance``: list, inspect, stop and start instances (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, TimeoutOpt
+from snoozebot.cli.output import emit_json, error, info, table
+from snoozebot.cli.progress import progress
+from snoozebot.cli.runtime import Runtime, open_runtime
+from snoozebot.config import parse_options
+from snoozebot.errors import OperationFailed, UsageError, exit_code_for
+
+if TYPE_CHECKING:
+    from snoozebot.operations import Action, ActionResult
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Cloud instances: list, inspect, stop and start them through a provider.",
+    no_args_is_help=True,
+)
+
+_DEFAULT_LOCK_TIMEOUT = 60.0
+
+ProviderRequired = Annotated[
+    str, typer.Option("--provider", "-p", metavar="PROVIDER", help="Provider name, e.g. aws or gcp.")
+]
+ProviderOptional = Annotated[
+    str | None,
+    typer.Option(
+        "--provider", "-p", metavar="PROVIDER", help="Provider name. Default: every loaded provider."
+    ),
+]
+FilterOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filter", metavar="KEY=VALUE", help="Only instances whose tag/label KEY equals VALUE; repeatable."
+    ),
+]
+IdsArg = Annotated[
+    list[str], typer.Argument(metavar="ID...", help="Instance ids, one or more.", show_default=False)
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Change nothing; check and say what would happen.")
+]
+WaitOpt = Annotated[
+    bool,
+    typer.Option("--wait", help="Wait until every instance reports the target state (within --timeout)."),
+]
+LockTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--lock-timeout",
+        metavar="SECONDS",
+        min=0,
+        help="How long to wait for another run's lock. Default: $SNOOZEBOT_LOCK_TIMEOUT, else 60.",
+    ),
+]
+
+
+def _lock_timeout(value: float | None) -> float:
+    if value is not None:
+        return value
+    text = os.environ.get("SNOOZEBOT_LOCK_TIMEOUT")
+    if not text:
+        return _DEFAULT_LOCK_TIMEOUT
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        raise UsageError(f"SNOOZEBOT_LOCK_TIMEOUT must be a number of seconds, got {text!r}") from None
+
+
+def _check_ids(ids: list[str]) -> list[str]:
+    cleaned = [i.strip() for i in ids]
+    if any(not i for i in cleaned):
+        raise UsageError("an instance id must not be empty")
+    return list(dict.fromkeys(cleaned))
+
+
+# -- list and info -------------------------------------------------------------
+
+
+def _tags_text(tags: Mapping[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(tags.items()))
+
+
+@app.command("list")
+def list_(  # noqa: PLR0917 - Typer passes options by keyword
+    provider: ProviderOptional = None,
+    filter_: FilterOpt = None,
+    json_: JsonOpt = False,
+    option: OptionOpt = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+) -> None:
+    """List instances (terminated ones are left out) of one provider or every loaded one.
+
+    Filters are server-side tag/label equality filters.
+
+    Example: snoozebot instance list -p aws --filter Team=ml --json
+    """
+    from snoozebot.cli import instance_calls as calls  # keeps `plugins list` fast
+
+    filters = parse_options(filter_ or [])
+    with open_runtime(config=config, options=option, timeout=timeout) as rt:
+        providers = [provider] if provider else rt.manager.loaded_names()
+        if not providers:
+            info("No providers are loaded. Load one first, e.g.: snoozebot plugins load aws")
+        listing = calls.list_instances(rt, providers, filters)
+    if provider and provider in listing.errors:
+        raise listing.errors[provider]
+    if json_:
+        emit_json([i.to_dict() for i in listing.instances])
+    elif listing.instances:
+        rows = [
+            [i.provider, i.id, i.name, i.state.value, i.instance_type, i.zone, _tags_text(i.tags)]
+            for i in listing.instances
+        ]
+        table(None, ["PROVIDER", "ID", "NAME", "STATE", "TYPE", "ZONE", "TAGS"], rows)
+    elif providers:
+        info("No instances found.")
+    for name, exc in sorted(listing.errors.items()):
+        error(f"{name}: {exc}")
+    if listing.errors:
+        raise typer.Exit(max(exit_code_for(e) for e in listing.errors.values()))
+
+
+@app.command("info")
+def info_(  # noqa: PLR0917 - Typer passes options by keyword
+    instance_id: Annotated[str, typer.Argument(metavar="ID", help="Instance id.")],
+    provider: ProviderRequired,
+    json_: JsonOpt = False,
+    option: OptionOpt = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+) -> None:
+    """Show one instance: state (and the cloud's own word for it), type, zone, launch time, tags.
+
+    Example: snoozebot instance info i-0123456789abcdef0 -p aws
+    """
+    from snoozebot.cli import instance_calls as calls
+
+    with open_runtime(config=config, options=option, timeout=timeout) as rt:
+        instance = calls.get_instance(rt, provider, _check_ids([instance_id])[0])
+    doc = instance.to_dict()
+    if json_:
+        emit_json(doc)
+        return
+    doc["tags"] = _tags_text(instance.tags)
+    table(None, ["FIELD", "VALUE"], [[k, v] for k, v in doc.items()])
+
+
+# -- stop and start ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _acting(rt: Runtime, *, dry_run: bool, lock_timeout: float) -> Iterator[None]:
+    """The action lock, except for dry runs, which change nothing."""
+    from snoozebot.operations import action_lock
+
+    if dry_run:
+        yield
+        return
+    with action_lock(rt.state, timeout=lock_timeout):
+        yield
+
+
+def _act(
+    action: Action,
+    ids: list[str],
+    *,
+    provider: str,
+    hibernate: bool,
+    dry_run: bool,
+    wait: bool,
+    json_: bool,
+    option: list[str] | None,
+    config: str | None,
+    timeout: float | None,
+    lock_timeout: float | None,
+) -> None:
+    from snoozebot.cli import instance_calls as calls
+
+    ids = _check_ids(ids)
+    wait_lock = _lock_timeout(lock_timeout)
+    verb = "Stopping" if action == "stop" else "Starting"
+    with (
+        open_runtime(config=config, options=option, timeout=timeout) as rt,
+        _acting(rt, dry_run=dry_run, lock_timeout=wait_lock),
+    ):
+        with progress(f"{verb} {len(ids)} instance(s)", len(ids), enabled=len(ids) > 1) as bar:
+            results = calls.run_actions(
+                rt, provider, action, ids, hibernate=hibernate, dry_run=dry_run, on_done=bar.advance
+            )
+        if wait and not dry_run:
+            target = "stopped" if action == "stop" else "running"
+            waiting = sum(r.ok for r in results)
+            with progress(f"Waiting until {target}", waiting) as bar:
+                results = calls.wait_results(
+                    rt, results, hibernate=hibernate, action=action, on_done=bar.advance
+                )
+    _report(action, results, dry_run=dry_run, json_=json_)
+
+
+def _report(action: Action, results: list[ActionResult], *, dry_run: bool, json_: bool) -> None:
+    failed = [r for r in results if not r.ok]
+    if json_:
+        emit_json([r.to_dict() for r in results])
+    elif dry_run:
+        rows = [[r.id, r.state, f"would {action}" if r.ok else "", r.error_message or ""] for r in results]
+        table(None, ["ID", "STATE NOW", "ACTION", "PROBLEM"], rows)
+        info("Dry run: nothing was changed.")
+    else:
+        rows = [[r.id, r.state, "ok" if r.ok else "failed", r.error_message or ""] for r in results]
+        table(None, ["ID", "STATE", "RESULT", "ERROR"], rows)
+    if failed:
+        raise OperationFailed(f"{len(failed)} of {len(results)} instance(s) failed to {action}")
+
+
+@app.command("stop")
+def stop(  # noqa: PLR0917 - Typer passes options by keyword
+    ids: IdsArg,
+    provider: ProviderRequired,
+    hibernate: Annotated[
+        bool, typer.Option("--hibernate", help="Hibernate (keep memory) where the cloud supports it.")
+    ] = False,
+    dry_run: DryRunOpt = False,
+    wait: WaitOpt = False,
+    json_: JsonOpt = False,
+    option: OptionOpt = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    lock_timeout: LockTimeoutOpt = None,
+) -> None:
+    """Stop one or more instances; stopping a stopped instance succeeds.
+
+    Every attempt is recorded in the audit log (see `snoozebot history`).
+    Exit 1 when any instance failed; the others are still stopped.
+
+    Example: snoozebot instance stop i-0123456789abcdef0 i-0fedcba9876543210 -p aws --wait
+    """
+    _act(
+        "stop",
+        ids,
+        provider=provider,
+        hibernate=hibernate,
+        dry_run=dry_run,
+        wait=wait,
+        json_=json_,
+        option=option,
+        config=config,
+        timeout=timeout,
+        lock_timeout=lock_timeout,
+    )
+
+
+@app.command("start")
+def start(  # noqa: PLR0917 - Typer passes options by keyword
+    ids: IdsArg,
+    provider: ProviderRequired,
+    dry_run: DryRunOpt = False,
+    wait: WaitOpt = False,
+    json_: JsonOpt = False,
+    option: OptionOpt = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+    lock_timeout: LockTimeoutOpt = None,
+) -> None:
+    """Start (or resume) one or more instances; starting a running instance succeeds.
+
+    Every attempt is recorded in the audit log (see `snoozebot history`).
+    Exit 1 when any instance failed; the others are still started.
+
+    Example: snoozebot instance start i-0123456789abcdef0 -p aws --wait --timeout 300
+    """
+    _act(
+        "start",
+        ids,
+        provider=provider,
+        hibernate=False,
+        dry_run=dry_run,
+        wait=wait,
+        json_=json_,
+        option=option,
+        config=config,
+        timeout=timeout,
+        lock_timeout=lock_timeout,
+    )
