@@ -1,0 +1,83 @@
+"""The FastAPI application factory.
+
+:func:`create_app` returns the app with every API router mounted; more
+routers (a web UI, say) can be added with ``app.include_router`` and reuse
+:func:`snoozebot.agent.auth.require` for their role checks. The lifespan
+loads the persisted loaded set at start-up and stops every worker at
+shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from snoozebot import __version__
+from snoozebot.agent.errors import install_error_handlers
+from snoozebot.agent.limits import MAX_BODY_BYTES, BodySizeLimit
+from snoozebot.agent.metrics import AgentMetrics, HttpMetricsMiddleware
+from snoozebot.agent.routes import api_routers
+from snoozebot.agent.service import AgentService
+from snoozebot.agent.tokens import TokenStore
+from snoozebot.audit import AuditLog
+from snoozebot.config import Config
+from snoozebot.host.manager import DEFAULT_TIMEOUT, PluginManager
+
+__all__ = ["WORKER_START_METHOD", "create_app"]
+
+WORKER_START_METHOD = "spawn"
+"""How the agent starts workers. The agent runs threads, so it must not fork
+them; ``forkserver`` would make the fork server, not the agent, the workers'
+parent, and a worker exits when its parent is not the host."""
+
+
+def create_app(
+    *,
+    config: Config,
+    state_directory: Path,
+    timeout: float = DEFAULT_TIMEOUT,
+    threads: int = 64,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The agent: REST API, metrics and token checks over a new plugin manager."""
+    manager = PluginManager(
+        config=config, state_directory=state_directory, timeout=timeout, start_method=WORKER_START_METHOD
+    )
+    metrics = AgentMetrics()
+    service = AgentService(
+        manager, audit=AuditLog(state_directory / "audit.sqlite3"), metrics=metrics, threads=threads
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await service.start()
+            yield
+        finally:
+            await service.close()
+
+    app = FastAPI(
+        title="snoozebot agent",
+        version=__version__,
+        description=(
+            "Plugins and cloud instances over HTTP. Every endpoint but /healthz needs "
+            "`Authorization: Bearer TOKEN`; viewer reads, operator also stops and starts "
+            "instances, admin also loads and unloads plugins and manages tokens."
+        ),
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.service = service
+    app.state.metrics = metrics
+    app.state.tokens = TokenStore(state_directory)
+    install_error_handlers(app)
+    for router in api_routers():
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, limit=max_body_bytes)
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+    return app

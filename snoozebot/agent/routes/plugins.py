@@ -1,0 +1,77 @@
+"""``/api/plugins``: installed and loaded providers; load and unload (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+
+from snoozebot.agent.auth import require
+from snoozebot.agent.models import LoadedPluginModel, PluginRequest, PluginStatusModel
+from snoozebot.agent.routes.deps import errors, get_service
+from snoozebot.agent.service import AgentService
+from snoozebot.agent.tokens import Role
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/plugins", tags=["plugins"])
+
+Service = Annotated[AgentService, Depends(get_service)]
+_viewer = [Depends(require(Role.VIEWER))]
+_admin = [Depends(require(Role.ADMIN))]
+
+
+@router.get(
+    "",
+    response_model=list[PluginStatusModel],
+    dependencies=_viewer,
+    summary="Loaded plugins and their status",
+    responses=errors(401, 403),
+)
+async def loaded(service: Service) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in service.loaded_statuses()]
+
+
+@router.get(
+    "/discover",
+    response_model=list[PluginStatusModel],
+    dependencies=_viewer,
+    summary="Installed providers, scanned now",
+    responses=errors(401, 403),
+)
+async def discover(service: Service) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in await service.discover()]
+
+
+@router.post(
+    "/load",
+    response_model=LoadedPluginModel,
+    dependencies=_admin,
+    summary="Start a plugin's worker, check it, and mark it loaded",
+    responses=errors(400, 401, 403, 404, 413, 415, 422, 503),
+)
+async def load(body: PluginRequest, service: Service) -> dict[str, Any]:
+    result = await service.load(body.plugin)
+    return {**result.status.to_dict(), "config_error": result.config_error}
+
+
+@router.post(
+    "/unload",
+    response_model=PluginStatusModel,
+    dependencies=_admin,
+    summary="Mark a plugin unloaded and stop its worker",
+    responses=errors(400, 401, 403, 404, 413, 415, 422),
+)
+async def unload(body: PluginRequest, service: Service) -> dict[str, Any]:
+    return (await service.unload(body.plugin)).to_dict()
+
+
+@router.get(
+    "/{name}",
+    response_model=PluginStatusModel,
+    dependencies=_viewer,
+    summary="One installed plugin: versions, status, last error",
+    responses=errors(401, 403, 404),
+)
+async def plugin(name: Annotated[str, Path(max_length=100)], service: Service) -> dict[str, Any]:
+    return service.status(await service.find(name)).to_dict()

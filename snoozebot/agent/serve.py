@@ -1,0 +1,97 @@
+"""Running the agent under uvicorn, with an orderly shutdown.
+
+The listening socket is bound here, before uvicorn starts, so a busy port is
+one clear error line (and ``--port 0`` picks a free one). uvicorn handles
+SIGINT and SIGTERM: it stops accepting, waits up to ``GRACE_SECONDS`` for
+requests in flight, then the app's lifespan stops every worker; afterwards
+the signal is re-raised, so Ctrl-C ends with exit code 130 as in the CLI.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from snoozebot.config import Config
+from snoozebot.errors import SnoozebotError
+
+__all__ = ["GRACE_SECONDS", "ServeOptions", "bind", "serve"]
+
+GRACE_SECONDS = 5.0
+
+log = logging.getLogger("snoozebot.agent")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """``snoozebot agent serve`` settings."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    timeout: float = 60.0
+    threads: int = 64
+    access_log: bool = False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket; a one-line SnoozebotError when that is not possible."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise SnoozebotError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise SnoozebotError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(False)
+    return sock
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def serve(options: ServeOptions, *, config: Config, state_directory: Path) -> None:
+    """Serve until SIGINT or SIGTERM; every worker is stopped before this returns."""
+    import uvicorn
+
+    from snoozebot.agent.app import create_app
+    from snoozebot.agent.tokens import TokenStore
+
+    sock = bind(options.host, options.port)
+    host, port = sock.getsockname()[:2]
+    app = create_app(
+        config=config, state_directory=state_directory, timeout=options.timeout, threads=options.threads
+    )
+    if not _is_loopback(options.host):
+        log.warning("listening on %s, beyond this machine, without TLS: put a TLS proxy in front", host)
+    if not TokenStore(state_directory).list():
+        log.warning("no tokens yet: create one with: snoozebot agent token create --role admin --name NAME")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="info",
+            access_log=options.access_log,
+            timeout_graceful_shutdown=int(GRACE_SECONDS),
+            server_header=False,
+            proxy_headers=False,
+            lifespan="on",
+        )
+    )
+    scheme_host = f"[{host}]" if ":" in host else host
+    logging.getLogger("uvicorn.error").info("snoozebot agent listening on http://%s:%d", scheme_host, port)
+    with sock:
+        server.run(sockets=[sock])
+    if not server.started:
+        raise SnoozebotError("the agent failed to start; see the messages above")

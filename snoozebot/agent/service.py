@@ -1,0 +1,239 @@
+"""The agent's async facade over the plugin host.
+
+:class:`PluginManager` and :class:`ProviderClient` calls block (a pipe round
+trip, a cloud call, a worker start), so every one runs in a bounded thread
+pool and concurrent requests never wait for each other. Loads and unloads of
+one plugin are serialised, so the loaded set and the live workers agree
+whatever the order of concurrent requests. Discovery is cached (it reads
+every distribution's metadata) and rescanned on demand, or when an unknown
+name is asked for, at most once a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from snoozebot import sdk
+from snoozebot.agent.errors import ApiError
+from snoozebot.agent.metrics import AgentMetrics
+from snoozebot.audit import AuditLog
+from snoozebot.errors import PluginLoadError, PluginNotFound, SnoozebotError
+from snoozebot.host.client import ProviderClient
+from snoozebot.host.discovery import DiscoveredPlugin
+from snoozebot.host.manager import PluginManager, PluginStatus
+from snoozebot.operations import Action, ActionResult, run_action
+
+__all__ = ["AgentService", "LoadResult"]
+
+log = logging.getLogger("snoozebot.agent")
+
+T = TypeVar("T")
+
+_RESCAN_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """A loaded plugin's status, and its setup problem if it is not configured yet."""
+
+    status: PluginStatus
+    config_error: str | None
+
+
+class _TimedClient(ProviderClient):
+    """A ProviderClient that reports every worker call's latency and result."""
+
+    def __init__(self, manager: PluginManager, name: str, metrics: AgentMetrics) -> None:
+        super().__init__(manager.supervisor(name), timeout=manager.timeout)
+        self._metrics = metrics
+
+    def _call(self, method: str, params: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        result = "ok"
+        try:
+            return super()._call(method, params)
+        except (SnoozebotError, sdk.ProviderError) as exc:
+            result = exc.code
+            raise
+        finally:
+            self._metrics.observe_rpc(self.name, method, result, time.perf_counter() - started)
+
+
+class AgentService:
+    """Plugins and instances for the routes; owns the manager's workers while the agent runs."""
+
+    def __init__(
+        self, manager: PluginManager, *, audit: AuditLog, metrics: AgentMetrics, threads: int = 64
+    ) -> None:
+        self.manager = manager
+        self.audit = audit
+        self.metrics = metrics
+        self._limiter = anyio.CapacityLimiter(threads)
+        self._installed: dict[str, DiscoveredPlugin] = {}
+        self._scanned_at = float("-inf")
+        self._plugin_locks: dict[str, asyncio.Lock] = {}
+        self._memberships: dict[str, threading.Lock] = {}
+        metrics.watch(self.loaded_statuses)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking call in the agent's thread pool."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+
+    # -- life cycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Discover providers and load the persisted loaded set, concurrently."""
+        await self.rescan()
+        names = self.manager.loaded_names()
+
+        async def load_one(name: str) -> None:
+            try:
+                result = await self.load(name)
+            except (ApiError, SnoozebotError, sdk.ProviderError) as exc:
+                log.warning("could not load %s at start-up: %s", name, getattr(exc, "message", exc))
+                return
+            if result.config_error:
+                log.warning("%s is loaded but not configured: %s", name, result.config_error)
+
+        async with anyio.create_task_group() as group:
+            for name in names:
+                group.start_soon(load_one, name)
+
+    async def close(self) -> None:
+        """Stop every worker and reap it."""
+        await anyio.to_thread.run_sync(self.manager.shutdown)
+
+    # -- plugins ----------------------------------------------------------------
+
+    async def rescan(self) -> list[DiscoveredPlugin]:
+        """Scan the entry points now."""
+        plugins = await self.run(self.manager.discover)
+        self._installed = {p.name: p for p in plugins}
+        self._scanned_at = time.monotonic()
+        return plugins
+
+    async def find(self, name: str) -> DiscoveredPlugin:
+        """The installed provider ``name`` (404 when unknown, after a rate-limited rescan)."""
+        plugin = self._installed.get(name)
+        if plugin is None and time.monotonic() - self._scanned_at >= _RESCAN_INTERVAL:
+            await self.rescan()
+            plugin = self._installed.get(name)
+        if plugin is None:
+            known = ", ".join(sorted(self._installed)) or "none"
+            raise PluginNotFound(name, f"no provider named {name!r} is installed (installed: {known})")
+        return plugin
+
+    def status(self, plugin: DiscoveredPlugin) -> PluginStatus:
+        return self.manager.status(plugin)
+
+    def loaded_statuses(self) -> list[PluginStatus]:
+        """The loaded providers that are installed, with their workers' state."""
+        loaded = set(self.manager.loaded_names())
+        installed = sorted(self._installed.items())
+        return [self.manager.status(p, loaded) for name, p in installed if name in loaded]
+
+    async def discover(self) -> list[PluginStatus]:
+        """Every installed provider, freshly scanned."""
+        plugins = await self.rescan()
+        loaded = set(self.manager.loaded_names())
+        return [self.manager.status(p, loaded) for p in plugins]
+
+    def _lock_for(self, name: str) -> asyncio.Lock:
+        """Serialises loads and unloads of one plugin."""
+        return self._plugin_locks.setdefault(name, asyncio.Lock())
+
+    def _membership(self, name: str) -> threading.Lock:
+        """Held while a plugin is unloaded, and while a call checks that it is loaded."""
+        return self._memberships.setdefault(name, threading.Lock())
+
+    async def load(self, name: str) -> LoadResult:
+        """Start, handshake and health-check the worker; mark the plugin loaded."""
+        plugin = await self.find(name)
+        if plugin.error:
+            self.metrics.plugin_loads.labels(name, "error").inc()
+            raise PluginLoadError(name, f"provider {name!r} cannot be loaded: {plugin.error}")
+        async with self._lock_for(name):
+            try:
+                await self.run(self.manager.load, name)
+                setup = await self.run(self.client(name).ping)
+            except BaseException:
+                self.metrics.plugin_loads.labels(name, "error").inc()
+                raise
+        self.metrics.plugin_loads.labels(name, "ok").inc()
+        return LoadResult(self.manager.status(plugin), setup.message if setup else None)
+
+    async def unload(self, name: str) -> PluginStatus:
+        """Mark the plugin unloaded and stop its worker (calls in flight answer 503)."""
+        plugin = await self.find(name)
+        async with self._lock_for(name):
+            await self.run(self._unload_and_retire, plugin)
+        self.metrics.plugin_unloads.labels(name).inc()
+        return self.manager.status(plugin)
+
+    def _unload_and_retire(self, plugin: DiscoveredPlugin) -> None:
+        with self._membership(plugin.name):
+            before = self.manager.status(plugin)
+            self.manager.unload(plugin.name)
+            self.metrics.retire(before)
+
+    # -- instances --------------------------------------------------------------
+
+    def client(self, name: str) -> ProviderClient:
+        return _TimedClient(self.manager, name, self.metrics)
+
+    def _loaded_client(self, provider: str) -> ProviderClient:
+        """The client of a loaded provider, or 409; atomic with respect to unloads."""
+        with self._membership(provider):
+            if provider not in self.manager.loaded_names():
+                raise ApiError(
+                    409,
+                    "not_loaded",
+                    f"provider {provider!r} is installed but not loaded; an admin can POST /api/plugins/load",
+                    plugin=provider,
+                )
+            return self.client(provider)
+
+    async def call(self, provider: str, fn: Callable[[ProviderClient], T]) -> T:
+        """``fn(client)`` in the thread pool: 404 when not installed, 409 when not loaded."""
+        await self.find(provider)
+        return await self.run(lambda: fn(self._loaded_client(provider)))
+
+    async def list_instances(self, provider: str, filters: dict[str, str]) -> list[sdk.Instance]:
+        return await self.call(provider, lambda client: client.list_instances(filters))
+
+    async def instance(self, provider: str, instance_id: str) -> sdk.Instance:
+        return await self.call(provider, lambda client: client.get_instance_info(instance_id))
+
+    async def act(
+        self, provider: str, instance_id: str, *, action: Action, actor: str, hibernate: bool, dry_run: bool
+    ) -> ActionResult:
+        """Stop or start one instance through the audited operation; the actor is the token's name."""
+        def call(client: ProviderClient) -> ActionResult:
+            [result] = run_action(
+                client,
+                self.audit,
+                action=action,
+                instance_ids=[instance_id],
+                dry_run=dry_run,
+                hibernate=hibernate,
+                actor=actor,
+                source="agent",
+            )
+            return result
+
+        try:
+            result = await self.call(provider, call)
+        except (SnoozebotError, sdk.ProviderError):
+            self.metrics.instance_actions.labels(provider, action, "error").inc()
+            raise
+        self.metrics.instance_actions.labels(provider, action, "ok" if result.ok else "error").inc()
+        return result
