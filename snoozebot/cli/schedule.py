@@ -1,0 +1,229 @@
+"""``snoozebot schedule``: run the schedules (cron), show a schedule, explain one instance."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from typing import Annotated, Any
+
+import typer
+
+from snoozebot.audit import AuditLog
+from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, ProviderOpt, TimeoutOpt
+from snoozebot.cli.output import emit_json, error, info, table
+from snoozebot.cli.runtime import Runtime, open_runtime
+from snoozebot.config import Config, load_config
+from snoozebot.errors import OperationFailed, UsageError, exit_code_for
+from snoozebot.operations import default_actor
+from snoozebot.schedule import (
+    SCHEDULE_TAG,
+    SNOOZE_TAG,
+    Boundary,
+    Row,
+    RunRecord,
+    RunReport,
+    Schedule,
+    decide,
+    load_schedules,
+    next_boundaries,
+    run_all,
+    window_start,
+)
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Scheduled snoozing: stop and start tagged instances on named schedules (made for cron).",
+    no_args_is_help=True,
+)
+
+NowOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        metavar="ISO8601",
+        help="Pretend it is this time (with an offset or Z), e.g. 2026-11-23T19:05:00+01:00.",
+    ),
+]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")]
+
+
+def _parse_now(value: str | None) -> dt.datetime:
+    if value is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--now: not an ISO 8601 date-time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise UsageError(f"--now must carry an offset or Z, e.g. {value}Z or {value}+01:00")
+    return parsed.astimezone(dt.UTC)
+
+
+def _schedules(config: Config) -> dict[str, Schedule]:
+    return load_schedules(config.table("schedules"), source=str(config.path or "config"))
+
+
+def _boundary_dict(boundary: Boundary, schedule: Schedule) -> dict[str, str]:
+    return {"action": boundary.action, "at": boundary.local(schedule.timezone).isoformat()}
+
+
+def _result_text(row: Row) -> str:
+    return "ok" if row.ok or row.error is None else f"error: {row.error['message']}"
+
+
+def _print_report(report: RunReport, *, as_json: bool, dry_run: bool) -> None:
+    if as_json:
+        emit_json([row.to_dict() for row in report.rows])
+    elif report.rows:
+        rows = [[r.id, r.provider, r.schedule or "", r.action, _result_text(r)] for r in report.rows]
+        title = "Dry run: nothing was changed" if dry_run else None
+        table(title, ["ID", "PROVIDER", "SCHEDULE", "ACTION", "RESULT"], rows)
+    else:
+        info(f"No instance carries the {SCHEDULE_TAG} tag.")
+    for failure in report.failures:
+        error(f"{failure.provider}: {failure.error}")
+
+
+@app.command("run")
+def run(
+    *,
+    provider: Annotated[
+        list[str] | None,
+        typer.Option("--provider", "-p", metavar="PROVIDER", help="Repeatable. Default: every loaded one."),
+    ] = None,
+    dry_run: DryRunOpt = False,
+    json_: JsonOpt = False,
+    now: NowOpt = None,
+    option: OptionOpt = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+) -> None:
+    """Apply every schedule boundary that passed since the previous run.
+
+    Each instance tagged snoozebot-schedule=NAME is stopped at a stop
+    boundary (if running) and started at a start boundary (if stopped),
+    once per boundary: a missed run catches up, a machine started by hand is
+    left alone until the next boundary. Exit 1 when any action failed.
+
+    Example (crontab): */10 * * * * snoozebot schedule run --json >> ~/snoozebot.log
+    """
+    moment = _parse_now(now)
+    with open_runtime(config=config, options=option, timeout=timeout) as rt:
+        schedules = _schedules(rt.config)
+        names = list(dict.fromkeys(provider or rt.manager.loaded_names()))
+        if not names:
+            raise UsageError("no provider is loaded: pass -p PROVIDER, or run `snoozebot plugins load NAME`")
+        for name in names:
+            rt.manager.find(name)
+        record = RunRecord(rt.state)
+        audit = AuditLog(rt.state / "audit.sqlite3")
+        clients = [rt.manager.client(name) for name in names]
+        lock = contextlib.nullcontext() if dry_run else record.locked(timeout=rt.timeout)
+        with lock:
+            report = run_all(
+                clients, audit, schedules, record, now=moment, dry_run=dry_run, actor=default_actor()
+            )
+    _print_report(report, as_json=json_, dry_run=dry_run)
+    if report.failures:
+        raise typer.Exit(max(exit_code_for(f.error) for f in report.failures))
+    if not report.ok:
+        raise typer.Exit(OperationFailed.exit_code)
+
+
+@app.command("show")
+def show(
+    *,
+    name: Annotated[str, typer.Argument(help="Schedule name, as in [schedules.NAME].")],
+    count: Annotated[int, typer.Option("--count", "-n", min=1, max=100, help="How many boundaries.")] = 6,
+    now: NowOpt = None,
+    json_: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Show the next start and stop times of a schedule, in the schedule's time zone.
+
+    Example: snoozebot schedule show office-hours --count 4
+    """
+    moment = _parse_now(now)
+    schedules = _schedules(load_config(config))
+    schedule = schedules.get(name)
+    if schedule is None:
+        known = ", ".join(sorted(schedules)) or "none configured"
+        raise UsageError(f"unknown schedule {name!r} (known: {known})")
+    upcoming = next_boundaries(schedule, moment, count=count)
+    if json_:
+        emit_json(
+            {
+                "name": name,
+                "timezone": schedule.timezone.key,
+                "now": moment.astimezone(schedule.timezone).isoformat(),
+                "next": [_boundary_dict(b, schedule) for b in upcoming],
+            }
+        )
+        return
+    rows = [[b.local(schedule.timezone).strftime("%a %Y-%m-%d %H:%M %Z"), b.action] for b in upcoming]
+    table(f"{name} ({schedule.timezone.key})", ["WHEN", "ACTION"], rows)
+
+
+def _explain(rt: Runtime, instance_id: str, provider: str, moment: dt.datetime) -> dict[str, Any]:
+    schedules = _schedules(rt.config)
+    rt.manager.find(provider)
+    instance = rt.manager.client(provider).get_instance_info(instance_id)
+    previous = RunRecord(rt.state).previous(provider)
+    after = window_start(previous, moment)
+    decision = decide(instance, schedules, after=after, now=moment)
+    schedule = schedules.get(decision.schedule or "")
+    zone = schedule.timezone if schedule else dt.UTC
+    return {
+        "id": instance.id,
+        "provider": provider,
+        "state": instance.state.value,
+        "schedule": decision.schedule,
+        "snooze_until": instance.tags.get(SNOOZE_TAG),
+        "action": decision.action,
+        "ok": decision.ok,
+        "reason": decision.reason,
+        "error": decision.error(),
+        "previous_run": previous.astimezone(zone).isoformat() if previous else None,
+        "window": {"after": after.astimezone(zone).isoformat(), "until": moment.astimezone(zone).isoformat()},
+        "boundary": _boundary_dict(decision.boundary, schedule) if decision.boundary and schedule else None,
+        "next": [_boundary_dict(b, schedule) for b in next_boundaries(schedule, moment, count=2)]
+        if schedule
+        else [],
+    }
+
+
+@app.command("explain")
+def explain(
+    *,
+    instance_id: Annotated[str, typer.Argument(metavar="ID", help="Instance id.")],
+    provider: ProviderOpt,
+    now: NowOpt = None,
+    json_: JsonOpt = False,
+    option: OptionOpt = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+) -> None:
+    """Explain why `schedule run` would or would not act on this instance now.
+
+    Reads the instance's tags and state, its schedule, and the window since
+    this provider's previous run; changes nothing.
+
+    Example: snoozebot schedule explain i-0abc123 -p aws
+    """
+    moment = _parse_now(now)
+    with open_runtime(config=config, options=option, timeout=timeout) as rt:
+        doc = _explain(rt, instance_id, provider, moment)
+    if json_:
+        emit_json(doc)
+        return
+    rows = [
+        ["instance", f"{doc['id']} ({doc['provider']}), {doc['state']}"],
+        ["schedule", doc["schedule"] or "-"],
+        ["snooze until", doc["snooze_until"] or "-"],
+        ["window", f"{doc['window']['after']} .. {doc['window']['until']}"],
+        ["action", doc["action"]],
+        ["why", doc["reason"]],
+        *(["next", f"{b['action']} at {b['at']}"] for b in doc["next"]),
+    ]
+    table(None, ["", ""], rows)
