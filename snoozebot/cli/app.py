@@ -17,7 +17,7 @@ def _version(value: bool) -> None:
 
 def build_app() -> typer.Typer:
     """Assemble the command tree."""
-    from snoozebot.cli import plugins  # noqa: PLC0415
+    from snoozebot.cli import agent, plugins  # noqa: PLC0415
     from snoozebot.cli import schedule as schedule_cli  # noqa: PLC0415
     from snoozebot.cli import demo, history, instance  # noqa: PLC0415
 
@@ -43,6 +43,7 @@ def build_app() -> typer.Typer:
         """Stop cloud machines nobody is using."""
 
     app.add_typer(plugins.app, name="plugins")
+    app.add_typer(agent.app, name="agent")
     app.add_typer(schedule_cli.app, name="schedule")
     app.add_typer(instance.app, name="instance")
     app.command("history")(history.history)
