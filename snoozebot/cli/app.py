@@ -1,12 +1,39 @@
-"""The root Typer application; each command group lives in its own module."""
+"""The root Typer application; each command group lives in its own module.
+
+Groups are imported only when needed: a command line that names one group
+(``snoozebot plugins list``) builds just that group, which keeps start-up
+close to a bare Typer app. ``snoozebot --help`` builds them all.
+"""
 
 from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
 
 import typer
 
 from snoozebot import __version__
 
-__all__ = ["build_app"]
+__all__ = ["COMMANDS", "GROUPS", "build_app"]
+
+GROUPS: dict[str, str] = {
+    "plugins": "snoozebot.cli.plugins:app",
+    "instance": "snoozebot.cli.instance:app",
+    "schedule": "snoozebot.cli.schedule:app",
+    "agent": "snoozebot.cli.agent:app",
+}
+"""Sub-command groups: name -> "module:Typer app"."""
+
+COMMANDS: dict[str, str] = {
+    "history": "snoozebot.cli.history:history",
+    "demo": "snoozebot.cli.demo:demo",
+}
+"""Top-level commands: name -> "module:function"."""
+
+
+def _load(target: str) -> object:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def _version(value: bool) -> None:
@@ -15,12 +42,8 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def build_app() -> typer.Typer:
-    """Assemble the command tree."""
-    from snoozebot.cli import agent, plugins  # noqa: PLC0415
-    from snoozebot.cli import schedule as schedule_cli  # noqa: PLC0415
-    from snoozebot.cli import demo, history, instance  # noqa: PLC0415
-
+def build_app(argv: Sequence[str] = ()) -> typer.Typer:
+    """Assemble the command tree (only the group ``argv`` names, when it names one)."""
     app = typer.Typer(
         name="snoozebot",
         help=(
@@ -42,10 +65,13 @@ def build_app() -> typer.Typer:
     ) -> None:
         """Stop cloud machines nobody is using."""
 
-    app.add_typer(plugins.app, name="plugins")
-    app.add_typer(agent.app, name="agent")
-    app.add_typer(schedule_cli.app, name="schedule")
-    app.add_typer(instance.app, name="instance")
-    app.command("history")(history.history)
-    app.command("demo")(demo.demo)
+    wanted = argv[0] if argv and (argv[0] in GROUPS or argv[0] in COMMANDS) else None
+    for name, target in GROUPS.items():
+        if wanted in (None, name):
+            group = _load(target)
+            assert isinstance(group, typer.Typer)
+            app.add_typer(group, name=name)
+    for name, target in COMMANDS.items():
+        if wanted in (None, name):
+            app.command(name)(_load(target))
     return app

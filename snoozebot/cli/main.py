@@ -37,7 +37,7 @@ def run(argv: Sequence[str]) -> int:
     _configure_logging()
     import typer.main  # noqa: PLC0415
 
-    command = typer.main.get_command(build_app())
+    command = typer.main.get_command(build_app(argv))
     try:
         result = command.main(args=list(argv), prog_name="snoozebot", standalone_mode=False)
     except click.exceptions.Exit as exc:
