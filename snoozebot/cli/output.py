@@ -31,14 +31,21 @@ def info(message: str) -> None:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """A table on stdout: rich on a terminal, plain aligned text in pipes and files."""
-    from rich.console import Console  # noqa: PLC0415 - only when a table is printed
+    """A table on stdout: rich on a terminal; plain aligned columns in pipes and files."""
+    cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    if not is_terminal():
+        widths = [max(len(c) for c in column) for column in zip(columns, *cells, strict=False)]
+        lines = [title] if title else []
+        for row in [list(columns), *cells]:
+            lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)).rstrip())
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    from rich.console import Console  # noqa: PLC0415 - only when a table is shown
     from rich.table import Table  # noqa: PLC0415
 
-    console = Console(soft_wrap=not is_terminal())
-    grid = Table(title=title, show_lines=False, box=None if not is_terminal() else None, pad_edge=False)
+    grid = Table(title=title, pad_edge=False)
     for column in columns:
         grid.add_column(column, overflow="fold")
-    for row in rows:
-        grid.add_row(*("" if cell is None else str(cell) for cell in row))
-    console.print(grid)
+    for row in cells:
+        grid.add_row(*row)
+    Console().print(grid)

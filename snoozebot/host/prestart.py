@@ -12,9 +12,12 @@ Anything unexpected simply skips the optimisation.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from snoozebot.config import Config, load_config, parse_options
-from snoozebot.host.process import WorkerProcess
+
+if TYPE_CHECKING:
+    from snoozebot.host.process import WorkerProcess
 
 __all__ = ["adopt", "prestart"]
 
@@ -55,6 +58,8 @@ def prestart(argv: Sequence[str]) -> None:
         provider, config_path, pairs = _scan(argv[2:])
         if not provider:
             return
+        from snoozebot.host.process import WorkerProcess  # noqa: PLC0415
+
         config = load_config(config_path)
         options = config.provider_options(provider, parse_options(pairs))
         _started[provider] = (options, WorkerProcess.launch(provider, options, start_method="fork"))
