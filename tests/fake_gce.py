@@ -37,12 +37,22 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["FakeComputeEngine", "RecordedRequest"]
+__all__ = [
+    "ACCESS_TOKEN",
+    "FakeComputeEngine",
+    "RecordedRequest",
+    "gcloud_free_environment",
+    "write_service_account_key",
+]
 
 _API_PREFIX = "/compute/v1/"
+_TOKEN_PATH = "/token"
+ACCESS_TOKEN = "ya29.fake-access-token"
+"""What the fake's OAuth token endpoint (``/token``) hands out for a service-account key."""
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"projects/(?P<project>[^/]+)/aggregated/instances"), "instances.aggregatedList"),
     ("GET", re.compile(r"projects/(?P<project>[^/]+)/zones/(?P<zone>[^/]+)/instances"), "instances.list"),
@@ -227,6 +237,11 @@ class FakeComputeEngine:
         return f"http://127.0.0.1:{self.port}/"
 
     @property
+    def token_url(self) -> str:
+        """The OAuth token endpoint to put in a service-account key's ``token_uri``."""
+        return self.root_url + _TOKEN_PATH.lstrip("/")
+
+    @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT/compute/v1/``: what CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE holds."""
         return self.root_url + _API_PREFIX.lstrip("/")
@@ -316,6 +331,8 @@ class FakeComputeEngine:
         try:
             if api_method in ("unknown", "methodNotAllowed"):
                 raise ApiError(404 if api_method == "unknown" else 405, f"Not found: {parts.path}")
+            if api_method == "oauth2.token":
+                return 200, {"access_token": ACCESS_TOKEN, "expires_in": 3600, "token_type": "Bearer"}
             if api_method == "zoneOperations.wait":
                 time.sleep(self.wait_delay)  # the real one blocks a while
             with self._lock:
@@ -331,6 +348,8 @@ class FakeComputeEngine:
             return exc.status, exc.body()
 
     def _route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
+        if path == _TOKEN_PATH and method == "POST":
+            return "oauth2.token", {}
         if not path.startswith(_API_PREFIX):
             return "unknown", {}
         rest = path[len(_API_PREFIX) :]
@@ -516,6 +535,48 @@ class FakeComputeEngine:
                 transition.verb, "lastStartTimestamp"
             )
             vm.resource[stamp] = _now()
+
+
+def gcloud_free_environment(tmp: Path) -> tuple[dict[str, str], list[str]]:
+    """Variables to set and to unset so that no real Google credentials or project leak in.
+
+    No gcloud config dir, no key file, no metadata-server probing (it would take seconds).
+    """
+    return (
+        {"CLOUDSDK_CONFIG": str(tmp / "gcloud"), "NO_GCE_CHECK": "True", "GCE_METADATA_HOST": "127.0.0.1:9"},
+        [
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "GOOGLE_CLOUD_PROJECT",
+            "GCLOUD_PROJECT",
+            "CLOUDSDK_CORE_PROJECT",
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE",
+        ],
+    )
+
+
+def write_service_account_key(path: Path, *, token_uri: str, project: str = "key-project") -> Path:
+    """A service-account key file with a fresh RSA key whose tokens come from ``token_uri``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": project,
+                "private_key_id": "0123456789abcdef",
+                "private_key": pem,
+                "client_email": f"snoozebot@{project}.iam.gserviceaccount.com",
+                "client_id": "1234567890",
+                "token_uri": token_uri,
+            }
+        )
+    )
+    return path
 
 
 def _parse_filter(text: str) -> list[tuple[str, str, str]]:

@@ -1,0 +1,316 @@
+"""The gcp provider in real worker processes, with the real googleapiclient, against the fake.
+
+Everything goes through PluginManager/ProviderClient (the worker imports
+googleapiclient; this test process drives it over the JSON channel), except
+the pure helpers at the bottom and the fake's own fidelity checks, which use
+a bare googleapiclient client built from the same static discovery document.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fake_gce import ACCESS_TOKEN, FakeComputeEngine, gcloud_free_environment, write_service_account_key
+
+from snoozebot.config import Config
+from snoozebot.host.manager import PluginManager
+from snoozebot.sdk import (
+    ConfigurationError,
+    InstanceNotFound,
+    InstanceState,
+    InvalidInstanceState,
+    PermissionDenied,
+    ProviderError,
+    Throttled,
+)
+
+A, B = "us-central1-a", "europe-west1-b"
+
+
+@pytest.fixture(autouse=True)
+def no_real_google(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    setting, unsetting = gcloud_free_environment(tmp_path)
+    for key, value in setting.items():
+        monkeypatch.setenv(key, value)
+    for key in unsetting:
+        monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture
+def gce() -> Iterator[FakeComputeEngine]:
+    with FakeComputeEngine(project="demo-project") as fake:
+        fake.add_instance(A, "web-1", labels={"env": "prod", "team": "web"}, machine_type="n2-standard-2")
+        fake.add_instance(A, "web-2", labels={"env": "dev", "team": "web"})
+        fake.add_instance(B, "db-1", status="TERMINATED", labels={"env": "prod", "team": "db"})
+        yield fake
+
+
+@pytest.fixture
+def connect(gce: FakeComputeEngine, isolated_home: Path) -> Iterator[object]:
+    """``connect(**options)`` -> a ProviderClient for gcp with those options over the fake."""
+    managers: list[PluginManager] = []
+
+    def make(*, start_method: str | None = None, **options: str | None):
+        defaults = {"endpoint": gce.root_url, "project": gce.project, "credentials": "anonymous"}
+        overrides = {k: v for k, v in {**defaults, **options}.items() if v is not None}
+        mgr = PluginManager(
+            config=Config(),
+            state_directory=isolated_home,
+            timeout=30.0,
+            option_overrides=overrides,
+            start_method=start_method,
+        )
+        managers.append(mgr)
+        return mgr.client("gcp")
+
+    yield make
+    for mgr in managers:
+        mgr.shutdown()
+
+
+def test_list_covers_every_zone_with_zone_slash_name_ids(connect, gce) -> None:
+    found = {i.id: i for i in connect().list_instances()}
+    assert set(found) == {f"{A}/web-1", f"{A}/web-2", f"{B}/db-1"}
+    web = found[f"{A}/web-1"]
+    assert (web.provider, web.state, web.raw_state, web.name) == ("gcp", InstanceState.RUNNING, "RUNNING", "web-1")
+    assert (web.instance_type, web.zone, web.region) == ("n2-standard-2", A, "us-central1")
+    assert web.tags == {"env": "prod", "team": "web"}
+    assert web.launch_time == datetime(2026, 1, 5, 17, 30, 12, tzinfo=UTC)
+    db = found[f"{B}/db-1"]
+    assert (db.state, db.raw_state, db.region) == (InstanceState.STOPPED, "TERMINATED", "europe-west1")
+    assert [r.api_method for r in gce.requests] == ["instances.aggregatedList"]
+
+
+def test_label_filters_go_to_the_api_and_are_checked(connect, gce) -> None:
+    client = connect()
+    assert {i.id for i in client.list_instances({"env": "prod"})} == {f"{A}/web-1", f"{B}/db-1"}
+    assert gce.calls("instances.aggregatedList")[-1].query["filter"] == 'labels.env = "prod"'
+    both = client.list_instances({"env": "prod", "team": "web"})
+    assert [i.id for i in both] == [f"{A}/web-1"]
+    assert gce.calls("instances.aggregatedList")[-1].query["filter"] == '(labels.env = "prod") (labels.team = "web")'
+    assert client.list_instances({"env": "staging"}) == []
+
+
+def test_pagination_follows_next_page_tokens(connect, gce) -> None:
+    gce.page_size = 2
+    for n in range(5):
+        gce.add_instance(B, f"batch-{n}")
+    assert len(connect().list_instances()) == 8
+    tokens = [r.query.get("pageToken") for r in gce.calls("instances.aggregatedList")]
+    assert tokens == [None, "page-2", "page-4", "page-6"]
+
+
+def test_zone_option_lists_one_zone_with_bare_names(connect, gce) -> None:
+    client = connect(zone=A)
+    assert {i.id for i in client.list_instances()} == {"web-1", "web-2"}
+    assert gce.calls("instances.list")[0].path == f"/compute/v1/projects/demo-project/zones/{A}/instances"
+    assert client.get_instance_info("web-2").zone == A
+    assert client.get_instance_info(f"{B}/db-1").id == f"{B}/db-1"  # another zone stays explicit
+
+
+def test_unknown_and_malformed_ids_are_not_found(connect) -> None:
+    client = connect()
+    with pytest.raises(InstanceNotFound, match="was not found") as info:
+        client.get_instance_info(f"{A}/ghost")
+    assert info.value.cloud_code == "notFound"
+    with pytest.raises(InstanceNotFound, match="ZONE/NAME"):
+        client.get_instance_info("web-1")  # no zone option: a bare name is not enough
+    with pytest.raises(InstanceNotFound, match="not a gcp instance id"):
+        client.get_instance_info(f"{A}/../../etc")
+    with pytest.raises(InstanceNotFound, match="zones/nowhere-1-z"):
+        client.get_instance_info("nowhere-1-z/web-1")
+
+
+def test_stop_goes_running_stopping_terminated_with_a_request_id(connect, gce) -> None:
+    client = connect()
+    [outcome] = client.stop_instances([f"{A}/web-1"])
+    assert outcome.ok and outcome.instance.state is InstanceState.STOPPING
+    [stop] = gce.calls("instances.stop")
+    assert stop.method == "POST" and stop.path.endswith(f"/zones/{A}/instances/web-1/stop")
+    uuid.UUID(stop.query["requestId"])
+    seen = [client.get_instance_info(f"{A}/web-1").state for _ in range(3)]
+    assert seen[-1] is InstanceState.STOPPED and gce.status(A, "web-1") == "TERMINATED"
+    waits = gce.calls("zoneOperations.wait")
+    assert waits and waits[0].path.endswith("/wait")
+
+
+def test_stopping_a_stopped_instance_changes_nothing(connect, gce) -> None:
+    [outcome] = connect().stop_instances([f"{B}/db-1"])
+    assert outcome.ok and outcome.instance.state is InstanceState.STOPPED
+    assert gce.calls("instances.stop") == []
+
+
+def test_hibernate_suspends_and_start_resumes(connect, gce) -> None:
+    client = connect()
+    [outcome] = client.stop_instances([f"{A}/web-2"], hibernate=True)
+    assert outcome.instance.state is InstanceState.SUSPENDING
+    assert len(gce.calls("instances.suspend")) == 1 and gce.calls("instances.stop") == []
+    for _ in range(3):
+        client.get_instance_info(f"{A}/web-2")
+    assert gce.status(A, "web-2") == "SUSPENDED"
+    assert client.get_instance_info(f"{A}/web-2").state is InstanceState.SUSPENDED
+    [outcome] = client.start_instances([f"{A}/web-2"])
+    assert outcome.ok and outcome.instance.state is InstanceState.PENDING
+    assert len(gce.calls("instances.resume")) == 1 and gce.calls("instances.start") == []
+    for _ in range(3):
+        client.get_instance_info(f"{A}/web-2")
+    assert gce.status(A, "web-2") == "RUNNING"
+
+
+def test_start_of_a_stopped_instance_calls_start(connect, gce) -> None:
+    [outcome] = connect().start_instances([f"{B}/db-1"])
+    assert outcome.ok and outcome.instance.raw_state in ("PROVISIONING", "STAGING")
+    assert len(gce.calls("instances.start")) == 1
+
+
+def test_a_done_operation_with_an_error_is_a_failure(connect, gce) -> None:
+    gce.fail_operation(B, "db-1")
+    client = connect()
+    [outcome] = client.start_instances([f"{B}/db-1"])
+    assert outcome.ok  # the request itself was accepted
+    with pytest.raises(ProviderError, match="enough resources") as info:
+        for _ in range(10):
+            client.get_instance_info(f"{B}/db-1")
+    assert info.value.cloud_code == "ZONE_RESOURCE_POOL_EXHAUSTED"
+    assert gce.status(B, "db-1") == "TERMINATED"
+    assert client.get_instance_info(f"{B}/db-1").state is InstanceState.STOPPED  # reported once
+
+
+def test_forbidden_is_permission_denied(connect, gce) -> None:
+    gce.deny(A, "web-1", "stop")
+    [outcome] = connect().stop_instances([f"{A}/web-1"])
+    assert isinstance(outcome.error, PermissionDenied)
+    assert "compute.instances.stop" in outcome.error.message
+    assert gce.status(A, "web-1") == "RUNNING"
+
+
+def test_429_is_retried_with_the_same_request_id(connect, gce) -> None:
+    gce.fail("instances.stop", 429)
+    [outcome] = connect().stop_instances([f"{A}/web-1"])
+    assert outcome.ok and outcome.instance.state is InstanceState.STOPPING
+    first, second = gce.calls("instances.stop")
+    assert first.query["requestId"] == second.query["requestId"]
+
+
+def test_persistent_5xx_ends_as_throttled(connect, gce) -> None:
+    gce.fail("instances.get", 503, times=100)
+    with pytest.raises(Throttled, match="5 attempts"):
+        connect().get_instance_info(f"{A}/web-1")
+    assert len(gce.calls("instances.get")) == 5
+
+
+def test_dry_run_calls_nothing_that_mutates(connect, gce) -> None:
+    client = connect()
+    [stop] = client.stop_instances([f"{A}/web-1"], dry_run=True)
+    [start] = client.start_instances([f"{B}/db-1"], dry_run=True)
+    assert stop.instance.state is InstanceState.RUNNING and start.instance.state is InstanceState.STOPPED
+    assert not [r for r in gce.requests if r.method == "POST"]
+
+
+def test_unknown_statuses_are_never_acted_on(connect, gce) -> None:
+    gce.add_instance(A, "odd-1", status="REPAIRING")
+    gce.add_instance(A, "odd-2", status="SOMETHING_NEW")
+    client = connect()
+    for name in ("odd-1", "odd-2"):
+        info = client.get_instance_info(f"{A}/{name}")
+        assert info.state is InstanceState.UNKNOWN and info.raw_state == gce.status(A, name)
+        [outcome] = client.stop_instances([f"{A}/{name}"])
+        assert isinstance(outcome.error, InvalidInstanceState)
+    assert gce.calls("instances.stop") == []
+
+
+def test_many_stops_in_one_call(connect, gce) -> None:
+    ids = [f"{B}/bulk-{n}" for n in range(24)]
+    for iid in ids:
+        gce.add_instance(B, iid.split("/")[1])
+    outcomes = connect().stop_instances([*ids, f"{A}/ghost"])
+    assert all(o.ok for o in outcomes[:-1]) and isinstance(outcomes[-1].error, InstanceNotFound)
+    assert len({r.query["requestId"] for r in gce.calls("instances.stop")}) == 24
+
+
+# -- configuration -----------------------------------------------------------------------
+
+
+def test_environment_variables_name_endpoint_and_project(connect, gce, monkeypatch) -> None:
+    monkeypatch.setenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", gce.base_url)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", gce.project)
+    # spawn: a forkserver started earlier in this test run would not see the new variables
+    client = connect(endpoint=None, project=None, credentials=None, start_method="spawn")  # plain http: anonymous
+    assert len(client.list_instances()) == 3
+    assert all("authorization" not in r.headers for r in gce.requests)
+
+
+def test_missing_project_is_a_configuration_error_with_a_hint(connect) -> None:
+    with pytest.raises(ConfigurationError, match="GOOGLE_CLOUD_PROJECT"):
+        connect(project=None).list_instances()
+
+
+def test_missing_default_credentials_is_a_configuration_error_with_a_hint(connect) -> None:
+    with pytest.raises(ConfigurationError, match="application-default login"):
+        connect(credentials="default").list_instances()
+
+
+def test_bad_options_are_configuration_errors(connect, tmp_path) -> None:
+    with pytest.raises(ConfigurationError, match="unknown gcp option"):
+        connect(zones="us-central1-a").list_instances()
+    with pytest.raises(ConfigurationError, match="no such key file"):
+        connect(credentials=str(tmp_path / "missing.json")).list_instances()
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text('{"type": "service_account", "private_key": "SECRET-MATERIAL"}')
+    with pytest.raises(ConfigurationError, match="not a usable service-account key") as info:
+        connect(credentials=str(garbage)).list_instances()
+    assert "SECRET-MATERIAL" not in info.value.message
+    with pytest.raises(ConfigurationError, match="not an http"):
+        connect(endpoint="ftp://example.com").list_instances()
+
+
+def test_service_account_key_file_gets_and_sends_a_token(connect, gce, tmp_path) -> None:
+    key = write_service_account_key(tmp_path / "key.json", token_uri=gce.token_url, project=gce.project)
+    client = connect(credentials=str(key), project=None)  # the key file names the project
+    assert len(client.list_instances()) == 3
+    assert gce.calls("oauth2.token")
+    [listing] = gce.calls("instances.aggregatedList")
+    assert listing.headers["authorization"] == f"Bearer {ACCESS_TOKEN}"
+
+
+# -- the fake itself, driven by a bare googleapiclient ------------------------------------
+
+
+def _bare_client(gce: FakeComputeEngine):
+    from google.auth.credentials import AnonymousCredentials
+    from googleapiclient.discovery import build
+
+    return build(
+        "compute",
+        "v1",
+        credentials=AnonymousCredentials(),
+        static_discovery=True,
+        client_options={"api_endpoint": gce.base_url},
+    )
+
+
+def test_fake_operations_go_pending_running_done(gce) -> None:
+    compute = _bare_client(gce)
+    op = compute.instances().stop(project=gce.project, zone=A, instance="web-1").execute()
+    statuses = [op["status"]]
+    while statuses[-1] != "DONE":
+        statuses.append(compute.zoneOperations().get(project=gce.project, zone=A, operation=op["name"]).execute()["status"])
+        assert len(statuses) < 10
+    assert statuses[0] == "PENDING" and "RUNNING" in statuses and "error" not in op
+    assert gce.status(A, "web-1") == "TERMINATED"
+
+
+def test_fake_answers_errors_in_google_format(gce) -> None:
+    from googleapiclient.errors import HttpError
+
+    compute = _bare_client(gce)
+    with pytest.raises(HttpError) as info:
+        compute.instances().get(project=gce.project, zone=A, instance="ghost").execute()
+    assert info.value.resp.status == 404 and info.value.error_details[0]["reason"] == "notFound"
+    with pytest.raises(HttpError) as info:
+        compute.instances().aggregatedList(project=gce.project, filter="labels.env ~ prod").execute()
+    assert info.value.resp.status == 400
