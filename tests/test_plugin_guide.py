@@ -1,0 +1,64 @@
+"""The plugin author guide's example, installed as its own distribution and driven by the CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+GUIDE = Path(__file__).parent.parent / "docs" / "plugin-guide.md"
+
+
+def _files_in_guide() -> dict[str, str]:
+    text = GUIDE.read_text()
+    pattern = re.compile(r"<!-- file: (\S+) -->\n```\w*\n(.*?)\n```", re.DOTALL)
+    return {name: body + "\n" for name, body in pattern.findall(text)}
+
+
+@pytest.fixture(scope="module")
+def acme_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The guide's package built and installed into its own site directory."""
+    source = tmp_path_factory.mktemp("snoozebot-acme")
+    for name, body in _files_in_guide().items():
+        (source / name).write_text(body)
+    site = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(site), str(source)],
+        check=True, timeout=300,
+    )
+    return site
+
+
+def test_guide_holds_both_files() -> None:
+    assert set(_files_in_guide()) == {"pyproject.toml", "snoozebot_acme.py"}
+
+
+def test_third_party_provider_is_listed_loaded_and_serves_instance_calls(acme_site: Path) -> None:
+    env = {"PYTHONPATH": os.pathsep.join([str(acme_site), os.environ.get("PYTHONPATH", "")])}
+    listed = run_cli("plugins", "list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    acme = [p for p in listed.json() if p["name"] == "acme"]
+    assert acme and acme[0]["distribution"] == "snoozebot-acme" and acme[0]["version"] == "1.2.0"
+
+    unconfigured = run_cli("instance", "list", "-p", "acme", env=env)
+    assert unconfigured.returncode == 2
+    assert "acme needs a region" in unconfigured.stderr
+    assert "Traceback" not in unconfigured.stderr
+
+    loaded = run_cli("plugins", "load", "acme", "-o", "region=moon-1", env=env)
+    assert loaded.returncode == 0, loaded.stderr
+
+    listing = run_cli("instance", "list", "-p", "acme", "-o", "region=moon-1", "--filter", "team=ml", "--json", env=env)
+    assert listing.returncode == 0, listing.stderr
+    assert [(i["id"], i["state"], i["raw_state"]) for i in listing.json()] == [("m-1", "running", "UP")]
+
+    stopped = run_cli("instance", "stop", "m-1", "-p", "acme", "-o", "region=moon-1", "--json", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.json() == [{"id": "m-1", "provider": "acme", "ok": True, "state": "stopping", "error": None}]
