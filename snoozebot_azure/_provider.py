@@ -58,6 +58,19 @@ def _vm_id(resource_id: str) -> str:
     return f"{parts[lowered.index('resourcegroups') + 1]}/{parts[-1]}"
 
 
+def _warn_allocated(instances: list[Instance]) -> None:
+    """Say so when stopped VMs are still allocated: Azure keeps billing their compute."""
+    allocated = [i.id for i in instances if i.raw_state.startswith("PowerState/stopped")]
+    if allocated:
+        shown = ", ".join(allocated[:10]) + (", ..." if len(allocated) > 10 else "")
+        log.warning(
+            "%d VM(s) stopped but still allocated, so still billed for compute: %s "
+            "(stop them again with stop_mode=deallocate to release them)",
+            len(allocated),
+            shown,
+        )
+
+
 def _check_hibernation(vm: Any, instance_id: str) -> None:
     """Refuse a hibernate dry run on a VM created without hibernation support."""
     capabilities = getattr(getattr(vm, "properties", None), "additional_capabilities", None)
@@ -163,6 +176,7 @@ class AzureProvider(CloudProvider):
                         vm, instance_id=_vm_id(str(vm.id)), codes=codes.get(str(vm.id).lower(), [])
                     )
                 )
+        _warn_allocated(found)
         return found
 
     def get_instance_info(self, instance_id: str) -> Instance:

@@ -194,7 +194,7 @@ class FakeArm:
         self,
         *,
         subscription_id: str = SUBSCRIPTION,
-        steps: int = 2,
+        steps: int = 3,
         page_size: int = 50,
         retry_after: int | None = None,
     ) -> None:
