@@ -122,7 +122,7 @@ class AwsProvider(CloudProvider):
         self._include_terminated = _flag_option(config, "include_terminated")
         retries: dict[str, Any] = {}
         if config.get("max_attempts") or not os.environ.get("AWS_MAX_ATTEMPTS"):
-            retries["max_attempts"] = _int_option(config, "max_attempts", 5, low=1, high=20)
+            retries["total_max_attempts"] = _int_option(config, "max_attempts", 5, low=1, high=20)
         if config.get("retry_mode"):
             if config["retry_mode"] not in ("standard", "adaptive", "legacy"):
                 raise ConfigurationError("aws option retry_mode must be standard, adaptive or legacy")
