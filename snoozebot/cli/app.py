@@ -20,6 +20,7 @@ GROUPS: dict[str, str] = {
     "plugins": "snoozebot.cli.plugins:app",
     "instance": "snoozebot.cli.instance:app",
     "schedule": "snoozebot.cli.schedule:app",
+    "idle": "snoozebot.cli.idle:app",
     "agent": "snoozebot.cli.agent:app",
 }
 """Sub-command groups: name -> "module:Typer app"."""

@@ -1,0 +1,185 @@
+"""``snoozebot idle check``: stop this machine when nobody has used it for the nap time."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from typing import Annotated
+
+import typer
+
+from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, TimeoutOpt
+from snoozebot.cli.output import emit_json, error, info
+from snoozebot.cli.runtime import open_runtime, resolve_timeout
+from snoozebot.config import load_config
+from snoozebot.errors import OperationFailed
+from snoozebot.idle import (
+    STOPPABLE,
+    CheckResult,
+    IdleTracker,
+    StopOutcome,
+    SystemSampler,
+    identify,
+    resolve_settings,
+    run_check,
+)
+from snoozebot.state import exclusive_lock, state_dir
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Idle detection on the instance itself: stop it when unused (made for cron).",
+    no_args_is_help=True,
+)
+
+
+ProviderArg = Annotated[
+    str | None,
+    typer.Option(
+        "--provider", "-p", metavar="PROVIDER", help="Whose metadata to ask. Default: aws, then gcp."
+    ),
+]
+NaptimeArg = Annotated[
+    str | None,
+    typer.Option(
+        metavar="DURATION", help="Idle this long before stopping: 30m, 2h, 90s; minutes. Default 30m."
+    ),
+]
+CpuArg = Annotated[
+    float | None, typer.Option(metavar="PCT", min=0, help="Highest idle CPU % (all cores). Default 10.")
+]
+NetworkArg = Annotated[
+    float | None, typer.Option(metavar="KBPS", min=0, help="Highest idle network kB/s. Default 50.")
+]
+DiskArg = Annotated[
+    float | None, typer.Option(metavar="KBPS", min=0, help="Highest idle disk kB/s. Default 100.")
+]
+GpuArg = Annotated[
+    float | None, typer.Option(metavar="PCT", min=0, help="Highest idle GPU % (busiest). Default 5.")
+]
+SessionsArg = Annotated[bool, typer.Option("--ignore-sessions", help="Logged-in users do not keep it awake.")]
+HibernateArg = Annotated[bool, typer.Option("--hibernate", help="Hibernate (suspend) instead of stopping.")]
+DryRunArg = Annotated[bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")]
+
+
+def _boot_time() -> dt.datetime:
+    import psutil
+
+    return dt.datetime.fromtimestamp(psutil.boot_time(), dt.UTC)
+
+
+class _StopThisInstance:
+    """Find this machine through its metadata service and stop it through its provider."""
+
+    def __init__(
+        self,
+        *,
+        provider: str | None,
+        hibernate: bool,
+        options: list[str],
+        config: str | None,
+        timeout: float | None,
+    ) -> None:
+        self.provider, self.hibernate = provider, hibernate
+        self.options, self.config, self.timeout = options, config, timeout
+
+    def __call__(self, *, dry_run: bool) -> StopOutcome:
+        from snoozebot.audit import AuditLog
+        from snoozebot.operations import default_actor, run_action
+
+        me = identify(self.provider)
+        found = [f"{k}={v}" for k, v in me.options.items()]
+        with open_runtime(config=self.config, options=[*found, *self.options], timeout=self.timeout) as rt:
+            client = rt.manager.client(me.provider)
+            instance = client.get_instance_info(me.instance_id)
+            if instance.state not in STOPPABLE:
+                return StopOutcome("none", instance)
+            if dry_run:
+                return StopOutcome("would-stop", instance)
+            [result] = run_action(
+                client,
+                AuditLog(rt.state / "audit.sqlite3"),
+                action="stop",
+                instance_ids=[me.instance_id],
+                hibernate=self.hibernate,
+                actor=default_actor(),
+                source="idle",
+            )
+        if not result.ok:
+            return StopOutcome("stop", instance, f"stopping {me.instance_id} failed: {result.error_message}")
+        return StopOutcome("stop", result.instance or instance)
+
+
+def _print_text(result: CheckResult) -> None:
+    for name, reading in result.readings.items():
+        if reading is None:
+            continue
+        value = reading["error"] if reading["value"] is None else f"{reading['value']:g} {reading['unit']}"
+        limit = "ignored" if reading["threshold"] is None else f"<= {reading['threshold']:g}"
+        info(f"{name:<9} {value:<24} {limit:<10} {'idle' if reading['idle'] else 'busy'}")
+    since = result.idle_since.isoformat(timespec="seconds") if result.idle_since else "-"
+    target = f" {result.instance.id} ({result.instance.provider})" if result.instance else ""
+    verdict = "yes" if result.idle else "no"
+    typer.echo(f"idle: {verdict}; idle since: {since}; action: {result.action}{target}")
+
+
+@app.command("check")
+def check(
+    *,
+    provider: ProviderArg = None,
+    naptime: NaptimeArg = None,
+    cpu: CpuArg = None,
+    network: NetworkArg = None,
+    disk: DiskArg = None,
+    gpu: GpuArg = None,
+    ignore_sessions: SessionsArg = False,
+    hibernate: HibernateArg = False,
+    dry_run: DryRunArg = False,
+    json_: JsonOpt = False,
+    option: OptionOpt = None,
+    config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
+) -> None:
+    """Sample this machine for a second; stop it when idle for the nap time.
+
+    Idle means CPU, network, disk (and GPU) at or under their thresholds and
+    nobody logged in. A reading that fails counts as busy. The time since
+    when the machine is idle is kept in the state directory.
+
+    Example (crontab): */5 * * * * snoozebot idle check --naptime 45m --json >> ~/idle.log
+    """
+    cfg = load_config(config)
+    settings = resolve_settings(
+        cfg.table("idle"),
+        where=f"{cfg.path or 'config'}: [idle]",
+        naptime=naptime,
+        thresholds={"cpu": cpu, "network": network, "disk": disk, "gpu": gpu},
+        ignore_sessions=ignore_sessions,
+    )
+    stop = _StopThisInstance(
+        provider=provider, hibernate=hibernate, options=list(option or []), config=config, timeout=timeout
+    )
+    directory = state_dir()
+    tracker = IdleTracker(directory)
+    lock = (
+        contextlib.nullcontext()
+        if dry_run
+        else exclusive_lock(tracker.lock_path, timeout=resolve_timeout(timeout), what="idle checks")
+    )
+    with lock:
+        result = run_check(
+            SystemSampler(),
+            settings,
+            tracker,
+            stop,
+            clock=lambda: dt.datetime.now(dt.UTC),
+            boot_time=_boot_time(),
+            dry_run=dry_run,
+        )
+    if json_:
+        emit_json(result.to_dict())
+    else:
+        _print_text(result)
+    if not result.ok:
+        error(str(result.error))
+        raise typer.Exit(OperationFailed.exit_code)
