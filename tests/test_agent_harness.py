@@ -38,6 +38,7 @@ class Agent:
     process: subprocess.Popen[str]
     tokens: dict[str, str]
     stderr_lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     def headers(self, who: str | None) -> dict[str, str]:
         """Authorization for the token named ``who`` (None: no header)."""
@@ -55,11 +56,14 @@ class Agent:
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:
-            return self.process.wait(timeout=STOP_TIMEOUT)
+            code = self.process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=5)
             raise AssertionError(f"agent did not stop within {STOP_TIMEOUT}s after {sig}") from None
+        if self.reader is not None:
+            self.reader.join(timeout=5)  # the last lines of stderr
+        return code
 
 
 def make_tokens(home: Path) -> dict[str, str]:
@@ -102,7 +106,8 @@ def running_agent(
             if _LISTENING.search(line):
                 found.set()
 
-    threading.Thread(target=pump, daemon=True).start()
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
     deadline = time.monotonic() + START_TIMEOUT
     while not found.is_set() and process.poll() is None and time.monotonic() < deadline:
         found.wait(0.05)
@@ -111,7 +116,7 @@ def running_agent(
         process.kill()
         process.wait(timeout=5)
         raise AssertionError(f"agent did not start:\n{''.join(lines)}")
-    agent = Agent(match.group(1), home, process, tokens, lines)
+    agent = Agent(match.group(1), home, process, tokens, lines, reader)
     _wait_healthy(agent)
     try:
         yield agent
