@@ -51,13 +51,17 @@ def list_instances(rt: Runtime, providers: list[str], filters: dict[str, str]) -
     listing = Listing()
     if not providers:
         return listing
-    with ThreadPoolExecutor(max_workers=len(providers)) as pool:
+    pool = ThreadPoolExecutor(max_workers=len(providers))
+    try:
         futures = {pool.submit(rt.manager.client(p).list_instances, filters): p for p in providers}
         for future in as_completed(futures):
             try:
                 listing.instances.extend(future.result())
             except (SnoozebotError, sdk.ProviderError) as exc:
                 listing.errors[futures[future]] = exc
+    finally:
+        # On Ctrl-C do not wait for calls in flight: the runtime stops the workers.
+        pool.shutdown(wait=False, cancel_futures=True)
     listing.instances.sort(key=lambda i: (i.provider, i.id))
     return listing
 

@@ -27,34 +27,33 @@ def _configure_logging() -> None:
 
 def run(argv: Sequence[str]) -> int:
     """Run one command line and return its exit code; never raises for expected failures."""
-    import click  # noqa: PLC0415 - imported after the worker was forked
+    import typer  # noqa: PLC0415 - imported after the worker was forked
+    import typer.main  # noqa: PLC0415
 
     from snoozebot import sdk  # noqa: PLC0415
     from snoozebot.cli.app import build_app  # noqa: PLC0415
     from snoozebot.cli.output import error  # noqa: PLC0415
-    from snoozebot.errors import EXIT_INTERRUPTED, EXIT_USAGE, SnoozebotError, exit_code_for  # noqa: PLC0415
+    from snoozebot.errors import EXIT_INTERRUPTED, SnoozebotError, exit_code_for  # noqa: PLC0415
 
     _configure_logging()
-    import typer.main  # noqa: PLC0415
-
     command = typer.main.get_command(build_app(argv))
     try:
         result = command.main(args=list(argv), prog_name="snoozebot", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.UsageError as exc:
-        exc.show()
-        return EXIT_USAGE
-    except click.ClickException as exc:
+    except typer.TyperException as exc:  # usage errors (exit 2) and the like
         exc.show()
         return int(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         error("interrupted")
         return EXIT_INTERRUPTED
     except (SnoozebotError, sdk.ProviderError) as exc:
         error(str(exc))
         return exit_code_for(exc)
-    return result if isinstance(result, int) else 0
+    code = result if isinstance(result, int) else 0  # Typer returns Exit codes here too
+    if code == EXIT_INTERRUPTED:
+        error("interrupted")
+    return code
 
 
 def main() -> None:

@@ -76,7 +76,8 @@ def wait_for(
         if on_settled is not None:
             on_settled(iid, value)
 
-    with ThreadPoolExecutor(max_workers=_POLL_THREADS) as pool:
+    pool = ThreadPoolExecutor(max_workers=_POLL_THREADS)
+    try:
         while pending:
             seen = list(zip(pending, pool.map(lambda iid: _read(get, iid), pending), strict=True))
             pending = []
@@ -97,6 +98,9 @@ def wait_for(
                 break
             sleep(min(pause, remaining))
             pause = min(_MAX_POLL, pause * 2)
+    finally:
+        # On Ctrl-C do not wait for calls in flight: the runtime stops the workers.
+        pool.shutdown(wait=False, cancel_futures=True)
     return done
 
 

@@ -126,6 +126,7 @@ def _isolate(channel: _Channel, provider_name: str, parent_pid: int) -> None:
     root = logging.getLogger()
     root.handlers = [_ChannelLogHandler(channel)]
     root.setLevel(logging.INFO)
+    logging.getLogger("stevedore").setLevel(logging.CRITICAL)  # load failures are reported as fatal
     threading.Thread(
         target=_watch_parent, args=(parent_pid,), name="snoozebot-parent-watch", daemon=True
     ).start()
