@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from snoozebot.retry import IsRetryable, call_with_retries
@@ -99,8 +100,19 @@ class GcpProvider(CloudProvider):
             cache_discovery=False,
             client_options={"api_endpoint": self.endpoint} if self.endpoint else None,
         )
+        self._instances  # noqa: B018 - build it now, while the host is still starting up
 
     # -- plumbing ----------------------------------------------------------------
+
+    @cached_property
+    def _instances(self) -> Any:
+        """The ``instances`` collection (building one costs tens of ms: built once)."""
+        return self._compute.instances()
+
+    @cached_property
+    def _zone_operations(self) -> Any:
+        """The ``zoneOperations`` collection, built on first use."""
+        return self._compute.zoneOperations()
 
     def _http(self, *, timeout: float = _HTTP_TIMEOUT) -> Any:
         """This thread's authorised connection with the given socket timeout."""
@@ -148,7 +160,7 @@ class GcpProvider(CloudProvider):
         return parse_instance_id(instance_id, self.zone)
 
     def _get(self, ref: InstanceRef) -> dict[str, Any]:
-        request = self._compute.instances().get(project=self.project, zone=ref.zone, instance=ref.name)
+        request = self._instances.get(project=self.project, zone=ref.zone, instance=ref.name)
         return self._execute(request, f"instance {ref.zone}/{ref.name}")
 
     def _instance(self, resource: dict[str, Any]) -> Instance:
@@ -158,7 +170,7 @@ class GcpProvider(CloudProvider):
 
     def _mutate(self, ref: InstanceRef, verb: str) -> None:
         """Call instances.VERB with a fresh requestId; remember or report its operation."""
-        method: Callable[..., Request] = getattr(self._compute.instances(), verb)
+        method: Callable[..., Request] = getattr(self._instances, verb)
         request = method(project=self.project, zone=ref.zone, instance=ref.name, requestId=str(uuid.uuid4()))
         what = f"{verb} of {ref.zone}/{ref.name}"
         operation = self._execute(request, what)
@@ -184,7 +196,7 @@ class GcpProvider(CloudProvider):
                 pending = None
         if pending is None:
             return
-        request = self._compute.zoneOperations().wait(
+        request = self._zone_operations.wait(
             project=self.project, zone=ref.zone, operation=pending.name
         )
         try:
@@ -202,7 +214,7 @@ class GcpProvider(CloudProvider):
     # -- the plugin contract ---------------------------------------------------------
 
     def _pages(self, filters: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
-        instances = self._compute.instances()
+        instances = self._instances
         expression = label_filter(filters)
         params: dict[str, Any] = {"project": self.project}
         if expression:

@@ -608,6 +608,7 @@ def _matches(resource: dict[str, Any], key: str, op: str, value: str) -> bool:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once, as from a real server
     server_fake: FakeComputeEngine
 
     def _serve(self) -> None:
