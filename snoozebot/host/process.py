@@ -12,6 +12,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import selectors
 import sys
 import threading
 from concurrent.futures import Future
@@ -220,20 +221,25 @@ class WorkerProcess:
         return future
 
     def _read_loop(self) -> None:
-        try:
-            while True:
-                ready = wait([self._conn, self._process.sentinel])
-                if self._conn in ready or self._conn.poll():
+        channel, sentinel = self._conn.fileno(), self._process.sentinel
+        with selectors.DefaultSelector() as selector:
+            selector.register(channel, selectors.EVENT_READ)
+            selector.register(sentinel, selectors.EVENT_READ)
+            try:
+                while True:
+                    ready = {key.fd for key, _ in selector.select()}
+                    # drain the channel before believing the sentinel: a worker's
+                    # last words may arrive together with its death
+                    if channel not in ready and not self._conn.poll():
+                        break
                     try:
                         message = protocol.decode(self._conn.recv_bytes(protocol.MAX_MESSAGE_BYTES))
                     except protocol.ProtocolError as exc:
                         log.warning("plugin %r sent a bad message: %s", self.provider, exc)
                         continue
                     self._handle(message)
-                    continue
-                break
-        except (EOFError, OSError):
-            pass
+            except (EOFError, OSError):
+                pass
         self._on_death()
         self._conn.close()
 
