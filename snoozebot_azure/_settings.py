@@ -2,9 +2,10 @@
 
 Options (``[providers.azure]`` or ``-o KEY=VALUE``): ``subscription_id``
 (else ``$AZURE_SUBSCRIPTION_ID``), ``resource_group``, ``endpoint``,
-``credentials`` (``default`` or ``anonymous``), ``stop_mode``
-(``deallocate`` or ``poweroff``) and ``poll_interval`` (seconds between
-polls of a long-running operation when ARM sends no Retry-After).
+``credentials`` (``default``; ``anonymous`` is the default for a plain
+``http://`` endpoint), ``stop_mode`` (``deallocate`` or ``poweroff``) and
+``poll_interval`` (seconds between polls of a long-running operation when
+ARM sends no Retry-After).
 """
 
 from __future__ import annotations
@@ -48,13 +49,17 @@ class Settings:
             raise ConfigurationError(
                 f"unknown azure option(s) {', '.join(unknown)} (known: {', '.join(_KNOWN)})"
             )
+        endpoint = _endpoint(options.get("endpoint") or DEFAULT_ENDPOINT)
+        # A plain-http endpoint is an emulator: no real token is ever sent there.
+        plain_http = endpoint.startswith("http://")
+        credentials = options.get("credentials") or ("anonymous" if plain_http else "default")
         return cls(
             subscription_id=_subscription(
                 options.get("subscription_id") or environ.get("AZURE_SUBSCRIPTION_ID")
             ),
             resource_group=options.get("resource_group") or None,
-            endpoint=_endpoint(options.get("endpoint") or DEFAULT_ENDPOINT),
-            credentials=_choice("credentials", options.get("credentials") or "default", _CREDENTIALS),
+            endpoint=endpoint,
+            credentials=_choice("credentials", credentials, _CREDENTIALS),
             stop_mode=_stop_mode(options.get("stop_mode") or "deallocate"),
             poll_interval=_seconds("poll_interval", options.get("poll_interval"), _DEFAULT_POLL_INTERVAL),
         )

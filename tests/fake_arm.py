@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -211,7 +212,7 @@ class FakeArm:
         self._throttles: list[int] = []
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- life cycle ------------------------------------------------------------
@@ -219,8 +220,7 @@ class FakeArm:
     def start(self, port: int = 0) -> FakeArm:
         """Listen on 127.0.0.1 (a free port unless given) in a daemon thread."""
         handler = type("Handler", (_Handler,), {"arm": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-arm", daemon=True
         )
@@ -505,6 +505,15 @@ class FakeArm:
                 return 202, self._operation_headers(op, op.vm.location), None
             return 200, {}, None
         return 200, {}, op.body()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that exits with its keep-alive connection open is normal, not an error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

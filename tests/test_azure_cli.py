@@ -52,7 +52,7 @@ def test_list_from_the_config_file_with_a_tag_filter(arm: FakeArm, tmp_path: Pat
 
 def test_list_with_the_subscription_from_the_environment(arm: FakeArm) -> None:
     result = run_cli(
-        "instance", "list", "-p", "azure", "-o", f"endpoint={arm.endpoint}", "-o", "credentials=anonymous",
+        "instance", "list", "-p", "azure", "-o", f"endpoint={arm.endpoint}",  # http: anonymous by default
         env={"AZURE_SUBSCRIPTION_ID": SUBSCRIPTION},
     )
     assert result.returncode == 0, result.stderr

@@ -341,3 +341,56 @@ def test_requests_carry_a_bearer_token_and_an_api_version(arm: FakeArm, azure: C
     assert arm.requests
     assert all(r.authorization == "Bearer anonymous" for r in arm.requests)
     assert all(r.query.get("api-version") for r in arm.requests)
+
+
+# -- the pure parts, in process ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("codes", "state"),
+    [
+        (["PowerState/starting"], "pending"),
+        (["PowerState/running"], "running"),
+        (["PowerState/stopping"], "stopping"),
+        (["PowerState/stopped"], "stopped"),
+        (["PowerState/deallocating"], "stopping"),
+        (["PowerState/deallocated"], "stopped"),
+        (["PowerState/deallocating", "HibernationState/Hibernating"], "suspending"),
+        (["PowerState/deallocated", "HibernationState/Hibernated"], "suspended"),
+        (["PowerState/unknown"], "unknown"),
+        (["PowerState/somethingNew"], "unknown"),
+        ([], "unknown"),
+    ],
+)
+def test_power_state_mapping(codes: list[str], state: str) -> None:
+    from snoozebot_azure._states import map_state
+
+    mapped, raw = map_state(codes)
+    assert mapped.value == state
+    assert raw == "+".join(codes)
+
+
+def test_settings_defaults_and_environment() -> None:
+    from snoozebot_azure._settings import DEFAULT_ENDPOINT, Settings
+
+    real = Settings.from_options({}, environ={"AZURE_SUBSCRIPTION_ID": SUBSCRIPTION})
+    assert (real.endpoint, real.credentials, real.stop_mode, real.plain_http) == (
+        DEFAULT_ENDPOINT,
+        "default",
+        "deallocate",
+        False,
+    )
+    emulator = Settings.from_options({"endpoint": "http://127.0.0.1:9/", "subscription_id": SUBSCRIPTION}, environ={})
+    assert (emulator.endpoint, emulator.credentials) == ("http://127.0.0.1:9", "anonymous")
+    with pytest.raises(sdk.ConfigurationError, match="AZURE_SUBSCRIPTION_ID"):
+        Settings.from_options({}, environ={})
+
+
+def test_missing_credentials_are_a_configuration_error_with_a_hint() -> None:
+    from azure.identity import CredentialUnavailableError
+
+    from snoozebot_azure._errors import provider_error
+
+    error = provider_error(CredentialUnavailableError("DefaultAzureCredential failed to retrieve a token"), subject="x")
+    assert isinstance(error, sdk.ConfigurationError)
+    assert "az login" in error.message and "DefaultAzureCredential failed" in error.message
