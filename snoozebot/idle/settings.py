@@ -73,9 +73,17 @@ def resolve_settings(
     configured_ignore = table.get("ignore_sessions", False)
     if not isinstance(configured_ignore, bool):
         raise UsageError(f"{where}: ignore_sessions must be true or false")
-    nap = naptime if naptime is not None else table.get("naptime")
+    if naptime is not None:
+        nap = parse_naptime(naptime)
+    elif "naptime" in table:
+        try:
+            nap = parse_naptime(table["naptime"])
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+    else:
+        nap = DEFAULT_NAPTIME
     return IdleSettings(
         thresholds=replace(DEFAULT_THRESHOLDS, **limits),
-        naptime=parse_naptime(nap) if nap is not None else DEFAULT_NAPTIME,
+        naptime=nap,
         ignore_sessions=ignore_sessions or configured_ignore,
     )
