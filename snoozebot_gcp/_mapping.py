@@ -30,7 +30,7 @@ __all__ = [
 
 PROVIDER = "gcp"
 _NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-_LABEL_RE = re.compile(r"^[\w-]{0,63}$")
+_LABEL_RE = re.compile(r"^[a-z0-9_-]{1,63}$")
 _STATES = {
     "PROVISIONING": InstanceState.PENDING,
     "STAGING": InstanceState.PENDING,
@@ -114,15 +114,13 @@ def labels_match(resource: Mapping[str, Any], filters: Mapping[str, str]) -> boo
 
 
 def label_filter(filters: Mapping[str, str]) -> str | None:
-    """The AIP-160 ``filter`` expression for label equality, or None when there is none.
+    """A server-side ``filter`` expression (``labels.KEY = VALUE``) for one label, or None.
 
-    Pairs that cannot be labels are left to the client-side check (they match nothing).
+    One label-safe pair narrows what the API sends; every pair is still checked on
+    this side by :func:`labels_match`, so the expression is kept to the simplest form
+    the API documents (unquoted, as in its ``name != example-instance`` example).
     """
-    terms = [
-        f'(labels.{key} = "{value}")'
-        for key, value in sorted(filters.items())
-        if key and _LABEL_RE.match(key) and _LABEL_RE.match(value)
-    ]
-    if len(terms) == 1:
-        return terms[0][1:-1]
-    return " ".join(terms) or None
+    for key, value in sorted(filters.items()):
+        if _LABEL_RE.match(key) and _LABEL_RE.match(value):
+            return f"labels.{key} = {value}"
+    return None

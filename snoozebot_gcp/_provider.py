@@ -208,6 +208,12 @@ class GcpProvider(CloudProvider):
             )
         except TimeoutError:
             return  # still running: the instance's own status tells the rest
+        except ProviderError:
+            # The operation cannot be read (expired, or no permission to read operations):
+            # the instance's own status is all there is to go on.
+            with self._pending_lock:
+                self._pending.pop(ref, None)
+            return
         if operation.get("status") == "DONE":
             self._track(ref, operation, pending.what)
 

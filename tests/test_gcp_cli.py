@@ -54,7 +54,7 @@ def test_list_with_a_label_filter_and_a_zone(gce) -> None:
     result = run_cli("instance", "list", *opts(gce), "-o", f"zone={A}", "--filter", "env=prod", "--json")
     assert result.returncode == 0, result.stderr
     assert [r["id"] for r in result.json()] == ["vm-1"]
-    assert gce.calls("instances.list")[0].query["filter"] == 'labels.env = "prod"'
+    assert gce.calls("instances.list")[0].query["filter"] == "labels.env = prod"
 
 
 def test_stop_and_wait_until_terminated(gce) -> None:

@@ -88,11 +88,18 @@ def test_list_covers_every_zone_with_zone_slash_name_ids(connect, gce) -> None:
 def test_label_filters_go_to_the_api_and_are_checked(connect, gce) -> None:
     client = connect()
     assert {i.id for i in client.list_instances({"env": "prod"})} == {f"{A}/web-1", f"{B}/db-1"}
-    assert gce.calls("instances.aggregatedList")[-1].query["filter"] == 'labels.env = "prod"'
-    both = client.list_instances({"env": "prod", "team": "web"})
+    assert gce.calls("instances.aggregatedList")[-1].query["filter"] == "labels.env = prod"
+    both = client.list_instances({"env": "prod", "team": "web"})  # one term sent, all checked here
     assert [i.id for i in both] == [f"{A}/web-1"]
-    assert gce.calls("instances.aggregatedList")[-1].query["filter"] == '(labels.env = "prod") (labels.team = "web")'
+    assert gce.calls("instances.aggregatedList")[-1].query["filter"] == "labels.env = prod"
     assert client.list_instances({"env": "staging"}) == []
+    assert client.list_instances({"Env": "Prod"}) == []  # not a label: matches nothing
+    assert "filter" not in gce.calls("instances.aggregatedList")[-1].query
+
+
+def test_a_fake_that_ignores_filters_still_gives_the_right_answer(connect, gce, monkeypatch) -> None:
+    monkeypatch.setattr("fake_gce._parse_filter", lambda text: [])
+    assert {i.id for i in connect().list_instances({"team": "db"})} == {f"{B}/db-1"}
 
 
 def test_pagination_follows_next_page_tokens(connect, gce) -> None:
@@ -178,6 +185,32 @@ def test_a_done_operation_with_an_error_is_a_failure(connect, gce) -> None:
     assert info.value.cloud_code == "ZONE_RESOURCE_POOL_EXHAUSTED"
     assert gce.status(B, "db-1") == "TERMINATED"
     assert client.get_instance_info(f"{B}/db-1").state is InstanceState.STOPPED  # reported once
+
+
+def test_an_unreadable_operation_falls_back_to_the_instance_status(connect, gce) -> None:
+    client = connect()
+    client.stop_instances([f"{A}/web-1"])
+    gce.fail("zoneOperations.wait", 404)
+    assert client.get_instance_info(f"{A}/web-1").state in (InstanceState.STOPPING, InstanceState.STOPPED)
+    assert len(gce.calls("zoneOperations.wait")) == 1
+    client.get_instance_info(f"{A}/web-1")
+    assert len(gce.calls("zoneOperations.wait")) == 1  # forgotten, not asked again
+
+
+def test_a_slow_operation_wait_is_bounded(gce, monkeypatch) -> None:
+    # In-process, to shorten the bound; everything else is the real client over HTTP.
+    from snoozebot_gcp import GcpProvider, _provider
+
+    monkeypatch.setattr(_provider, "_OPERATION_WAIT_TIMEOUT", 0.3)
+    gce.wait_delay = 1.5
+    provider = GcpProvider({"endpoint": gce.base_url, "project": gce.project, "credentials": "anonymous"})
+    try:
+        provider.stop_instance(f"{A}/web-1")
+        info = provider.get_instance_info(f"{A}/web-1")
+        assert info.state in (InstanceState.STOPPING, InstanceState.STOPPED)
+        assert len(gce.calls("zoneOperations.wait")) == 1
+    finally:
+        provider.close()
 
 
 def test_forbidden_is_permission_denied(connect, gce) -> None:
