@@ -134,7 +134,7 @@ def test_ctrl_c_during_a_long_call_exits_130_and_leaves_no_worker(isolated_home:
     host = _start("instance", "list", "-p", "hangy", "--timeout", "30")
     try:
         worker = _wait_for_worker(host, "hangy")
-        time.sleep(0.3)  # the call is in flight
+        time.sleep(1.5)  # the call is in flight (start-up takes well under that)
         os.kill(host.pid, signal.SIGINT)
         _, stderr = host.communicate(timeout=10)
         assert host.returncode == 130

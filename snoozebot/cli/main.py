@@ -7,6 +7,7 @@ with ``os._exit`` after flushing, skipping interpreter teardown.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -58,14 +59,18 @@ def run(argv: Sequence[str]) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    from snoozebot.host.prestart import prestart  # noqa: PLC0415
+    from snoozebot.host import prestart  # noqa: PLC0415
 
     argv = sys.argv[1:]
-    prestart(argv)
-    code = run(argv)
+    try:
+        prestart.prestart(argv)
+        code = run(argv)
+    except KeyboardInterrupt:  # before or after Typer had a chance to handle it
+        sys.stderr.write("snoozebot: error: interrupted\n")
+        code = 130
+    finally:
+        prestart.discard()  # an early worker no command adopted
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(code)

@@ -19,7 +19,7 @@ from snoozebot.config import Config, load_config, parse_options
 if TYPE_CHECKING:
     from snoozebot.host.process import WorkerProcess
 
-__all__ = ["adopt", "prestart"]
+__all__ = ["adopt", "discard", "prestart"]
 
 _PRESTART_COMMANDS = {("instance", "list"), ("instance", "info"), ("instance", "stop"), ("instance", "start")}
 _started: dict[str, tuple[dict[str, str], WorkerProcess]] = {}
@@ -77,3 +77,10 @@ def adopt(config: Config, overrides: Mapping[str, str]) -> dict[str, WorkerProce
         else:
             worker.shutdown()
     return adopted
+
+
+def discard() -> None:
+    """Shut down early workers that no command adopted (an error or Ctrl-C came first)."""
+    while _started:
+        _, (_, worker) = _started.popitem()
+        worker.shutdown()
