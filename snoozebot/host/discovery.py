@@ -35,6 +35,8 @@ class DiscoveredPlugin:
     distribution: str | None
     version: str | None
     error: str | None = None
+    requires: tuple[str, ...] = ()
+    """The distribution's ``Requires-Dist`` lines, as written (checked by :mod:`.requirements`)."""
 
     @property
     def module(self) -> str:
@@ -60,6 +62,7 @@ def discover() -> list[DiscoveredPlugin]:
                 continue
             dist_name = dist.metadata["Name"]
             dist_version = dist.version
+            dist_requires = tuple(dist.requires or ())
         except Exception as exc:  # unreadable metadata: report, never hide the others
             path = getattr(dist, "_path", "?")
             name = f"broken:{path}"
@@ -73,7 +76,9 @@ def discover() -> list[DiscoveredPlugin]:
                 continue
             seen.add(key)
             found.setdefault(ep.name, []).append(
-                DiscoveredPlugin(ep.name, ep.value, dist_name, dist_version, _problem(ep.name, ep.value))
+                DiscoveredPlugin(
+                    ep.name, ep.value, dist_name, dist_version, _problem(ep.name, ep.value), dist_requires
+                )
             )
     plugins = []
     for name, candidates in sorted(found.items()):
@@ -87,6 +92,7 @@ def discover() -> list[DiscoveredPlugin]:
                     first.distribution,
                     first.version,
                     f"provider name {name!r} is claimed by {owners}; uninstall one",
+                    first.requires,
                 )
             )
         else:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from snoozebot.config import Config
-from snoozebot.errors import PluginNotFound
+from snoozebot.errors import PluginNotFound, PluginUnavailable, UsageError
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.discovery import DiscoveredPlugin, discover
-from snoozebot.host.process import WorkerProcess
+from snoozebot.host.process import Handshake, WorkerProcess
+from snoozebot.host.requirements import (
+    PluginReport,
+    ProviderFacts,
+    check_plugins,
+    load_order,
+    required_providers,
+)
 from snoozebot.host.supervisor import RestartPolicy, Supervisor
 from snoozebot.state import LoadedSet
 
@@ -38,6 +45,7 @@ class PluginStatus:
     restarts: int = 0
     crashes: int = 0
     last_error: str | None = None
+    problems: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +62,7 @@ class PluginStatus:
             "restarts": self.restarts,
             "crashes": self.crashes,
             "last_error": self.last_error,
+            "problems": list(self.problems),
         }
 
 
@@ -119,8 +128,11 @@ class PluginManager:
         )
 
     def statuses(self) -> list[PluginStatus]:
+        """Every installed provider, with the problems its metadata shows (no worker started)."""
         loaded = set(self.loaded_names())
-        return [self.status(p, loaded) for p in self.discover()]
+        plugins = self.discover()
+        problems = {r.name: tuple(r.problems) for r in check_plugins(plugins)}
+        return [replace(self.status(p, loaded), problems=problems[p.name]) for p in plugins]
 
     # -- workers ---------------------------------------------------------------
 
@@ -144,21 +156,117 @@ class PluginManager:
         return ProviderClient(self.supervisor(name), timeout=self.timeout)
 
     def load(self, name: str) -> PluginStatus:
-        """Start the worker, complete the handshake, health-check it, and mark it loaded."""
+        """Load ``name`` (and the providers it requires, first); its status."""
+        return self.load_all(name)[-1]
+
+    def load_all(self, name: str) -> list[PluginStatus]:
+        """Check requirements, then start, health-check and mark loaded ``name`` and what it requires.
+
+        Refuses (nothing is marked loaded) when any requirement is unmet or the
+        providers require each other in a cycle. Returns the statuses in load
+        order: dependencies first, ``name`` last.
+        """
         plugin = self.find(name)
         if plugin.error:
             raise PluginNotFound(name, f"provider {name!r} cannot be loaded: {plugin.error}")
-        self.client(name).ping()
-        self.loaded_set.add(name)
-        return self.status(plugin)
+        plugins = self.discover()
+        learnt = self._learn([name], plugins)
+        own = learnt[name]
+        if isinstance(own, PluginUnavailable):
+            raise own
+        reports = {r.name: r for r in check_plugins(plugins, names=list(learnt), facts=_facts(learnt))}
+        order = load_order(name, reports)
+        by_name = {p.name: p for p in plugins}
+        for each in order:
+            self.client(each).ping()
+        for each in order:
+            self.loaded_set.add(each)
+        return [self.status(by_name[each]) for each in order]
 
-    def unload(self, name: str) -> None:
-        """Remove ``name`` from the loaded set and stop its worker."""
-        self.loaded_set.discard(name)
+    def unload(self, name: str, *, force: bool = False) -> list[str]:
+        """Mark ``name`` unloaded and stop its worker; the names unloaded, in order.
+
+        Refused (UsageError) while other loaded providers require it, unless
+        ``force``, which unloads those dependents first.
+        """
+        dependents = self.dependents(name)
+        if dependents and not force:
+            raise UsageError(
+                f"cannot unload {name!r}: loaded provider(s) {', '.join(dependents)} require it; "
+                f"unload them first, or run: snoozebot plugins unload {name} --force "
+                f"(also unloads {', '.join(dependents)})"
+            )
+        unloaded = [*reversed(dependents), name]
+        for each in unloaded:
+            self.loaded_set.discard(each)
+            with self._lock:
+                sup = self._supervisors.pop(each, None)
+            if sup is not None:
+                sup.shutdown()
+        return unloaded
+
+    # -- requirements ---------------------------------------------------------
+
+    def check(self, names: Iterable[str] | None = None) -> list[PluginReport]:
+        """Requirement reports for ``names`` (default: every provider); workers tell what only they know."""
+        plugins = self.discover()
+        wanted = [p.name for p in plugins] if names is None else [self.find(n).name for n in names]
+        learnt = self._learn(wanted, plugins)
+        return check_plugins(plugins, names=wanted, facts=_facts(learnt))
+
+    def dependents(self, name: str) -> list[str]:
+        """Loaded providers that require ``name``, directly or through others (nearest first)."""
+        installed = {p.name for p in self.discover() if not p.error}
+        loaded = [n for n in self.loaded_names() if n != name and n in installed]
+        if not loaded:
+            return []
+        graph = {n: required_providers(f) for n, f in _facts(self._handshakes(loaded)).items()}
+        found: list[str] = []
+        frontier = [name]
+        while frontier:
+            target = frontier.pop(0)
+            for each, requires in graph.items():
+                if target in requires and each not in found:
+                    found.append(each)
+                    frontier.append(each)
+        return found
+
+    def _learn(
+        self, names: Iterable[str], plugins: list[DiscoveredPlugin]
+    ) -> dict[str, Handshake | PluginUnavailable]:
+        """Handshakes of ``names`` and of every provider they require, transitively."""
+        usable = {p.name for p in plugins if not p.error}
+        learnt: dict[str, Handshake | PluginUnavailable] = {}
+        pending = [n for n in names if n in usable]
+        while pending:
+            learnt.update(self._handshakes(pending))
+            pending = [
+                req
+                for facts in _facts(learnt).values()
+                for req in required_providers(facts)
+                if req in usable and req not in learnt
+            ]
+        return learnt
+
+    def _handshakes(self, names: Iterable[str]) -> dict[str, Handshake | PluginUnavailable]:
+        """The hello of each provider in ``names``, their workers started side by side."""
+        wanted = list(dict.fromkeys(names))
         with self._lock:
-            sup = self._supervisors.pop(name, None)
-        if sup is not None:
-            sup.shutdown()
+            for name in wanted:
+                if name not in self._supervisors and name not in self._prestarted:
+                    options = self.config.provider_options(name, self._overrides)
+                    self._prestarted[name] = WorkerProcess.launch(
+                        name, options, start_method=self._start_method
+                    )
+        found: dict[str, Handshake | PluginUnavailable] = {}
+        for name in wanted:
+            try:
+                hello = self.supervisor(name).worker().handshake
+                assert hello is not None
+                found[name] = hello
+            except PluginUnavailable as exc:
+                found[name] = exc
+        return found
 
     def shutdown(self) -> None:
         """Stop every worker, in parallel, and reap them."""
@@ -173,3 +281,14 @@ class PluginManager:
             t.start()
         for t in threads:
             t.join()
+
+
+def _facts(learnt: Mapping[str, Handshake | PluginUnavailable]) -> dict[str, ProviderFacts]:
+    """What the checks need from each handshake (or from the failure to get one)."""
+    facts = {}
+    for name, hello in learnt.items():
+        if isinstance(hello, PluginUnavailable):
+            facts[name] = ProviderFacts(error=hello.message, error_code=hello.code)
+        else:
+            facts[name] = ProviderFacts(hello.plugin_version, hello.api_version, hello.requires_plugins)
+    return facts
