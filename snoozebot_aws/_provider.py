@@ -34,6 +34,7 @@ from snoozebot_aws import _convert
 from snoozebot_aws._errors import (
     CREDENTIALS_HINT,
     PER_INSTANCE_CODES,
+    REGION_HINT,
     STATE_CODES,
     client_error_code,
     map_error,
@@ -146,7 +147,9 @@ class AwsProvider(CloudProvider):
             raise mapped from None
         if credentials is None:
             raise ConfigurationError(f"no AWS credentials found; {CREDENTIALS_HINT}")
-        self._region: str | None = self._ec2.meta.region_name
+        self._region: str = self._ec2.meta.region_name or ""
+        if not self._region:  # e.g. AWS_DEFAULT_REGION set but empty
+            raise ConfigurationError(f"no AWS region configured; {REGION_HINT}")
 
     # -- reading ---------------------------------------------------------------
 

@@ -1,0 +1,295 @@
+"""`snoozebot instance ...` as a user types it, against moto's EC2 server on loopback.
+
+The CLI runs in a subprocess with AWS_ENDPOINT_URL and dummy credentials in
+its environment (the `moto_ec2` fixture); results are checked with boto3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from conftest import SNOOZEBOT, leftover_workers, run_cli
+
+from snoozebot.state import exclusive_lock
+
+AMI = "ami-12c6146b"
+BAD = "i-0000000000000dead"
+RESULT_KEYS = {"id", "provider", "ok", "state", "error"}
+INSTANCE_KEYS = {
+    "id", "provider", "state", "raw_state", "name", "instance_type", "region", "zone", "launch_time", "tags",
+}
+
+
+def launch(count: int = 1, tags: dict[str, str] | None = None) -> list[str]:
+    ec2 = boto3.client("ec2")
+    extra = {}
+    if tags:
+        extra["TagSpecifications"] = [
+            {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        ]
+    reply = ec2.run_instances(ImageId=AMI, MinCount=count, MaxCount=count, **extra)
+    return [i["InstanceId"] for i in reply["Instances"]]
+
+
+def states(ids: list[str]) -> dict[str, str]:
+    reply = boto3.client("ec2").describe_instances(InstanceIds=ids)
+    return {i["InstanceId"]: i["State"]["Name"] for r in reply["Reservations"] for i in r["Instances"]}
+
+
+def assert_clean_failure(result, code: int) -> None:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("snoozebot: error: ") or "\nsnoozebot: error: " in result.stderr
+
+
+# -- list and info --------------------------------------------------------------
+
+
+def test_list_filters_are_tag_filters_and_terminated_are_left_out(moto_ec2: str) -> None:
+    ml = launch(2, {"Team": "ml", "Name": "trainer"})
+    web = launch(1, {"Team": "web"})
+    gone = launch(1, {"Team": "ml"})
+    boto3.client("ec2").terminate_instances(InstanceIds=gone)
+
+    result = run_cli("instance", "list", "-p", "aws", "--filter", "Team=ml", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = result.json()
+    assert sorted(i["id"] for i in doc) == sorted(ml)
+    assert all(set(i) == INSTANCE_KEYS for i in doc)
+    assert {i["state"] for i in doc} == {"running"} and {i["name"] for i in doc} == {"trainer"}
+    assert doc[0]["tags"]["Team"] == "ml" and doc[0]["launch_time"].endswith("+00:00")
+
+    both = run_cli("instance", "list", "-p", "aws", "--filter", "Team=ml", "--filter", "Name=trainer", "--json")
+    assert sorted(i["id"] for i in both.json()) == sorted(ml)
+    assert [i["id"] for i in run_cli("instance", "list", "-p", "aws", "--filter", "Team=web", "--json").json()] == web
+    every = run_cli("instance", "list", "-p", "aws", "-o", "include_terminated=true", "--json").json()
+    assert gone[0] in {i["id"] for i in every}
+
+    table = run_cli("instance", "list", "-p", "aws", "--filter", "Team=web")
+    assert table.returncode == 0 and web[0] in table.stdout and "running" in table.stdout
+
+
+def test_list_without_provider_covers_every_loaded_provider(moto_ec2: str) -> None:
+    [iid] = launch(1, {"Team": "ml"})
+    empty = run_cli("instance", "list", "--json")
+    assert empty.returncode == 0 and empty.json() == [] and "plugins load" in empty.stderr
+
+    assert run_cli("plugins", "load", "aws").returncode == 0
+    assert run_cli("plugins", "load", "memory").returncode == 0
+    result = run_cli("instance", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    by_provider = {(i["provider"], i["id"]) for i in result.json()}
+    assert ("aws", iid) in by_provider
+    assert {("memory", f"mem-{n}") for n in range(3)} <= by_provider
+
+    filtered = run_cli("instance", "list", "--filter", "team=ml", "--json").json()
+    assert {i["provider"] for i in filtered} == {"memory"}  # aws tags are case-sensitive: Team, not team
+
+
+def test_list_reports_a_failing_provider_and_still_shows_the_others(moto_ec2: str) -> None:
+    launch(1)
+    assert run_cli("plugins", "load", "aws").returncode == 0
+    assert run_cli("plugins", "load", "memory").returncode == 0
+    config = Path(os.environ["SNOOZEBOT_CONFIG"])
+    config.write_text("[providers.aws]\nendpoint_url = 'http://127.0.0.1:9'\nmax_attempts = '1'\n")
+    result = run_cli("instance", "list", "--json")
+    assert result.returncode == 1
+    assert {i["provider"] for i in result.json()} == {"memory"}
+    assert "snoozebot: error: aws: cannot reach the EC2 endpoint" in result.stderr
+
+
+def test_info_json_shape_and_unknown_id(moto_ec2: str) -> None:
+    [iid] = launch(1, {"Name": "box"})
+    result = run_cli("instance", "info", iid, "-p", "aws", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = result.json()
+    assert set(doc) == INSTANCE_KEYS and doc["id"] == iid and doc["name"] == "box" and doc["state"] == "running"
+
+    missing = run_cli("instance", "info", BAD, "-p", "aws", "--json")
+    assert_clean_failure(missing, 1)
+    assert missing.stdout == "" and BAD in missing.stderr and "not found" in missing.stderr
+
+
+# -- stop and start ---------------------------------------------------------------
+
+
+def test_stop_then_start_with_wait(moto_ec2: str) -> None:
+    ids = launch(2)
+    stop = run_cli("instance", "stop", *ids, "-p", "aws", "--json")
+    assert stop.returncode == 0, stop.stderr
+    doc = stop.json()
+    assert [r["id"] for r in doc] == ids and all(set(r) == RESULT_KEYS for r in doc)
+    assert all(r["ok"] and r["error"] is None and r["provider"] == "aws" for r in doc)
+    assert {r["state"] for r in doc} <= {"stopping", "stopped"}
+    assert set(states(ids).values()) == {"stopped"}
+
+    again = run_cli("instance", "stop", ids[0], "-p", "aws", "--json")
+    assert again.returncode == 0 and again.json()[0]["ok"]  # stopping a stopped instance succeeds
+
+    start = run_cli("instance", "start", *ids, "-p", "aws", "--wait", "--json")
+    assert start.returncode == 0, start.stderr
+    assert {r["state"] for r in start.json()} == {"running"}
+    assert set(states(ids).values()) == {"running"}
+
+    waited = run_cli("instance", "stop", *ids, "-p", "aws", "--wait", "--hibernate")
+    assert waited.returncode == 0, waited.stderr
+    assert waited.stdout.count("stopped") == 2 and set(states(ids).values()) == {"stopped"}
+
+
+def test_dry_run_changes_nothing_and_says_what_would_happen(moto_ec2: str) -> None:
+    ids = launch(2)
+    result = run_cli("instance", "stop", *ids, "-p", "aws", "--dry-run", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [(r["id"], r["ok"], r["state"]) for r in result.json()] == [(i, True, "running") for i in ids]
+    assert set(states(ids).values()) == {"running"}
+
+    human = run_cli("instance", "stop", ids[0], BAD, "-p", "aws", "--dry-run")
+    assert human.returncode == 1
+    assert "would stop" in human.stdout and "Dry run: nothing was changed." in human.stderr
+    assert set(states(ids).values()) == {"running"}
+
+
+def test_unknown_ids_fail_alone_with_exit_1(moto_ec2: str) -> None:
+    [iid] = launch()
+    result = run_cli("instance", "stop", iid, BAD, "not-an-id", "-p", "aws", "--json")
+    assert_clean_failure(result, 1)
+    doc = {r["id"]: r for r in result.json()}
+    assert doc[iid]["ok"] and not doc[BAD]["ok"] and not doc["not-an-id"]["ok"]
+    assert doc[BAD]["error"]["code"] == "instance_not_found" and doc[BAD]["state"] is None
+    assert "2 of 3" in result.stderr
+    assert states([iid]) == {iid: "stopped"}
+
+
+def test_stop_protected_instance_is_permission_denied_exit_1(moto_ec2: str) -> None:
+    ids = launch(3)
+    boto3.client("ec2").modify_instance_attribute(InstanceId=ids[1], DisableApiStop={"Value": True})
+    result = run_cli("instance", "stop", *ids, "-p", "aws", "--json")
+    assert_clean_failure(result, 1)
+    doc = {r["id"]: r for r in result.json()}
+    assert doc[ids[1]]["error"]["code"] == "permission_denied"
+    assert doc[ids[0]]["ok"] and doc[ids[2]]["ok"]
+    assert states(ids) == {ids[0]: "stopped", ids[1]: "running", ids[2]: "stopped"}
+
+
+def test_mixed_batch_of_a_hundred(moto_ec2: str) -> None:
+    good = launch(99)
+    result = run_cli("instance", "stop", *good[:30], BAD, *good[30:], "-p", "aws", "--json")
+    assert result.returncode == 1
+    doc = result.json()
+    assert len(doc) == 100 and sum(r["ok"] for r in doc) == 99
+    assert [r["id"] for r in doc if not r["ok"]] == [BAD]
+    assert set(states(good).values()) == {"stopped"}
+
+
+# -- usage, configuration and availability errors ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    [
+        (["instance", "stop", "-p", "aws"], 2, "ID"),
+        (["instance", "stop", "i-1"], 2, "--provider"),
+        (["instance", "list", "-p", "aws", "--filter", "Team"], 2, "KEY=VALUE"),
+        (["instance", "stop", " ", "-p", "aws"], 2, "must not be empty"),
+        (["instance", "stop", "i-1", "-p", "nope"], 3, "no provider named 'nope'"),
+        (["instance", "list", "-p", "aws", "-o", "regin=eu-west-1"], 2, "regin"),
+        (["instance", "stop", "i-1", "-p", "aws", "--timeout", "0"], 2, "timeout"),
+    ],
+)
+def test_bad_usage_exit_codes(moto_ec2: str, args: list[str], code: int, text: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == code, result.stderr
+    assert text in result.stderr and "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_missing_credentials_and_region_are_configuration_errors(moto_ec2: str, tmp_path: Path) -> None:
+    no_files = {
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    creds = run_cli("instance", "list", "-p", "aws", env={**no_files, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""})
+    assert_clean_failure(creds, 2)
+    assert "no AWS credentials" in creds.stderr and "AWS_PROFILE" in creds.stderr
+
+    region = run_cli("instance", "stop", "i-1", "-p", "aws", env={**no_files, "AWS_DEFAULT_REGION": ""})
+    assert_clean_failure(region, 2)
+    assert "region" in region.stderr and "AWS_DEFAULT_REGION" in region.stderr
+
+
+def test_endpoint_region_and_profile_options(moto_ec2: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    [iid] = launch()
+    aws_config = tmp_path / "aws-config"
+    aws_config.write_text("[profile lab]\nregion = us-east-1\naws_access_key_id = a\naws_secret_access_key = b\n")
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws_config))
+    result = run_cli("instance", "info", iid, "-p", "aws", "-o", f"endpoint_url={moto_ec2}", "-o", "profile=lab", "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.json()["region"] == "us-east-1"
+
+
+# -- lock, audit, interruption -----------------------------------------------------------
+
+
+def test_second_run_waits_for_the_lock_then_gives_up(moto_ec2: str, isolated_home: Path) -> None:
+    [iid] = launch()
+    with exclusive_lock(isolated_home / "actions.lock", timeout=1):
+        result = run_cli("instance", "stop", iid, "-p", "aws", "--lock-timeout", "0.5")
+        dry = run_cli("instance", "stop", iid, "-p", "aws", "--dry-run", "--json")
+    assert_clean_failure(result, 1)
+    assert "another snoozebot run holds the lock" in result.stderr and "0.5s" in result.stderr
+    assert dry.returncode == 0  # a dry run changes nothing and takes no lock
+    assert states([iid]) == {iid: "running"}
+    assert run_cli("instance", "stop", iid, "-p", "aws").returncode == 0
+
+
+def test_overlapping_runs_take_turns(isolated_home: Path, tmp_path: Path) -> None:
+    state = tmp_path / "mem.json"
+    common = ["-p", "memory", "-o", f"state_file={state}", "-o", "delay=1", "--json"]
+    first = subprocess.Popen([SNOOZEBOT, "instance", "stop", "mem-0", *common], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    started = time.monotonic()
+    second = run_cli("instance", "stop", "mem-1", *common)
+    first.communicate(timeout=30)
+    assert first.returncode == 0 and second.returncode == 0
+    assert time.monotonic() - started >= 1.0
+
+
+def test_every_attempt_is_in_the_audit_log(moto_ec2: str) -> None:
+    [iid] = launch()
+    run_cli("instance", "stop", iid, BAD, "-p", "aws")
+    run_cli("instance", "start", iid, "-p", "aws", "--dry-run")
+    history = run_cli("history", "--json")
+    assert history.returncode == 0, history.stderr
+    rows = history.json()
+    assert [(r["instance"], r["action"], r["dry_run"], r["result"]) for r in rows] == [
+        (iid, "start", True, "ok"),
+        (BAD, "stop", False, "error"),
+        (iid, "stop", False, "ok"),
+    ]
+    assert rows[1]["error"]["code"] == "instance_not_found"
+    assert all(r["provider"] == "aws" and r["actor"].startswith("cli:") and r["finished"] for r in rows)
+
+
+def test_ctrl_c_exits_130_leaves_no_worker_and_a_pending_trace(isolated_home: Path) -> None:
+    proc = subprocess.Popen(
+        [SNOOZEBOT, "instance", "stop", "mem-0", "-p", "memory", "-o", "delay=30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert leftover_workers(isolated_home) == []
+    rows = json.loads(run_cli("history", "--json").stdout)
+    assert [(r["instance"], r["result"]) for r in rows] == [("mem-0", "pending")]
