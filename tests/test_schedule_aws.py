@@ -1,0 +1,128 @@
+"""`snoozebot schedule run` end to end against moto's EC2 server: tags, batching, the audit log."""
+
+from __future__ import annotations
+
+import sqlite3
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+from conftest import leftover_workers, run_cli
+
+AMI = "ami-12c6146b"
+CONFIG = """
+[schedules.office-hours]
+timezone = "Europe/Berlin"
+periods = [{ days = "mon-fri", start = "08:00", stop = "19:00" }]
+
+[schedules.night-owls]
+timezone = "America/New_York"
+periods = [{ days = "daily", start = "20:00", stop = "04:00" }]
+"""
+
+
+def launch(count: int, tags: dict[str, str] | None = None) -> list[str]:
+    extra = {}
+    if tags:
+        extra["TagSpecifications"] = [
+            {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        ]
+    reply = boto3.client("ec2").run_instances(ImageId=AMI, MinCount=count, MaxCount=count, **extra)
+    return [i["InstanceId"] for i in reply["Instances"]]
+
+
+def states(ids: list[str]) -> dict[str, str]:
+    reply = boto3.client("ec2").describe_instances(InstanceIds=ids)
+    return {i["InstanceId"]: i["State"]["Name"] for r in reply["Reservations"] for i in r["Instances"]}
+
+
+@pytest.fixture
+def config(tmp_path: Path, moto_ec2: str) -> Path:
+    # moto keeps its backends per process: start from an empty region whatever ran before.
+    urllib.request.urlopen(urllib.request.Request(f"{moto_ec2}/moto-api/reset", method="POST"), timeout=10).close()
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+def run(*args: str):
+    return run_cli("schedule", "run", "-p", "aws", *args)
+
+
+def rows(res, ids: list[str]) -> list[dict]:
+    """This test's rows, in the order of ``ids`` (moto's server may hold other tests' instances)."""
+    by_id = {r["id"]: r for r in res.json()}
+    return [by_id[i] for i in ids]
+
+
+def test_a_fleet_on_two_schedules(config: Path, isolated_home: Path) -> None:
+    office = launch(3, {"snoozebot-schedule": "office-hours", "Name": "desk"})
+    owls = launch(2, {"snoozebot-schedule": "night-owls"})
+    untagged = launch(1)
+    opted_out = launch(1, {"snoozebot-schedule": "never"})
+    snoozed = launch(1, {"snoozebot-schedule": "office-hours", "snoozebot-snooze-until": "20261125t0000"})
+    everyone = office + owls + untagged + opted_out + snoozed
+
+    # Monday 19:05 in Berlin is 13:05 in New York: only the office stops.
+    res = run("--now", "2026-11-23T19:05:00+01:00", "--json")
+    assert res.returncode == 0, res.stderr
+    assert {r["id"] for r in res.json()} == set(everyone) - set(untagged)  # untagged ones are not reported
+    actions = {r["id"]: r["action"] for r in res.json()}
+    assert actions == {
+        **dict.fromkeys(office, "stop"),
+        **dict.fromkeys(owls, "none"),
+        **dict.fromkeys(opted_out, "skip"),
+        **dict.fromkeys(snoozed, "skip"),
+    }
+    assert all(r["ok"] and r["provider"] == "aws" for r in rows(res, office + owls))
+    now = states(everyone)
+    assert {now[i] for i in office} == {"stopped"}
+    assert {now[i] for i in owls + untagged + opted_out + snoozed} == {"running"}
+
+    # 04:10 in New York on Tuesday (10:10 in Berlin): the owls stop; the office started at 08:00.
+    res = run("--now", "2026-11-24T04:10:00-05:00", "--json")
+    assert res.returncode == 0, res.stderr
+    actions = {r["id"]: r["action"] for r in rows(res, office + owls)}
+    assert [actions[i] for i in office] == ["start"] * 3
+    assert [actions[i] for i in owls] == ["stop"] * 2
+    now = states(everyone)
+    assert {now[i] for i in owls} == {"stopped"} and {now[i] for i in office} <= {"pending", "running"}
+
+    with sqlite3.connect(isolated_home / "audit.sqlite3") as conn:
+        audited = conn.execute("SELECT instance, action, source, result FROM attempts").fetchall()
+    assert sorted(audited) == sorted(
+        [(i, "stop", "schedule", "ok") for i in office + owls] + [(i, "start", "schedule", "ok") for i in office]
+    )
+    assert leftover_workers(isolated_home) == []
+
+
+def test_a_manual_start_is_not_undone_until_the_next_boundary(config: Path) -> None:
+    ids = launch(2, {"snoozebot-schedule": "office-hours"})
+    assert run("--now", "2026-11-23T19:01:00+01:00").returncode == 0
+    assert set(states(ids).values()) == {"stopped"}
+    boto3.client("ec2").start_instances(InstanceIds=ids[:1])  # someone needs it tonight
+    res = run("--now", "2026-11-23T19:30:00+01:00", "--json")
+    assert [r["action"] for r in rows(res, ids)] == ["none", "none"]
+    assert states(ids)[ids[0]] in ("pending", "running")
+    res = run("--now", "2026-11-24T19:00:00+01:00", "--json")
+    assert [r["action"] for r in rows(res, ids)] == ["stop", "none"]  # the other one is still stopped
+    assert states(ids)[ids[0]] == "stopped"
+
+
+def test_dry_run_against_ec2_changes_nothing(config: Path, isolated_home: Path) -> None:
+    ids = launch(2, {"snoozebot-schedule": "office-hours"})
+    res = run("--now", "2026-11-23T19:01:00+01:00", "--dry-run", "--json")
+    assert res.returncode == 0, res.stderr
+    assert [r["action"] for r in rows(res, ids)] == ["stop", "stop"]
+    assert set(states(ids).values()) == {"running"}
+    assert not (isolated_home / "audit.sqlite3").exists()
+
+
+def test_explain_an_ec2_instance(config: Path) -> None:
+    [iid] = launch(1, {"snoozebot-schedule": "night-owls"})
+    res = run_cli("schedule", "explain", iid, "-p", "aws", "--now", "2026-11-24T04:00:00-05:00", "--json")
+    assert res.returncode == 0, res.stderr
+    doc = res.json()
+    assert (doc["action"], doc["boundary"]) == ("stop", {"action": "stop", "at": "2026-11-24T04:00:00-05:00"})
+    assert states([iid])[iid] == "running"
