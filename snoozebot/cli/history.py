@@ -45,7 +45,7 @@ def history(
         return
     rows = [
         [
-            e.time,
+            e.time[:19].replace("T", " "),
             e.actor,
             e.source,
             e.provider,
@@ -58,5 +58,5 @@ def history(
         for e in entries
     ]
     table(
-        None, ["TIME", "ACTOR", "SOURCE", "PROVIDER", "INSTANCE", "ACTION", "RESULT", "STATE", "ERROR"], rows
+        None, ["TIME (UTC)", "ACTOR", "SOURCE", "PROVIDER", "INSTANCE", "ACTION", "RESULT", "STATE", "ERROR"], rows
     )
