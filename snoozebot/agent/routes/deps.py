@@ -12,7 +12,7 @@ from snoozebot.agent.service import AgentService
 __all__ = ["errors", "get_service"]
 
 
-def get_service(request: Request) -> AgentService:
+async def get_service(request: Request) -> AgentService:
     """The app's :class:`AgentService`."""
     service: AgentService = request.app.state.service
     return service

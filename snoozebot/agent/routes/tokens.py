@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/tokens", tags=["tokens"], dependencies=[Depends(
 Service = Annotated[AgentService, Depends(get_service)]
 
 
-def _store(request: Request) -> TokenStore:
+async def _store(request: Request) -> TokenStore:
     store: TokenStore = request.app.state.tokens
     return store
 
