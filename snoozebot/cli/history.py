@@ -57,6 +57,5 @@ def history(
         ]
         for e in entries
     ]
-    table(
-        None, ["TIME (UTC)", "ACTOR", "SOURCE", "PROVIDER", "INSTANCE", "ACTION", "RESULT", "STATE", "ERROR"], rows
-    )
+    columns = ["TIME (UTC)", "ACTOR", "SOURCE", "PROVIDER", "INSTANCE", "ACTION", "RESULT", "STATE", "ERROR"]
+    table(None, columns, rows)
