@@ -82,7 +82,7 @@ async def load(request: Request, caller: Caller = Depends(admin)) -> Response:
         if answer.value.config_error:
             caller.session.notify("error", f"{name} is loaded but not configured: {answer.value.config_error}")
     else:
-        if answer.code and not answer.timed_out:
+        if answer.code and answer.code != "plugin_not_found" and not answer.timed_out:
             ui.load_failures[name] = answer.code
         caller.session.notify("error", f"Could not load {name}: {answer.error}")
     return RedirectResponse("/ui/plugins", status_code=303)
