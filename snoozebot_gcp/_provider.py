@@ -2,7 +2,7 @@
 
 The client is built in the worker, from the discovery document shipped inside
 google-api-python-client (never fetched at run time). httplib2 is not
-thread-safe, so every worker thread gets its own authorised connection.
+thread-safe, so every request borrows a connection of its own from a pool.
 
 Stop and start look at the instance first, so that they are idempotent and
 know what to call: ``stop`` (``suspend`` with ``hibernate``) on a running VM,
@@ -34,6 +34,7 @@ from snoozebot.sdk import (
     ProviderError,
 )
 from snoozebot_gcp._errors import cloud_code, is_retryable, map_error, operation_error
+from snoozebot_gcp._http import Connections
 from snoozebot_gcp._mapping import (
     PROVIDER,
     InstanceRef,
@@ -86,16 +87,16 @@ class GcpProvider(CloudProvider):
         self._credentials, self.project = load_credentials(settings)
         self.zone = settings.zone
         self.endpoint = settings.endpoint
-        self._local = threading.local()
+        self._connections = Connections(self._credentials)
         self._pending: dict[InstanceRef, _PendingOperation] = {}
         self._pending_lock = threading.Lock()
-        self._connections: list[Any] = []
+        import httplib2  # type: ignore[import-untyped]
         from googleapiclient.discovery import build
 
         self._compute = build(
             "compute",
             "v1",
-            http=self._http(),
+            http=httplib2.Http(),  # never used: every request borrows a pooled connection
             static_discovery=True,
             cache_discovery=False,
             client_options={"api_endpoint": self.endpoint} if self.endpoint else None,
@@ -114,19 +115,9 @@ class GcpProvider(CloudProvider):
         """The ``zoneOperations`` collection, built on first use."""
         return self._compute.zoneOperations()
 
-    def _http(self, *, timeout: float = _HTTP_TIMEOUT) -> Any:
-        """This thread's authorised connection with the given socket timeout."""
-        cache: dict[float, Any] = self._local.__dict__.setdefault("http", {})
-        http = cache.get(timeout)
-        if http is None:
-            import google_auth_httplib2  # type: ignore[import-untyped]
-            import httplib2  # type: ignore[import-untyped]
-
-            http = google_auth_httplib2.AuthorizedHttp(self._credentials, http=httplib2.Http(timeout=timeout))
-            cache[timeout] = http
-            with self._pending_lock:
-                self._connections.append(http)
-        return http
+    def _run(self, request: Request, timeout: float) -> Any:
+        with self._connections.borrow(timeout) as http:
+            return request.execute(http=http)
 
     def _execute(
         self,
@@ -143,7 +134,7 @@ class GcpProvider(CloudProvider):
 
         try:
             result: dict[str, Any] = call_with_retries(
-                lambda: request.execute(http=self._http(timeout=timeout)),
+                lambda: self._run(request, timeout),
                 is_retryable=retryable,
                 cloud_code=cloud_code,
             )
@@ -297,8 +288,5 @@ class GcpProvider(CloudProvider):
             )
 
     def close(self) -> None:
-        """Close every connection the worker's threads opened."""
-        with self._pending_lock:
-            connections, self._connections = self._connections, []
-        for http in connections:
-            http.close()
+        """Close the worker's connections."""
+        self._connections.close()

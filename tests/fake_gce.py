@@ -139,6 +139,7 @@ class RecordedRequest:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    client_port: int = 0
 
 
 @dataclass
@@ -322,12 +323,14 @@ class FakeComputeEngine:
 
     # -- request handling ---------------------------------------------------------------
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], client_port: int = 0
+    ) -> tuple[int, dict[str, Any]]:
         parts = urlsplit(raw_path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         api_method, params = self._route(method, parts.path)
         with self._lock:
-            self.requests.append(RecordedRequest(method, api_method, parts.path, query, headers))
+            self.requests.append(RecordedRequest(method, api_method, parts.path, query, headers, client_port))
         try:
             if api_method in ("unknown", "methodNotAllowed"):
                 raise ApiError(404 if api_method == "unknown" else 405, f"Not found: {parts.path}")
@@ -616,7 +619,7 @@ class _Handler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, body = self.server_fake.handle(self.command, self.path, headers)
+        status, body = self.server_fake.handle(self.command, self.path, headers, self.client_address[1])
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")

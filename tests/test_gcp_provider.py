@@ -265,6 +265,17 @@ def test_many_stops_in_one_call(connect, gce) -> None:
     assert len({r.query["requestId"] for r in gce.calls("instances.stop")}) == 24
 
 
+def test_connections_are_reused_across_batches(connect, gce) -> None:
+    client = connect()
+    for batch in range(3):
+        ids = [f"{B}/reuse-{batch}-{n}" for n in range(8)]
+        for iid in ids:
+            gce.add_instance(B, iid.split("/")[1])
+        assert all(o.ok for o in client.stop_instances(ids))
+    ports = {r.client_port for r in gce.requests}
+    assert len(gce.requests) == 3 * 8 * 3 and len(ports) <= 9  # one per concurrent request, not per thread
+
+
 # -- configuration -----------------------------------------------------------------------
 
 
