@@ -287,6 +287,8 @@ def _missing_for_extra(found: Installed, extra: str, installed: InstalledLookup)
 def _metadata_checks(plugin: DiscoveredPlugin, installed: InstalledLookup) -> list[RequirementCheck]:
     from packaging.requirements import InvalidRequirement
 
+    if plugin.distribution and _canonical(plugin.distribution) == CORE_DISTRIBUTION:
+        return []  # a built-in provider: the core's own requirements are pip's business
     checks = []
     for line in plugin.requires:
         try:
