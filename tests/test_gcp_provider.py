@@ -8,6 +8,8 @@ a bare googleapiclient client built from the same static discovery document.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -274,6 +276,25 @@ def test_connections_are_reused_across_batches(connect, gce) -> None:
         assert all(o.ok for o in client.stop_instances(ids))
     ports = {r.client_port for r in gce.requests}
     assert len(gce.requests) == 3 * 8 * 3 and len(ports) <= 9  # one per concurrent request, not per thread
+
+
+def test_the_host_never_imports_the_google_libraries(gce, isolated_home) -> None:
+    script = f"""
+import sys
+from pathlib import Path
+from snoozebot.config import Config
+from snoozebot.host.manager import PluginManager
+mgr = PluginManager(config=Config(), state_directory=Path(sys.argv[1]), timeout=30,
+                    option_overrides={{"endpoint": "{gce.base_url}", "project": "{gce.project}"}})
+try:
+    assert len(mgr.client("gcp").list_instances()) == 3
+finally:
+    mgr.shutdown()
+print(sorted(m for m in sys.modules if m.startswith(("google", "httplib2"))))
+"""
+    proc = subprocess.run([sys.executable, "-c", script, str(isolated_home)], check=False, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
 
 
 # -- configuration -----------------------------------------------------------------------
