@@ -295,3 +295,12 @@ def test_unload_then_calls_answer_409(tmp_path: Path, isolated_home: Path) -> No
         import psutil
 
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_rest_reference_lists_every_route(agent: Agent) -> None:
+    schema = httpx.get(agent.url + "/openapi.json", headers=agent.headers("viewer")).json()
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "rest.md").read_text()
+    for path, methods in schema["paths"].items():
+        for method in methods:
+            documented = f"`{method.upper()} {path.replace('{instance_id}', '{id}')}"
+            assert documented in doc, f"docs/rest.md does not list {documented}`"
