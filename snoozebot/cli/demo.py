@@ -62,27 +62,47 @@ class LocalEc2:
 
 
 @contextlib.contextmanager
+def _without_aws_settings() -> Iterator[None]:
+    """Hide the user's AWS profile, config files and variables while the emulator's client is built."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    for key in saved:
+        del os.environ[key]
+    os.environ.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    try:
+        yield
+    finally:
+        for key in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            os.environ.pop(key, None)
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
 def local_ec2(*, region: str = "us-east-1") -> Iterator[LocalEc2]:
-    """moto's EC2 server on a free port of 127.0.0.1 in this process; stopped on exit."""
+    """moto's EC2 server on a free port of 127.0.0.1 in this process; stopped on exit.
+
+    The user's AWS profile and variables are hidden from this process meanwhile
+    (moto and its client would read them); child processes get their own env.
+    """
     import boto3  # the demo's emulator only, never the CLI's cloud path
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        client = boto3.client(
-            "ec2",
-            endpoint_url=endpoint,
-            region_name=region,
-            aws_access_key_id=_DUMMY_KEY,
-            aws_secret_access_key=_DUMMY_KEY,
-        )
-        yield LocalEc2(endpoint, client)
-    finally:
-        server.stop()
+    with _without_aws_settings():
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        try:
+            host, port = server.get_host_and_port()
+            endpoint = f"http://{host}:{port}"
+            client = boto3.client(
+                "ec2",
+                endpoint_url=endpoint,
+                region_name=region,
+                aws_access_key_id=_DUMMY_KEY,
+                aws_secret_access_key=_DUMMY_KEY,
+            )
+            yield LocalEc2(endpoint, client)
+        finally:
+            server.stop()
 
 
 def _create_machines(ec2: LocalEc2) -> list[str]:
