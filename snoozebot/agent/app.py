@@ -22,6 +22,7 @@ from snoozebot.agent.metrics import AgentMetrics, HttpMetricsMiddleware
 from snoozebot.agent.routes import api_routers
 from snoozebot.agent.service import AgentService
 from snoozebot.agent.tokens import TokenStore
+from snoozebot.agent.ui import install_ui
 from snoozebot.audit import AuditLog
 from snoozebot.config import Config
 from snoozebot.host.manager import DEFAULT_TIMEOUT, PluginManager
@@ -78,6 +79,7 @@ def create_app(
     install_error_handlers(app)
     for router in api_routers():
         app.include_router(router)
+    install_ui(app)
     app.add_middleware(BodySizeLimit, limit=max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     return app

@@ -1,0 +1,85 @@
+// snoozebot web UI: a little progressive enhancement. Every page works without it.
+// - forms with data-confirm ask first, then tell the server it was confirmed;
+// - the instances table refreshes its rows every few seconds (faster while
+//   an instance is changing state), and stops when the session ends.
+"use strict";
+
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.dataset.confirm) {
+    return;
+  }
+  if (!window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    return;
+  }
+  var confirmed = form.querySelector("input[name=confirmed]");
+  if (!confirmed) {
+    confirmed = document.createElement("input");
+    confirmed.type = "hidden";
+    confirmed.name = "confirmed";
+    form.appendChild(confirmed);
+  }
+  confirmed.value = "yes";
+});
+
+(function liveRows() {
+  var rows = document.getElementById("rows");
+  var live = document.getElementById("live");
+  if (!rows || !rows.dataset.src) {
+    return;
+  }
+  var FAST = 1500, SLOW = 5000, TIMEOUT = 15000;
+  var timer = null;
+
+  function busy() {
+    return rows.querySelector("tr[data-busy]") !== null;
+  }
+
+  function schedule() {
+    timer = window.setTimeout(refresh, busy() ? FAST : SLOW);
+  }
+
+  function stop(message) {
+    if (live) {
+      live.textContent = message;
+    }
+  }
+
+  function refresh() {
+    if (document.hidden || rows.contains(document.activeElement)) {
+      schedule(); // never swap the rows under a keyboard user's focus
+      return;
+    }
+    var controller = new AbortController();
+    var abort = window.setTimeout(function () { controller.abort(); }, TIMEOUT);
+    fetch(rows.dataset.src, { credentials: "same-origin", signal: controller.signal, redirect: "manual" })
+      .then(function (response) {
+        if (response.type === "opaqueredirect" || response.status === 401) {
+          throw new Error("session");
+        }
+        if (!response.ok) {
+          throw new Error("status " + response.status);
+        }
+        return response.text();
+      })
+      .then(function (html) {
+        rows.innerHTML = html;  // server-rendered, escaped markup from this agent
+        if (live) {
+          live.textContent = "States refresh every few seconds. Last refresh: " + new Date().toLocaleTimeString() + ".";
+        }
+        schedule();
+      })
+      .catch(function (error) {
+        if (error.message === "session") {
+          stop("Live refresh stopped: your session ended. Reload the page to sign in again.");
+        } else {
+          stop("Live refresh failed (" + error.message + "); retrying.");
+          schedule();
+        }
+      })
+      .finally(function () { window.clearTimeout(abort); });
+  }
+
+  schedule();
+})();
