@@ -29,6 +29,7 @@ from snoozebot.sdk import (
     CloudProvider,
     ConfigurationError,
     Instance,
+    InstanceNotFound,
     InstanceState,
     InvalidInstanceState,
     ProviderError,
@@ -50,7 +51,7 @@ __all__ = ["GcpProvider"]
 
 _HTTP_TIMEOUT = 30.0
 """Seconds a single API request may take (socket timeout)."""
-_OPERATION_WAIT_TIMEOUT = 10.0
+_OPERATION_WAIT_TIMEOUT = 5.0
 """Seconds one ``zoneOperations.wait`` may block before we look at the instance anyway."""
 _OPERATION_MEMORY = 900.0
 """Seconds an unfinished operation is remembered for ``get_instance_info``."""
@@ -224,7 +225,10 @@ class GcpProvider(CloudProvider):
             next_page = instances.aggregatedList_next
         what = f"listing instances of project {self.project}"
         while request is not None:
-            response = self._execute(request, what)
+            try:
+                response = self._execute(request, what)
+            except InstanceNotFound as exc:  # a list has no instance to miss: the project or zone
+                raise ConfigurationError(exc.message, cloud_code=exc.cloud_code) from None
             items = response.get("items") or []
             if isinstance(items, dict):  # aggregated: {"zones/Z": {"instances": [...]}}
                 yield [i for scoped in items.values() for i in (scoped or {}).get("instances") or []]

@@ -319,6 +319,13 @@ def test_missing_default_credentials_is_a_configuration_error_with_a_hint(connec
         connect(credentials="default").list_instances()
 
 
+def test_listing_a_project_or_zone_that_does_not_exist(connect) -> None:
+    with pytest.raises(ConfigurationError, match="projects/nope"):
+        connect(project="nope").list_instances()
+    with pytest.raises(ConfigurationError, match="zones/mars-north1-a"):
+        connect(zone="mars-north1-a").list_instances()
+
+
 def test_bad_options_are_configuration_errors(connect, tmp_path) -> None:
     with pytest.raises(ConfigurationError, match="unknown gcp option"):
         connect(zones="us-central1-a").list_instances()
