@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import leftover_workers, run_cli
-from fake_gce import FakeComputeEngine, gcloud_free_environment
+from fake_gce import ACCESS_TOKEN, FakeComputeEngine, gcloud_free_environment, write_service_account_key
 
 A, B = "us-central1-a", "europe-west1-b"
 
@@ -55,6 +55,18 @@ def test_list_with_a_label_filter_and_a_zone(gce) -> None:
     assert result.returncode == 0, result.stderr
     assert [r["id"] for r in result.json()] == ["vm-1"]
     assert gce.calls("instances.list")[0].query["filter"] == "labels.env = prod"
+
+
+def test_info_with_a_zone_in_the_config_file_and_a_service_account_key(gce, tmp_path) -> None:
+    key = write_service_account_key(tmp_path / "key.json", token_uri=gce.token_url, project=gce.project)
+    config = tmp_path / "snoozebot.toml"
+    config.write_text(f'[providers.gcp]\nzone = "{A}"\nendpoint = "{gce.root_url}"\ncredentials = "{key}"\n')
+    result = run_cli("instance", "info", "vm-2", "-p", "gcp", "--config", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    data = result.json()
+    assert (data["id"], data["state"], data["raw_state"], data["zone"]) == ("vm-2", "running", "RUNNING", A)
+    assert gce.calls("instances.get")[0].headers["authorization"] == f"Bearer {ACCESS_TOKEN}"
+    assert "PRIVATE KEY" not in result.stdout + result.stderr
 
 
 def test_stop_and_wait_until_terminated(gce) -> None:
