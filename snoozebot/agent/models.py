@@ -21,6 +21,8 @@ __all__ = [
     "TokenCreateRequest",
     "TokenCreatedModel",
     "TokenModel",
+    "UnloadRequest",
+    "UnloadedPluginModel",
 ]
 
 _Strict = ConfigDict(extra="forbid")
@@ -68,6 +70,7 @@ class PluginStatusModel(BaseModel):
     restarts: int
     crashes: int
     last_error: str | None
+    problems: list[str] = Field(description="Unmet requirements (core, libraries, other providers).")
 
 
 class LoadedPluginModel(PluginStatusModel):
@@ -76,6 +79,20 @@ class LoadedPluginModel(PluginStatusModel):
     config_error: str | None = Field(
         description="Why the provider is not configured yet (credentials, region)."
     )
+    also_loaded: list[str] = Field(description="Providers it requires, loaded first.")
+
+
+class UnloadedPluginModel(PluginStatusModel):
+    """The answer to an unload: the status plus the providers unloaded with it (``force``)."""
+
+    also_unloaded: list[str] = Field(description="Loaded providers that required it, unloaded first.")
+
+
+class UnloadRequest(PluginRequest):
+    """Body of ``POST /api/plugins/unload``."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"plugin": "aws"}]})
+    force: bool = Field(False, description="Also unload the loaded providers that require it.")
 
 
 class InstanceModel(BaseModel):

@@ -26,13 +26,13 @@ from snoozebot import sdk
 from snoozebot.agent.errors import ApiError
 from snoozebot.agent.metrics import AgentMetrics
 from snoozebot.audit import AuditLog
-from snoozebot.errors import PluginLoadError, PluginNotFound, SnoozebotError
+from snoozebot.errors import PluginLoadError, PluginNotFound, SnoozebotError, UsageError
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.discovery import DiscoveredPlugin
 from snoozebot.host.manager import PluginManager, PluginStatus
 from snoozebot.operations import Action, ActionResult, run_action
 
-__all__ = ["AgentService", "LoadResult"]
+__all__ = ["AgentService", "LoadResult", "UnloadResult"]
 
 log = logging.getLogger("snoozebot.agent")
 
@@ -43,10 +43,20 @@ _RESCAN_INTERVAL = 1.0
 
 @dataclass(frozen=True)
 class LoadResult:
-    """A loaded plugin's status, and its setup problem if it is not configured yet."""
+    """A loaded plugin's status, its setup problem if it is not configured yet,
+    and the providers it requires that were loaded with it."""
 
     status: PluginStatus
     config_error: str | None
+    also_loaded: list[str]
+
+
+@dataclass(frozen=True)
+class UnloadResult:
+    """An unloaded plugin's status, and the loaded providers that required it (``force``)."""
+
+    status: PluginStatus
+    also_unloaded: list[str]
 
 
 class _TimedClient(ProviderClient):
@@ -80,8 +90,8 @@ class AgentService:
         self._limiter = anyio.CapacityLimiter(threads)
         self._installed: dict[str, DiscoveredPlugin] = {}
         self._scanned_at = float("-inf")
-        self._plugin_locks: dict[str, asyncio.Lock] = {}
-        self._memberships: dict[str, threading.Lock] = {}
+        self._changing = asyncio.Lock()
+        self._membership = threading.Lock()
         metrics.watch(self.loaded_statuses)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -97,7 +107,7 @@ class AgentService:
 
         async def load_one(name: str) -> None:
             try:
-                result = await self.load(name)
+                result = await self._load(name)
             except (ApiError, SnoozebotError, sdk.ProviderError) as exc:
                 log.warning("could not load %s at start-up: %s", name, getattr(exc, "message", exc))
                 return
@@ -147,43 +157,49 @@ class AgentService:
         loaded = set(self.manager.loaded_names())
         return [self.manager.status(p, loaded) for p in plugins]
 
-    def _lock_for(self, name: str) -> asyncio.Lock:
-        """Serialises loads and unloads of one plugin."""
-        return self._plugin_locks.setdefault(name, asyncio.Lock())
-
-    def _membership(self, name: str) -> threading.Lock:
-        """Held while a plugin is unloaded, and while a call checks that it is loaded."""
-        return self._memberships.setdefault(name, threading.Lock())
-
     async def load(self, name: str) -> LoadResult:
-        """Start, handshake and health-check the worker; mark the plugin loaded."""
+        """Load ``name`` and the providers it requires; loads and unloads run one at a time."""
+        async with self._changing:
+            return await self._load(name)
+
+    async def _load(self, name: str) -> LoadResult:
         plugin = await self.find(name)
-        if plugin.error:
+        try:
+            if plugin.error:
+                raise PluginLoadError(name, f"provider {name!r} cannot be loaded: {plugin.error}")
+            *required, status = await self.run(self.manager.load_all, name)
+            setup = await self.run(self.client(name).ping)
+        except (SnoozebotError, sdk.ProviderError):
             self.metrics.plugin_loads.labels(name, "error").inc()
-            raise PluginLoadError(name, f"provider {name!r} cannot be loaded: {plugin.error}")
-        async with self._lock_for(name):
-            try:
-                await self.run(self.manager.load, name)
-                setup = await self.run(self.client(name).ping)
-            except BaseException:
-                self.metrics.plugin_loads.labels(name, "error").inc()
-                raise
-        self.metrics.plugin_loads.labels(name, "ok").inc()
-        return LoadResult(self.manager.status(plugin), setup.message if setup else None)
+            raise
+        for each in [*required, status]:
+            self.metrics.plugin_loads.labels(each.name, "ok").inc()
+        return LoadResult(status, setup.message if setup else None, [r.name for r in required])
 
-    async def unload(self, name: str) -> PluginStatus:
-        """Mark the plugin unloaded and stop its worker (calls in flight answer 503)."""
+    async def unload(self, name: str, *, force: bool = False) -> UnloadResult:
+        """Mark the plugin unloaded and stop its worker (calls in flight answer 503).
+
+        Refused with 409 while loaded providers require it, unless ``force``,
+        which unloads them first.
+        """
         plugin = await self.find(name)
-        async with self._lock_for(name):
-            await self.run(self._unload_and_retire, plugin)
-        self.metrics.plugin_unloads.labels(name).inc()
-        return self.manager.status(plugin)
+        async with self._changing:
+            unloaded = await self.run(self._unload_and_retire, name, force)
+        for each in unloaded:
+            self.metrics.plugin_unloads.labels(each).inc()
+        return UnloadResult(self.manager.status(plugin), [n for n in unloaded if n != name])
 
-    def _unload_and_retire(self, plugin: DiscoveredPlugin) -> None:
-        with self._membership(plugin.name):
-            before = self.manager.status(plugin)
-            self.manager.unload(plugin.name)
-            self.metrics.retire(before)
+    def _unload_and_retire(self, name: str, force: bool) -> list[str]:
+        with self._membership:
+            before = {s.name: s for s in self.loaded_statuses()}
+            try:
+                unloaded = self.manager.unload(name, force=force)
+            except UsageError as exc:
+                raise ApiError(409, "required_by_others", exc.message, plugin=name) from None
+            for each in unloaded:
+                if each in before:
+                    self.metrics.retire(before[each])
+            return unloaded
 
     # -- instances --------------------------------------------------------------
 
@@ -192,7 +208,7 @@ class AgentService:
 
     def _loaded_client(self, provider: str) -> ProviderClient:
         """The client of a loaded provider, or 409; atomic with respect to unloads."""
-        with self._membership(provider):
+        with self._membership:
             if provider not in self.manager.loaded_names():
                 raise ApiError(
                     409,

@@ -23,7 +23,7 @@ _DESCRIPTIONS = {
     401: "No bearer token, or an unknown or revoked one.",
     403: "The token's role is too low.",
     404: "Unknown provider, plugin or instance.",
-    409: "Conflict: the provider is installed but not loaded (`not_loaded`), or the name is taken.",
+    409: "Conflict: `not_loaded`, `required_by_others` (unload) or `token_exists`.",
     413: "Request body over 1 MiB.",
     415: "The body was not sent as JSON.",
     422: "Invalid parameters or body.",

@@ -7,7 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 
 from snoozebot.agent.auth import require
-from snoozebot.agent.models import LoadedPluginModel, PluginRequest, PluginStatusModel
+from snoozebot.agent.models import (
+    LoadedPluginModel,
+    PluginRequest,
+    PluginStatusModel,
+    UnloadedPluginModel,
+    UnloadRequest,
+)
 from snoozebot.agent.routes.deps import errors, get_service
 from snoozebot.agent.service import AgentService
 from snoozebot.agent.tokens import Role
@@ -47,23 +53,24 @@ async def discover(service: Service) -> list[dict[str, Any]]:
     "/load",
     response_model=LoadedPluginModel,
     dependencies=_admin,
-    summary="Start a plugin's worker, check it, and mark it loaded",
+    summary="Load a plugin (and the providers it requires): start, check, mark loaded",
     responses=errors(400, 401, 403, 404, 413, 415, 422, 503),
 )
 async def load(body: PluginRequest, service: Service) -> dict[str, Any]:
     result = await service.load(body.plugin)
-    return {**result.status.to_dict(), "config_error": result.config_error}
+    return {**result.status.to_dict(), "config_error": result.config_error, "also_loaded": result.also_loaded}
 
 
 @router.post(
     "/unload",
-    response_model=PluginStatusModel,
+    response_model=UnloadedPluginModel,
     dependencies=_admin,
     summary="Mark a plugin unloaded and stop its worker",
-    responses=errors(400, 401, 403, 404, 413, 415, 422),
+    responses=errors(400, 401, 403, 404, 409, 413, 415, 422),
 )
-async def unload(body: PluginRequest, service: Service) -> dict[str, Any]:
-    return (await service.unload(body.plugin)).to_dict()
+async def unload(body: UnloadRequest, service: Service) -> dict[str, Any]:
+    result = await service.unload(body.plugin, force=body.force)
+    return {**result.status.to_dict(), "also_unloaded": result.also_unloaded}
 
 
 @router.get(
