@@ -34,6 +34,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -471,8 +472,15 @@ class FakeComputeEngine:
         }
 
     def _mutate(self, vm: _Vm, verb: str, request_id: str | None) -> dict[str, Any]:
-        if request_id is not None and request_id in self._request_ids:
-            return self._request_ids[request_id]
+        if request_id is not None:
+            try:
+                valid = uuid.UUID(request_id).int != 0
+            except ValueError:
+                valid = False
+            if not valid:
+                raise ApiError(400, f"Invalid value for field 'requestId': '{request_id}'. Must be a valid UUID.")
+            if request_id in self._request_ids:
+                return self._request_ids[request_id]
         if verb in vm.denied:
             raise ApiError(
                 403,

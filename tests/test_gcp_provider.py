@@ -8,6 +8,7 @@ a bare googleapiclient client built from the same static discovery document.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -363,6 +364,38 @@ def _bare_client(gce: FakeComputeEngine):
         static_discovery=True,
         client_options={"api_endpoint": gce.base_url},
     )
+
+
+@pytest.mark.parametrize(
+    "api_method",
+    [
+        "instances.aggregatedList",
+        "instances.list",
+        "instances.get",
+        "instances.stop",
+        "instances.start",
+        "instances.suspend",
+        "instances.resume",
+        "zoneOperations.get",
+        "zoneOperations.wait",
+    ],
+)
+def test_fake_serves_the_discovery_documents_paths(gce, api_method) -> None:
+    from googleapiclient.discovery_cache import get_static_doc
+
+    doc = json.loads(get_static_doc("compute", "v1"))
+    resource, method = api_method.split(".")
+    spec = doc["resources"][resource]["methods"][method]
+    path = spec["path"].format(project="p", zone="z", instance="i", operation="o")
+    assert gce._route(spec["httpMethod"], "/" + doc["servicePath"] + path)[0] == api_method
+
+
+def test_fake_refuses_a_request_id_that_is_not_a_uuid(gce) -> None:
+    from googleapiclient.errors import HttpError
+
+    with pytest.raises(HttpError) as info:
+        _bare_client(gce).instances().stop(project=gce.project, zone=A, instance="web-1", requestId="again").execute()
+    assert info.value.resp.status == 400 and gce.status(A, "web-1") == "RUNNING"
 
 
 def test_fake_operations_go_pending_running_done(gce) -> None:
