@@ -140,3 +140,49 @@ def test_dry_run_touches_nothing(gce) -> None:
     assert result.returncode == 0, result.stderr
     assert [r["state"] for r in result.json()] == ["running", "running"]
     assert not [r for r in gce.requests if r.method == "POST"]
+
+
+# -- docs/gcp.md keeps up with the code ---------------------------------------------------
+
+DOC = (Path(__file__).resolve().parent.parent / "docs" / "gcp.md").read_text()
+
+
+def _table(heading: str) -> list[list[str]]:
+    section = DOC.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+
+
+def test_docs_list_exactly_the_options() -> None:
+    from snoozebot_gcp._settings import KNOWN_OPTIONS
+
+    assert [row[0].strip("`") for row in _table("Options")] == list(KNOWN_OPTIONS)
+
+
+def test_docs_state_table_is_the_mapping() -> None:
+    import re
+
+    from snoozebot_gcp._mapping import state_of
+
+    rows = _table("States")
+    assert len(rows) == 7
+    for statuses, state in rows:
+        for status in re.findall(r"`([A-Z_]+)`", statuses):
+            assert state_of(status).value == state.strip("`"), status
+    assert state_of("A_STATUS_FROM_THE_FUTURE").value == "unknown"
+
+
+def test_docs_commands_use_real_options() -> None:
+    import re
+
+    lines = [line[2:] for line in DOC.splitlines() if line.startswith("$ snoozebot instance ")]
+    assert len(lines) >= 5
+    helps: dict[str, str] = {}
+    for line in lines:
+        command = line.split()[2]
+        if command not in helps:
+            result = run_cli("instance", command, "--help")
+            assert result.returncode == 0, result.stderr
+            helps[command] = result.stdout
+        for flag in re.findall(r"(?<= )--?[a-z][-a-z]*", line.split("#")[0]):
+            assert flag in helps[command], f"{flag} is not an option of `instance {command}`"
