@@ -1,0 +1,294 @@
+"""The web UI in a real headless Chromium (Playwright) against a real agent on loopback.
+
+One agent and one browser for the module; each test has its own browser
+context (its own cookies), resets the memory provider's instances, and
+waits at most WAIT_MS for anything. Screenshots of every page go to
+artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from test_ui_harness import (
+    EVIL_NAME,
+    EVIL_TAG,
+    WAIT_MS,
+    UiAgent,
+    browser,
+    screenshot,
+    seed_instances,
+    sign_in,
+    ui_agent,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiAgent]:
+    with ui_agent(tmp_path_factory.mktemp("ui"), timeout=6) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    with browser() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(chromium: Any, agent: UiAgent) -> Iterator[Any]:
+    """A fresh browser context (no cookies) on a laptop-sized screen; instances reset."""
+    agent.write_instances(seed_instances())
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(WAIT_MS)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield opened
+    finally:
+        context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def _nav(page: Any, name: str) -> Any:
+    return page.get_by_role("navigation", name="Main").get_by_role("link", name=name)
+
+
+def _row(page: Any, instance_id: str) -> Any:
+    return page.locator(f'#rows tr[data-id="{instance_id}"]')
+
+
+def test_sign_in_refuses_a_bad_token_then_admits_a_good_one(page: Any, agent: UiAgent) -> None:
+    page.goto(f"{agent.url}/ui/plugins")
+    expect(page).to_have_url(re.compile(r"/ui/login\?next=%2Fui%2Fplugins$"))
+    screenshot(page, "login")
+    page.get_by_label("Agent token").fill("sbt_0123456789ab_" + "x" * 43)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("That token is not valid, or it was revoked.")
+
+    page.get_by_label("Agent token").fill(agent.token("viewer"))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{agent.url}/ui/plugins")  # back where the user was going
+    expect(page.locator(".who")).to_contain_text("viewer")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "snoozebot_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert agent.token("viewer") not in cookie["value"]
+    assert page.evaluate("document.cookie") == ""  # nothing readable by scripts
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator(".notice")).to_have_text("You are signed out.")
+    page.goto(f"{agent.url}/ui")
+    expect(page).to_have_url(re.compile(r"/ui/login"))
+
+
+def test_admin_loads_a_plugin_and_sees_it_healthy(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory", loaded=False)
+    sign_in(page, agent.url, agent.token("admin"))
+    expect(page.locator(".empty")).to_contain_text("No provider is loaded yet")
+    _nav(page, "Plugins").click()
+    row = page.locator('tr[data-plugin="memory"]')
+    expect(row.locator(".badge")).to_have_text("not loaded")
+    row.get_by_role("button", name="Load memory").click()
+    expect(page.locator(".notice.ok")).to_contain_text("Loaded memory 1.0.0 (plugin API 1.0)")
+    expect(row.locator(".badge")).to_have_text("healthy")
+    expect(row.locator('[data-label="Plugin API"]')).to_have_text("1.0")
+    expect(row.get_by_role("button", name="Unload memory")).to_be_visible()
+    screenshot(page, "plugins")
+
+    _nav(page, "Overview").click()
+    card = page.locator(".card.provider", has_text="memory")
+    expect(card.locator(".running")).to_have_text("2")
+    expect(card.locator(".stopped")).to_have_text("1")
+    screenshot(page, "overview")
+
+
+def test_operator_stops_an_instance_and_the_history_shows_it(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    sign_in(page, agent.url, agent.token("operator"))
+    _nav(page, "Instances").click()
+    expect(_row(page, "mem-0").locator(".badge")).to_have_text("running")
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", answer)
+    _row(page, "mem-0").get_by_role("button", name="Stop build-server").click()
+    expect(page.locator(".notice.ok")).to_contain_text("build-server: request accepted; its state is now stopped")
+    expect(_row(page, "mem-0").locator(".badge")).to_have_text("stopped")
+    expect(_row(page, "mem-0").get_by_role("button", name="Start build-server")).to_be_visible()
+    assert asked == ["Stop build-server (memory)?"]
+    assert agent.instances()["mem-0"]["state"] == "stopped"
+    screenshot(page, "instances")
+
+    _nav(page, "History").click()
+    newest = page.locator("table.history tbody tr").first
+    expect(newest.locator('[data-label="Instance"]')).to_have_text("mem-0")
+    expect(newest.locator('[data-label="Who"]')).to_contain_text("operator")
+    expect(newest.locator('[data-label="Action"]')).to_have_text("stop")
+    expect(newest.locator('[data-label="Result"]')).to_have_text("ok")
+    page.get_by_label("Action").select_option("start")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator(".empty")).to_have_text("No attempt matches this filter.")
+    page.get_by_label("Action").select_option("stop")
+    page.get_by_label("Instance").fill("mem-0")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.history tbody tr").first.locator('[data-label="Instance"]')).to_have_text("mem-0")
+    screenshot(page, "history")
+
+
+def test_a_cancelled_confirmation_changes_nothing(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    sign_in(page, agent.url, agent.token("operator"))
+    page.goto(f"{agent.url}/ui/instances?provider=memory")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    _row(page, "mem-2").get_by_role("button", name="Start gpu-trainer").click()
+    expect(_row(page, "mem-2").locator(".badge")).to_have_text("stopped")
+    assert agent.instances()["mem-2"]["state"] == "stopped"
+
+
+def test_states_update_live_without_a_reload(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    sign_in(page, agent.url, agent.token("viewer"))
+    page.goto(f"{agent.url}/ui/instances?provider=memory")
+    expect(_row(page, "mem-2").locator(".badge")).to_have_text("stopped")
+    page.evaluate("window.__sameDocument = true")
+    changed = agent.instances()
+    changed["mem-2"]["state"] = "pending"  # someone else starts it, behind the agent's back
+    agent.write_instances(changed)
+    expect(_row(page, "mem-2").locator(".badge")).to_have_text("pending")
+    changed["mem-2"]["state"] = "running"
+    agent.write_instances(changed)
+    expect(_row(page, "mem-2").locator(".badge")).to_have_text("running")
+    assert page.evaluate("window.__sameDocument") is True
+    expect(page.locator("#live")).to_contain_text("Last refresh")
+
+
+def test_the_filter_narrows_the_table(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    sign_in(page, agent.url, agent.token("viewer"))
+    page.goto(f"{agent.url}/ui/instances?provider=memory")
+    page.get_by_label("Tag").fill("team=ml")
+    page.get_by_label("State").select_option("running")
+    page.get_by_label("Tag").press("Enter")
+    expect(page.locator("#rows tr[data-id]")).to_have_count(1)
+    expect(_row(page, "mem-0")).to_be_visible()
+    page.get_by_label("Search").fill("no-such-machine")
+    page.get_by_label("Search").press("Enter")
+    expect(page.locator("#rows .empty")).to_have_text("No instance matches this filter.")
+
+
+def test_a_viewer_gets_no_action_buttons_and_a_forged_post_is_refused(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    sign_in(page, agent.url, agent.token("viewer"))
+    page.goto(f"{agent.url}/ui/instances?provider=memory")
+    expect(page.locator("#rows tr[data-id]")).to_have_count(3)
+    expect(page.locator("#rows button")).to_have_count(0)
+    expect(page.get_by_role("columnheader", name="Actions")).to_have_count(0)
+    page.goto(f"{agent.url}/ui/plugins")
+    expect(page.locator('tr[data-plugin="memory"] .badge')).to_have_text("healthy")
+    expect(page.locator("table button")).to_have_count(0)
+
+    csrf = page.locator('.who input[name="csrf"]').get_attribute("value")
+    attempts = agent.audit_count()
+    forged = page.request.post(
+        f"{agent.url}/ui/instances/action",
+        form={"csrf": csrf, "provider": "memory", "instance_id": "mem-0", "action": "stop", "confirmed": "yes"},
+        max_redirects=0,
+    )
+    assert forged.status == 403
+    assert "has role viewer; this needs operator" in forged.text()
+    unload = page.request.post(
+        f"{agent.url}/ui/plugins/unload", form={"csrf": csrf, "plugin": "memory", "confirmed": "yes"},
+        max_redirects=0,
+    )
+    assert unload.status == 403
+    assert agent.instances()["mem-0"]["state"] == "running"
+    assert agent.audit_count() == attempts
+    assert agent.api("GET", "/api/plugins/memory").json()["loaded"] is True
+
+
+def test_an_operator_post_without_the_csrf_token_is_refused(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    sign_in(page, agent.url, agent.token("operator"))
+    for form in ({}, {"csrf": "guessed"}):
+        forged = page.request.post(
+            f"{agent.url}/ui/instances/action",
+            form={**form, "provider": "memory", "instance_id": "mem-0", "action": "stop", "confirmed": "yes"},
+            max_redirects=0,
+        )
+        assert forged.status == 403
+        assert "out of date or did not come from this agent" in forged.text()
+    assert agent.instances()["mem-0"]["state"] == "running"
+
+
+def test_html_from_the_cloud_is_shown_as_text(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    sign_in(page, agent.url, agent.token("operator"))
+    page.goto(f"{agent.url}/ui/instances?provider=memory")
+    row = _row(page, "mem-1")
+    expect(row.locator('[data-label="Name"]')).to_contain_text(EVIL_NAME)
+    expect(row.locator(".tag", has_text="note")).to_have_text(f"note={EVIL_TAG}")
+    expect(row.locator("img, b, script")).to_have_count(0)
+    expect(page.locator("#rows script, #rows img")).to_have_count(0)
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.__pwned") is None
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    row.get_by_role("button", name=re.compile("^Stop")).click()  # the dialog shows the name as text too
+
+
+def test_a_phone_gets_a_readable_single_column(chromium: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    agent.write_instances(seed_instances())
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = context.new_page()
+        sign_in(page, agent.url, agent.token("operator"))
+        page.goto(f"{agent.url}/ui/instances?provider=memory")
+        expect(_row(page, "mem-0")).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+        screenshot(page, "instances-phone")
+    finally:
+        context.close()
+
+
+def test_keyboard_alone_reaches_and_uses_the_stop_button(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    sign_in(page, agent.url, agent.token("operator"))
+    page.goto(f"{agent.url}/ui/instances?provider=memory")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    target = _row(page, "mem-0").get_by_role("button", name="Stop build-server")
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if target.evaluate("b => b === document.activeElement"):
+            break
+    expect(target).to_be_focused()
+    outline = target.evaluate("b => getComputedStyle(b).outlineStyle")
+    assert outline != "none", "focused buttons show a focus ring"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.keyboard.press("Enter")
+    expect(_row(page, "mem-0").locator(".badge")).to_have_text("stopped")
+
+
+def test_a_hung_plugin_gives_a_timeout_message_not_a_hung_page(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("hangy")
+    try:
+        sign_in(page, agent.url, agent.token("viewer"))
+        page.goto(f"{agent.url}/ui/instances?provider=hangy", timeout=WAIT_MS * 2)
+        expect(page.locator("#rows .notice.error")).to_contain_text("timed out")
+        screenshot(page, "instances-timeout")
+        page.goto(f"{agent.url}/ui/history", timeout=WAIT_MS)  # the rest of the UI still answers
+        expect(page.get_by_role("heading", name="History")).to_be_visible()
+    finally:
+        agent.ensure_loaded("hangy", loaded=False)
