@@ -98,7 +98,6 @@ class AzureProvider(CloudProvider):
             self._credential,
             self._settings.subscription_id,
             base_url=self._settings.endpoint,
-            polling_interval=self._settings.poll_interval,
             retry_policy=SdkRetryPolicy.no_retries(),  # snoozebot.retry does the retrying
             connection_timeout=_CONNECT_TIMEOUT,
             read_timeout=_READ_TIMEOUT,
@@ -106,7 +105,7 @@ class AzureProvider(CloudProvider):
         self._vms = self._client.virtual_machines
         # Emulators on plain http: the SDK's supported per-request opt-out of its https check.
         self._options: dict[str, Any] = {"enforce_https": False} if self._settings.plain_http else {}
-        self._operations = OperationTracker()
+        self._operations = OperationTracker(endpoint=self._settings.endpoint, request_options=self._options)
 
     # -- plumbing --------------------------------------------------------------
 
@@ -195,17 +194,16 @@ class AzureProvider(CloudProvider):
             if hibernate:
                 _check_hibernation(vm, instance_id)
             return self._instance(vm, instance_id)
-        begin: Callable[[], Any]
+        polling = self._operations.polling()
+        begin: Callable[..., Any]
         if hibernate:
-            action, begin = (
-                "hibernate",
-                partial(self._vms.begin_deallocate, group, name, hibernate=True, **self._options),
-            )
+            action, begin = "hibernate", partial(self._vms.begin_deallocate, hibernate=True)
         elif self._settings.stop_mode == "deallocate":
-            action, begin = "deallocate", partial(self._vms.begin_deallocate, group, name, **self._options)
+            action, begin = "deallocate", self._vms.begin_deallocate
         else:
-            action, begin = "power off", partial(self._vms.begin_power_off, group, name, **self._options)
-        self._operations.track(instance_id, action, self._call(instance_id, begin))
+            action, begin = "power off", self._vms.begin_power_off
+        self._call(instance_id, partial(begin, group, name, polling=polling, **self._options))
+        self._operations.track(instance_id, action, polling)
         if action == "power off":
             log.warning(
                 "%s is powered off but stays allocated: Azure still bills its compute "
@@ -219,8 +217,9 @@ class AzureProvider(CloudProvider):
         group, name = self._split(instance_id)
         if dry_run:
             return self._describe(instance_id)
-        poller = self._call(instance_id, partial(self._vms.begin_start, group, name, **self._options))
-        self._operations.track(instance_id, "start", poller)
+        polling = self._operations.polling()
+        self._call(instance_id, partial(self._vms.begin_start, group, name, polling=polling, **self._options))
+        self._operations.track(instance_id, "start", polling)
         return self._describe(instance_id)
 
     def close(self) -> None:

@@ -3,9 +3,7 @@
 Options (``[providers.azure]`` or ``-o KEY=VALUE``): ``subscription_id``
 (else ``$AZURE_SUBSCRIPTION_ID``), ``resource_group``, ``endpoint``,
 ``credentials`` (``default``; ``anonymous`` is the default for a plain
-``http://`` endpoint), ``stop_mode`` (``deallocate`` or ``poweroff``) and
-``poll_interval`` (seconds between polls of a long-running operation when
-ARM sends no Retry-After).
+``http://`` endpoint) and ``stop_mode`` (``deallocate`` or ``poweroff``).
 """
 
 from __future__ import annotations
@@ -26,8 +24,7 @@ StopMode = Literal["deallocate", "poweroff"]
 
 _CREDENTIALS = ("default", "anonymous")
 _STOP_MODES: tuple[StopMode, ...] = ("deallocate", "poweroff")
-_KNOWN = ("subscription_id", "resource_group", "endpoint", "credentials", "stop_mode", "poll_interval")
-_DEFAULT_POLL_INTERVAL = 5.0
+_KNOWN = ("subscription_id", "resource_group", "endpoint", "credentials", "stop_mode")
 
 
 @dataclass(frozen=True)
@@ -39,7 +36,6 @@ class Settings:
     endpoint: str
     credentials: str
     stop_mode: StopMode
-    poll_interval: float
 
     @classmethod
     def from_options(cls, options: Mapping[str, str], environ: Mapping[str, str] = os.environ) -> Settings:
@@ -61,7 +57,6 @@ class Settings:
             endpoint=endpoint,
             credentials=_choice("credentials", credentials, _CREDENTIALS),
             stop_mode=_stop_mode(options.get("stop_mode") or "deallocate"),
-            poll_interval=_seconds("poll_interval", options.get("poll_interval"), _DEFAULT_POLL_INTERVAL),
         )
 
     @property
@@ -112,15 +107,3 @@ def _stop_mode(value: str) -> StopMode:
         if value == mode:
             return mode
     raise ConfigurationError(f"stop_mode must be one of {', '.join(_STOP_MODES)}, got {value!r}")
-
-
-def _seconds(name: str, value: str | None, default: float) -> float:
-    if value is None or value == "":
-        return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}") from None
-    if not 0 < seconds <= 600:
-        raise ConfigurationError(f"{name} must be between 0 and 600 seconds, got {value!r}")
-    return seconds

@@ -158,7 +158,7 @@ def test_authorization_failed_exits_1_as_permission_denied(arm: FakeArm) -> None
 
 def test_a_failed_operation_ends_the_wait_with_its_error(arm: FakeArm) -> None:
     arm.fail_next("ml-rg", "ml-2", "start", code="AllocationFailed", message="Allocation failed. No capacity.")
-    result = run_cli("instance", "start", "ml-rg/ml-2", *opts(arm, "poll_interval=0.1"), "--wait", "--json", "--timeout", "20")
+    result = run_cli("instance", "start", "ml-rg/ml-2", *opts(arm), "--wait", "--json", "--timeout", "20")
     assert result.returncode == 1, result.stdout
     [row] = result.json()
     assert row["ok"] is False

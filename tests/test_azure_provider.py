@@ -239,7 +239,7 @@ def test_one_bad_id_never_aborts_the_batch(arm: FakeArm, azure: Client) -> None:
 
 
 def test_a_failed_operation_is_reported_by_the_next_read(arm: FakeArm, azure: Client) -> None:
-    client = azure(poll_interval="0.05")
+    client = azure()
     arm.fail_next("ml-rg", "ml-2", "start", code="AllocationFailed", message="Allocation failed. Try another size.")
     [outcome] = client.start_instances(["ml-rg/ml-2"])
     assert outcome.ok  # ARM accepted the request; the operation fails later
@@ -255,14 +255,39 @@ def test_a_failed_operation_is_reported_by_the_next_read(arm: FakeArm, azure: Cl
 
 
 def test_a_newer_operation_preempts_the_older_without_a_false_failure(arm: FakeArm, azure: Client) -> None:
-    client = azure(poll_interval="0.05")
+    client = azure()
     assert client.stop_instances(["web-rg/web-1"])[0].ok
     assert client.start_instances(["web-rg/web-1"])[0].ok
     assert settle(client, "web-rg/web-1", sdk.InstanceState.RUNNING).state is sdk.InstanceState.RUNNING
     statuses = sorted(op.status for op in arm.operations.values())
     assert statuses == ["Canceled", "Succeeded"]
-    time.sleep(0.2)
     assert client.get_instance_info("web-rg/web-1").state is sdk.InstanceState.RUNNING
+
+
+def test_operations_are_polled_by_reads_not_in_the_background(arm: FakeArm, azure: Client) -> None:
+    client = azure()
+    ids = ["web-rg/web-1", "ml-rg/ml-1"]
+    assert all(o.ok for o in client.stop_instances(ids))
+    time.sleep(0.5)
+    assert arm.count("GET", "/operations/" + next(iter(arm.operations))) == 0  # nobody read: no polling
+    polls_before = sum(arm.count("GET", f"/operations/{op}") for op in arm.operations)
+    settle(client, "web-rg/web-1", sdk.InstanceState.STOPPED)
+    polls = sum(arm.count("GET", f"/operations/{op}") for op in arm.operations)
+    assert polls_before == 0 and polls >= 1
+    # once a read saw the operation succeed, it is forgotten: further reads do not poll it
+    client.get_instance_info("web-rg/web-1")
+    polls = sum(arm.count("GET", f"/operations/{op}") for op in arm.operations)
+    client.get_instance_info("web-rg/web-1")
+    assert sum(arm.count("GET", f"/operations/{op}") for op in arm.operations) == polls
+
+
+def test_a_throttled_status_poll_is_not_a_failed_operation(arm: FakeArm, azure: Client) -> None:
+    client = azure()
+    assert client.stop_instances(["web-rg/web-1"])[0].ok
+    arm.throttle(1)  # the next request is the operation's status poll
+    inst = client.get_instance_info("web-rg/web-1")
+    assert inst.state is sdk.InstanceState.STOPPING
+    assert settle(client, "web-rg/web-1", sdk.InstanceState.STOPPED).raw_state == "PowerState/deallocated"
 
 
 # -- errors ------------------------------------------------------------------
@@ -309,7 +334,6 @@ def test_unknown_subscription_is_a_configuration_error(azure: Client) -> None:
         ({"credentials": "default"}, "plain http"),
         ({"credentials": "magic"}, "credentials must be one of default, anonymous"),
         ({"stop_mode": "halt"}, "stop_mode must be one of deallocate, poweroff"),
-        ({"poll_interval": "soon"}, "poll_interval must be a number"),
         ({"endpoint": "ftp://x"}, "endpoint must be an http"),
         ({"subscription": "x"}, "unknown azure option"),
     ],
