@@ -68,17 +68,20 @@ def _boundary_dict(boundary: Boundary, schedule: Schedule) -> dict[str, str]:
     return {"action": boundary.action, "at": boundary.local(schedule.timezone).isoformat()}
 
 
-def _result_text(row: Row) -> str:
-    return "ok" if row.ok or row.error is None else f"error: {row.error['message']}"
+def _outcome(row: Row) -> tuple[str, str]:
+    """The RESULT and WHY columns: ``ok`` and the reason, or ``failed`` and the error."""
+    if row.ok or row.error is None:
+        return "ok", row.reason
+    return "failed", str(row.error["message"])
 
 
 def _print_report(report: RunReport, *, as_json: bool, dry_run: bool) -> None:
     if as_json:
         emit_json([row.to_dict() for row in report.rows])
     elif report.rows:
-        rows = [[r.id, r.provider, r.schedule or "", r.action, _result_text(r)] for r in report.rows]
+        rows = [[r.id, r.provider, r.schedule or "", r.action, *_outcome(r)] for r in report.rows]
         title = "Dry run: nothing was changed" if dry_run else None
-        table(title, ["ID", "PROVIDER", "SCHEDULE", "ACTION", "RESULT"], rows)
+        table(title, ["ID", "PROVIDER", "SCHEDULE", "ACTION", "RESULT", "WHY"], rows)
     else:
         info(f"No instance carries the {SCHEDULE_TAG} tag.")
     for failure in report.failures:

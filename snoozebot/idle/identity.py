@@ -16,12 +16,12 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from snoozebot.errors import OperationFailed, UsageError
 
-__all__ = ["METADATA_TIMEOUT", "Identity", "MetadataUnavailable", "identify", "known_providers"]
+__all__ = ["METADATA_TIMEOUT", "Identity", "MetadataUnavailable", "identify"]
 
 METADATA_TIMEOUT = 2.0
 """Seconds for each metadata request (metadata services answer in milliseconds)."""
@@ -94,11 +94,6 @@ def _gcp() -> Identity:
 
 
 _SERVICES: dict[str, Callable[[], Identity]] = {"aws": _aws, "gcp": _gcp}
-
-
-def known_providers() -> Sequence[str]:
-    """Providers whose metadata service Snoozebot knows, in the order they are tried."""
-    return list(_SERVICES)
 
 
 def identify(provider: str | None = None) -> Identity:
