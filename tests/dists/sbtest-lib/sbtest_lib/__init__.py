@@ -1,0 +1,3 @@
+"""A plain library (no provider) the test providers require."""
+
+VERSION = "1.5.0"

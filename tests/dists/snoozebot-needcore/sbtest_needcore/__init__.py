@@ -1,0 +1,18 @@
+"""Test provider that needs a Snoozebot newer than any installed."""
+
+import os
+
+from snoozebot.sdk import CloudProvider, Instance
+
+if os.environ.get("SBTEST_IMPORT_LOG"):  # lets tests see which process imported this module
+    with open(os.environ["SBTEST_IMPORT_LOG"], "a") as _log:
+        _log.write(f"{os.getpid()} {os.getppid()} {__name__}\n")
+
+
+class NeedCoreProvider(CloudProvider):
+    name = "needcore"
+    version = "1.0.0"
+    api_version = "1.0"
+
+    def list_instances(self, filters: dict[str, str]) -> list[Instance]:
+        return []

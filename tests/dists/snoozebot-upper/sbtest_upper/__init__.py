@@ -1,0 +1,30 @@
+"""Test providers requiring the lower provider (picky: a newer one than installed)."""
+
+import os
+
+from snoozebot.sdk import CloudProvider, Instance
+
+if os.environ.get("SBTEST_IMPORT_LOG"):  # lets tests see which process imported this module
+    with open(os.environ["SBTEST_IMPORT_LOG"], "a") as _log:
+        _log.write(f"{os.getpid()} {os.getppid()} {__name__}\n")
+
+
+class UpperProvider(CloudProvider):
+    name = "upper"
+    version = "1.0.0"
+    api_version = "1.0"
+    requires_plugins = ['lower>=1.0']
+
+    def list_instances(self, filters: dict[str, str]) -> list[Instance]:
+        return []
+
+
+
+class PickyProvider(CloudProvider):
+    name = "picky"
+    version = "1.0.0"
+    api_version = "1.0"
+    requires_plugins = ['lower>=5']
+
+    def list_instances(self, filters: dict[str, str]) -> list[Instance]:
+        return []
