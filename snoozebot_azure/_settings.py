@@ -17,14 +17,14 @@ from urllib.parse import urlsplit
 
 from snoozebot.sdk import ConfigurationError, InstanceNotFound
 
-__all__ = ["DEFAULT_ENDPOINT", "Settings", "StopMode", "split_instance_id"]
+__all__ = ["DEFAULT_ENDPOINT", "KNOWN_OPTIONS", "Settings", "StopMode", "split_instance_id"]
 
 DEFAULT_ENDPOINT = "https://management.azure.com"
 StopMode = Literal["deallocate", "poweroff"]
 
 _CREDENTIALS = ("default", "anonymous")
 _STOP_MODES: tuple[StopMode, ...] = ("deallocate", "poweroff")
-_KNOWN = ("subscription_id", "resource_group", "endpoint", "credentials", "stop_mode")
+KNOWN_OPTIONS = ("subscription_id", "resource_group", "endpoint", "credentials", "stop_mode")
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,10 @@ class Settings:
     @classmethod
     def from_options(cls, options: Mapping[str, str], environ: Mapping[str, str] = os.environ) -> Settings:
         """Validate ``options``; every problem is a ConfigurationError with a hint."""
-        unknown = sorted(set(options) - set(_KNOWN))
+        unknown = sorted(set(options) - set(KNOWN_OPTIONS))
         if unknown:
             raise ConfigurationError(
-                f"unknown azure option(s) {', '.join(unknown)} (known: {', '.join(_KNOWN)})"
+                f"unknown azure option(s) {', '.join(unknown)} (known: {', '.join(KNOWN_OPTIONS)})"
             )
         endpoint = _endpoint(options.get("endpoint") or DEFAULT_ENDPOINT)
         # A plain-http endpoint is an emulator: no real token is ever sent there.

@@ -190,3 +190,60 @@ def test_configuration_errors_exit_2_with_one_line(arm: FakeArm, options: list[s
     assert result.stderr.startswith("snoozebot: error: ") and message in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+# -- docs/azure.md keeps up with the code ----------------------------------------------
+
+DOC = (Path(__file__).resolve().parent.parent / "docs" / "azure.md").read_text()
+
+
+def _table(heading: str) -> list[list[str]]:
+    section = DOC.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+
+
+def test_docs_list_exactly_the_options() -> None:
+    from snoozebot_azure._settings import KNOWN_OPTIONS
+
+    assert [row[0].strip("`") for row in _table("Options")] == list(KNOWN_OPTIONS)
+
+
+def test_docs_state_table_is_the_mapping() -> None:
+    import re
+
+    from snoozebot_azure._states import map_state
+
+    rows = _table("States")
+    assert len(rows) == 8
+    for codes_cell, state in rows:
+        codes = re.findall(r"`((?:PowerState|HibernationState)/\w+)`", codes_cell)
+        if not codes:  # "anything else, or no power state"
+            assert state == "`unknown`"
+            assert map_state(["PowerState/fromTheFuture"])[0].value == map_state([])[0].value == "unknown"
+        elif " + " in codes_cell:
+            assert map_state(codes)[0].value == state.strip("`"), codes_cell
+        else:
+            for code in codes:
+                assert map_state([code])[0].value == state.strip("`"), code
+
+
+def test_docs_commands_use_real_options() -> None:
+    import re
+
+    from snoozebot_azure._settings import KNOWN_OPTIONS
+
+    lines = [line[2:] for line in DOC.replace("\\\n", " ").splitlines() if line.startswith("$ snoozebot instance ")]
+    assert len(lines) >= 5
+    helps: dict[str, str] = {}
+    for line in lines:
+        command = line.split()[2]
+        if command not in helps:
+            result = run_cli("instance", command, "--help")
+            assert result.returncode == 0, result.stderr
+            helps[command] = result.stdout
+        text = line.split("#")[0]
+        for flag in re.findall(r"(?<= )--?[a-z][-a-z]*", text):
+            assert flag in helps[command], f"{flag} is not an option of `instance {command}`"
+        for key in re.findall(r"-o (\w+)=", text):
+            assert key in KNOWN_OPTIONS, key
