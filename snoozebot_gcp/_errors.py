@@ -5,7 +5,7 @@ HTTP errors arrive in Google's JSON error format
 
 - 404 -> :class:`InstanceNotFound`; 403 -> :class:`PermissionDenied`, except the
   rate-limit reasons Google also sends with 403, which are retried;
-- 429, 5xx and transient network failures are retried by :mod:`snoozebot.retry`
+- 429, 5xx and reset connections are retried by :mod:`snoozebot.retry`
   (backoff and jitter) and end as :class:`Throttled` when they persist;
 - 401 -> :class:`ConfigurationError` (the credentials were refused);
 - 400, 409, 412 -> :class:`InvalidInstanceState` when the reason says the resource
@@ -52,11 +52,12 @@ def _details(exc: BaseException) -> tuple[int | None, str | None, str]:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """429, 5xx, rate-limit 403s, and connection failures are worth another try."""
+    """429, 5xx, rate-limit 403s, and reset connections are worth another try."""
     status, reason, _ = _details(exc)
     if status is None:
-        transient = isinstance(exc, (ConnectionError, TimeoutError))
-        return transient and not isinstance(exc, ConnectionRefusedError)
+        # A reset or aborted connection is transient; a refused one or a timeout is not
+        # (retrying a server that does not answer only multiplies the wait).
+        return isinstance(exc, ConnectionError) and not isinstance(exc, ConnectionRefusedError)
     return status == 429 or status >= 500 or (status == 403 and reason in _RATE_LIMIT_REASONS)
 
 

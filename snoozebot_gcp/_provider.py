@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from snoozebot.retry import IsRetryable, call_with_retries
+from snoozebot.retry import call_with_retries
 from snoozebot.sdk import (
     CloudProvider,
     ConfigurationError,
@@ -71,8 +71,8 @@ class _PendingOperation:
     forget_at: float
 
 
-def _not_a_wait_timeout(exc: BaseException) -> bool:
-    return is_retryable(exc) and not isinstance(exc, TimeoutError)
+class _NoAnswer(ProviderError):
+    """The API did not answer within the request's timeout."""
 
 
 class GcpProvider(CloudProvider):
@@ -125,28 +125,33 @@ class GcpProvider(CloudProvider):
         request: Request,
         what: str,
         *,
-        timeout: float = _HTTP_TIMEOUT,
-        retryable: IsRetryable = is_retryable,
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         """Run ``request`` with the shared retry policy; map failures to sdk errors."""
+        seconds = timeout or _HTTP_TIMEOUT
         from google.auth.exceptions import GoogleAuthError
         from googleapiclient.errors import HttpError
         from httplib2 import HttpLib2Error
 
         try:
             result: dict[str, Any] = call_with_retries(
-                lambda: self._run(request, timeout),
-                is_retryable=retryable,
+                lambda: self._run(request, seconds),
+                is_retryable=is_retryable,
                 cloud_code=cloud_code,
             )
         except HttpError as exc:
             raise map_error(exc, what) from None
         except GoogleAuthError as exc:
             raise ConfigurationError(f"{what}: the credentials could not be used: {exc}") from None
+        except TimeoutError:
+            raise _NoAnswer(f"{what}: no answer from {self._where} within {seconds:g}s") from None
         except (ConnectionRefusedError, HttpLib2Error) as exc:
-            where = self.endpoint or "https://compute.googleapis.com/compute/v1/"
-            raise ProviderError(f"{what}: cannot reach {where}: {exc}") from None
+            raise ProviderError(f"{what}: cannot reach {self._where}: {exc}") from None
         return result
+
+    @property
+    def _where(self) -> str:
+        return self.endpoint or "https://compute.googleapis.com/compute/v1/"
 
     def _ref(self, instance_id: str) -> InstanceRef:
         return parse_instance_id(instance_id, self.zone)
@@ -192,13 +197,8 @@ class GcpProvider(CloudProvider):
             project=self.project, zone=ref.zone, operation=pending.name
         )
         try:
-            operation = self._execute(
-                request,
-                f"waiting for {pending.what}",
-                timeout=_OPERATION_WAIT_TIMEOUT,
-                retryable=_not_a_wait_timeout,
-            )
-        except TimeoutError:
+            operation = self._execute(request, f"waiting for {pending.what}", timeout=_OPERATION_WAIT_TIMEOUT)
+        except _NoAnswer:
             return  # still running: the instance's own status tells the rest
         except ProviderError:
             # The operation cannot be read (expired, or no permission to read operations):

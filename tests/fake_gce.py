@@ -18,7 +18,7 @@ instance or its operation advances it one step (operation RUNNING) until the
 instance is TERMINATED and the operation DONE. ``zoneOperations.wait`` advances
 by one step per call (it may return before DONE, as the real one may).
 
-Faults, for tests: :meth:`FakeComputeEngine.fail` answers the next N calls of a
+Faults, for tests: ``delays`` slows a method down; :meth:`FakeComputeEngine.fail` answers the next N calls of a
 method with an HTTP error (429, 5xx, ...); :meth:`~FakeComputeEngine.deny` answers
 403 for one instance; :meth:`~FakeComputeEngine.fail_operation` makes the next
 operation on an instance end DONE with an ``error`` and the instance back where
@@ -183,13 +183,13 @@ class FakeComputeEngine:
         zones: tuple[str, ...] = ("us-central1-a", "us-central1-b", "europe-west1-b"),
         steps: int = 3,
         page_size: int = 500,
-        wait_delay: float = 0.01,
     ) -> None:
         self.project = project
         self.zones = list(zones)
         self.steps = steps
         self.page_size = page_size
-        self.wait_delay = wait_delay
+        self.delays: dict[str, float] = {"zoneOperations.wait": 0.01}
+        """Seconds each API method takes before answering (the real wait blocks a while)."""
         self.requests: list[RecordedRequest] = []
         self._vms: dict[tuple[str, str], _Vm] = {}
         self._operations: dict[tuple[str, str], tuple[_Vm, dict[str, Any]]] = {}
@@ -337,8 +337,7 @@ class FakeComputeEngine:
                 raise ApiError(404 if api_method == "unknown" else 405, f"Not found: {parts.path}")
             if api_method == "oauth2.token":
                 return 200, {"access_token": ACCESS_TOKEN, "expires_in": 3600, "token_type": "Bearer"}
-            if api_method == "zoneOperations.wait":
-                time.sleep(self.wait_delay)  # the real one blocks a while
+            time.sleep(self.delays.get(api_method, 0.0))
             with self._lock:
                 self._inject(api_method)
                 if params["project"] != self.project:

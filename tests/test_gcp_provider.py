@@ -205,13 +205,27 @@ def test_a_slow_operation_wait_is_bounded(gce, monkeypatch) -> None:
     from snoozebot_gcp import GcpProvider, _provider
 
     monkeypatch.setattr(_provider, "_OPERATION_WAIT_TIMEOUT", 0.3)
-    gce.wait_delay = 1.5
+    gce.delays["zoneOperations.wait"] = 1.5
     provider = GcpProvider({"endpoint": gce.base_url, "project": gce.project, "credentials": "anonymous"})
     try:
         provider.stop_instance(f"{A}/web-1")
         info = provider.get_instance_info(f"{A}/web-1")
         assert info.state in (InstanceState.STOPPING, InstanceState.STOPPED)
         assert len(gce.calls("zoneOperations.wait")) == 1
+    finally:
+        provider.close()
+
+
+def test_a_request_without_an_answer_fails_without_retries(gce, monkeypatch) -> None:
+    from snoozebot_gcp import GcpProvider, _provider
+
+    monkeypatch.setattr(_provider, "_HTTP_TIMEOUT", 0.3)
+    gce.delays["instances.get"] = 1.0
+    provider = GcpProvider({"endpoint": gce.base_url, "project": gce.project, "credentials": "anonymous"})
+    try:
+        with pytest.raises(ProviderError, match="no answer from .* within 0.3s"):
+            provider.get_instance_info(f"{A}/web-1")
+        assert len(gce.calls("instances.get")) == 1
     finally:
         provider.close()
 
