@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import leftover_workers
 
 DISTS = Path(__file__).parent / "dists"
