@@ -53,7 +53,7 @@ if sys.argv[3] == "get":
 
 def timed(command: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=60)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"{command[0]} failed ({proc.returncode}): {proc.stderr.strip()}")

@@ -15,7 +15,14 @@ from azure.core.pipeline.policies import RetryPolicy as SdkRetryPolicy
 from azure.mgmt.compute import ComputeManagementClient
 
 from snoozebot.retry import call_with_retries
-from snoozebot.sdk import CloudProvider, ConfigurationError, Instance, InvalidInstanceState, Throttled
+from snoozebot.sdk import (
+    CloudProvider,
+    ConfigurationError,
+    Instance,
+    InstanceNotFound,
+    InvalidInstanceState,
+    Throttled,
+)
 from snoozebot_azure._errors import cloud_code, describe, is_retryable, provider_error
 from snoozebot_azure._operations import OperationTracker
 from snoozebot_azure._settings import Settings, split_instance_id
@@ -56,6 +63,12 @@ def _vm_id(resource_id: str) -> str:
     parts = resource_id.split("/")
     lowered = [p.lower() for p in parts]
     return f"{parts[lowered.index('resourcegroups') + 1]}/{parts[-1]}"
+
+
+def _has_tags(vm: Any, wanted: dict[str, str]) -> bool:
+    """Tag names compare case-insensitively (as in Azure), values exactly."""
+    tags = {str(k).lower(): str(v) for k, v in (vm.tags or {}).items()}
+    return all(tags.get(k) == v for k, v in wanted.items())
 
 
 def _warn_allocated(instances: list[Instance]) -> None:
@@ -156,9 +169,9 @@ class AzureProvider(CloudProvider):
         def statuses() -> dict[str, list[str]]:
             found = self._vms.list_all(status_only="true", **self._options)
             return {
-                str(vm.id).lower(): power_codes(getattr(vm.properties.instance_view, "statuses", None))
+                str(vm.id).lower(): power_codes(vm.properties.instance_view.statuses)
                 for vm in found
-                if vm.id and vm.properties is not None
+                if vm.id and vm.properties is not None and vm.properties.instance_view is not None
             }
 
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -166,17 +179,28 @@ class AzureProvider(CloudProvider):
             status_job = pool.submit(self._call, scope, statuses)
             vms, codes = model_job.result(), status_job.result()
         wanted = {k.lower(): v for k, v in filters.items()}
-        found = []
-        for vm in vms:
-            tags = {str(k).lower(): str(v) for k, v in (vm.tags or {}).items()}
-            if all(tags.get(k) == v for k, v in wanted.items()):
-                found.append(
-                    instance_from_vm(
-                        vm, instance_id=_vm_id(str(vm.id)), codes=codes.get(str(vm.id).lower(), [])
-                    )
-                )
+        matched = {_vm_id(str(vm.id)): vm for vm in vms if _has_tags(vm, wanted)}
+        # A VM the status listing missed (created meanwhile, or a server without statusOnly): ask it.
+        unseen = [iid for iid, vm in matched.items() if str(vm.id).lower() not in codes]
+        if unseen:
+            with ThreadPoolExecutor(max_workers=min(8, len(unseen))) as pool:
+                for iid, found_codes in zip(unseen, pool.map(self._power_codes, unseen), strict=True):
+                    codes[str(matched[iid].id).lower()] = found_codes
+        found = [
+            instance_from_vm(vm, instance_id=iid, codes=codes[str(vm.id).lower()])
+            for iid, vm in matched.items()
+        ]
         _warn_allocated(found)
         return found
+
+    def _power_codes(self, instance_id: str) -> list[str]:
+        """One VM's power status codes from its instance view ([] if it is gone meanwhile)."""
+        group, name = self._split(instance_id)
+        try:
+            view = self._call(instance_id, partial(self._vms.instance_view, group, name, **self._options))
+        except InstanceNotFound:
+            return []
+        return power_codes(view.statuses)
 
     def get_instance_info(self, instance_id: str) -> Instance:
         """The VM with its instance view; a failed operation this worker started is reported once."""

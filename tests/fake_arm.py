@@ -203,6 +203,7 @@ class FakeArm:
         self.steps = steps
         self.page_size = page_size
         self.retry_after = retry_after
+        self.status_only = True  # False: ignore statusOnly=true, like a server that lacks it
         self.requests: list[Request] = []
         self.operations: dict[str, FakeOperation] = {}
         self._vms: dict[tuple[str, str], FakeVm] = {}
@@ -348,7 +349,7 @@ class FakeArm:
         if group is not None and group.lower() not in self._groups:
             raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
         vms = [vm for key, vm in sorted(self._vms.items()) if group is None or key[0] == group.lower()]
-        status_only = query.get("statusOnly", "").lower() == "true"
+        status_only = self.status_only and query.get("statusOnly", "").lower() == "true"
         start = int(query.get("$skiptoken", "0"))
         page = vms[start : start + self.page_size]
         value = []

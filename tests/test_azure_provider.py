@@ -77,6 +77,7 @@ def test_list_covers_the_subscription_across_pages(arm: FakeArm, azure: Client) 
     # statuses come from the statusOnly listing, models from the plain one, both paged
     assert any(r.query.get("statusOnly") == "true" for r in arm.requests)
     assert any("$skiptoken" in r.query for r in arm.requests)
+    assert arm.count("GET", "/instanceView") == 0  # the status listing had them all
 
 
 def test_list_filters_on_tags_and_one_resource_group(arm: FakeArm, azure: Client) -> None:
@@ -87,6 +88,17 @@ def test_list_filters_on_tags_and_one_resource_group(arm: FakeArm, azure: Client
     in_group = azure(resource_group="ml-rg").list_instances({})
     assert sorted(i.id for i in in_group) == ["ml-rg/ml-1", "ml-rg/ml-2", "ml-rg/ml-3"]
     assert any(r.path.endswith("/resourceGroups/ml-rg/providers/Microsoft.Compute/virtualMachines") for r in arm.requests)
+
+
+def test_list_asks_each_vm_the_status_listing_missed(arm: FakeArm, azure: Client) -> None:
+    arm.status_only = False  # the server answers statusOnly=true with plain models
+    found = {i.id: (i.state.value, i.raw_state) for i in azure().list_instances({"team": "ml"})}
+    assert found == {
+        "ml-rg/ml-1": ("running", "PowerState/running"),
+        "ml-rg/ml-2": ("stopped", "PowerState/deallocated"),
+        "ml-rg/ml-3": ("stopped", "PowerState/deallocated"),
+    }
+    assert arm.count("GET", "/instanceView") == 3  # only the VMs that matched the filter
 
 
 def test_list_reports_stopped_but_allocated_vms(azure: Client, caplog: pytest.LogCaptureFixture) -> None:
