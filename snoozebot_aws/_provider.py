@@ -30,7 +30,7 @@ from snoozebot.sdk import (
     InvalidInstanceState,
     ProviderError,
 )
-from snoozebot_aws import _convert
+from snoozebot_aws import _convert, _model
 from snoozebot_aws._errors import (
     CREDENTIALS_HINT,
     PER_INSTANCE_CODES,
@@ -136,7 +136,9 @@ class AwsProvider(CloudProvider):
         )
         try:
             session = boto3.session.Session(
-                profile_name=config.get("profile") or None, region_name=config.get("region") or None
+                botocore_session=_model.session_with_models(),
+                profile_name=config.get("profile") or None,
+                region_name=config.get("region") or None,
             )
             self._ec2 = session.client(
                 "ec2", endpoint_url=config.get("endpoint_url") or None, config=client_config

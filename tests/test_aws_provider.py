@@ -7,6 +7,7 @@ so botocore's real retry machinery runs (the Stubber would bypass it).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -214,3 +215,32 @@ def test_unreachable_endpoint_fails_each_id_cleanly(moto_ec2: str) -> None:
     provider = AwsProvider({"endpoint_url": f"http://127.0.0.1:{free_port()}", "max_attempts": "1", "connect_timeout": "2"})
     result = provider.stop_instances(["i-0000000000000001"])
     assert "cannot reach" in str(result["i-0000000000000001"])
+
+
+def test_trimmed_model_keeps_every_shape_its_operations_reach() -> None:
+    from botocore.loaders import Loader
+
+    from snoozebot_aws import _model
+
+    full = Loader().load_service_model("ec2", "service-2")
+    small = _model.trim(full)
+    assert set(small["operations"]) == set(_model.OPERATIONS)
+    assert len(small["shapes"]) < len(full["shapes"]) / 4
+    for shape in small["shapes"].values():
+        assert all(ref in small["shapes"] for ref in _model._shape_refs(shape))
+
+
+def test_model_cache_is_built_once_reused_and_repaired(moto_ec2: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    [iid] = launch()
+    AwsProvider({}).stop_instance(iid)
+    [cache] = (tmp_path / "cache" / "snoozebot").glob("aws-ec2-model-*.json")
+    built = cache.stat().st_mtime_ns
+    provider = AwsProvider({})
+    assert cache.stat().st_mtime_ns == built
+    assert provider.get_instance_info(iid).state is InstanceState.STOPPED
+    assert not hasattr(provider._ec2, "run_instances")  # the client was built from the trimmed model
+
+    cache.write_text("{not json")
+    assert AwsProvider({}).start_instance(iid).id == iid
+    assert json.loads(cache.read_text())["service-2"]["operations"].keys() >= {"StopInstances"}

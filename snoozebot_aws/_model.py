@@ -1,0 +1,144 @@
+"""A trimmed EC2 service model, so the worker's client is ready sooner.
+
+Creating an EC2 client is the critical path of a single ``instance stop``:
+botocore parses the whole EC2 model (over 800 operations, about 4,400
+shapes), scans every service directory to find it, and builds a method for
+every operation. This provider calls three operations. The first client
+built with a given botocore version loads the full models as usual and
+stores just what those three need (their shapes, the DescribeInstances
+paginator, the endpoint rules) in the user cache directory; later clients
+load that small file instead. Anything unexpected falls back to botocore's
+normal loading: the cache is an optimisation, never a requirement.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import botocore
+import botocore.session
+from botocore.loaders import Loader
+
+__all__ = ["OPERATIONS", "cached_models", "session_with_models", "trim"]
+
+OPERATIONS = ("DescribeInstances", "StopInstances", "StartInstances")
+"""The EC2 operations this provider calls; the trimmed model holds only these."""
+
+_FORMAT = 1
+_SERVICE = "ec2"
+_TYPES = ("service-2", "paginators-1", "endpoint-rule-set-1")
+
+
+def _shape_refs(shape: Mapping[str, Any]) -> Iterable[str]:
+    for key in ("member", "key", "value"):
+        if key in shape:
+            yield shape[key]["shape"]
+    for member in (shape.get("members") or {}).values():
+        yield member["shape"]
+
+
+def trim(service: Mapping[str, Any], operations: Iterable[str] = OPERATIONS) -> dict[str, Any]:
+    """The service model reduced to ``operations`` and every shape they reach."""
+    ops = {name: service["operations"][name] for name in operations}
+    todo = [
+        ref["shape"]
+        for op in ops.values()
+        for ref in (op.get("input"), op.get("output"), *(op.get("errors") or []))
+        if ref
+    ]
+    keep: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in keep:
+            keep.add(name)
+            todo.extend(_shape_refs(service["shapes"][name]))
+    return {
+        "version": service.get("version", "2.0"),
+        "metadata": service["metadata"],
+        "operations": ops,
+        "shapes": {name: service["shapes"][name] for name in sorted(keep)},
+    }
+
+
+def _cache_file() -> Path:
+    import platformdirs
+
+    directory = Path(platformdirs.user_cache_dir("snoozebot"))
+    return directory / f"aws-ec2-model-{botocore.__version__}-{_FORMAT}.json"
+
+
+def _build(loader: Loader) -> dict[str, Any]:
+    paginators = loader.load_service_model(_SERVICE, "paginators-1")
+    return {
+        "service-2": trim(loader.load_service_model(_SERVICE, "service-2")),
+        "paginators-1": {"pagination": {"DescribeInstances": paginators["pagination"]["DescribeInstances"]}},
+        "endpoint-rule-set-1": loader.load_service_model(_SERVICE, "endpoint-rule-set-1"),
+    }
+
+
+def _write_atomically(path: Path, data: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, separators=(",", ":"))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def cached_models(loader_factory: type[Loader] = Loader) -> dict[str, Any] | None:
+    """The trimmed models from the cache, building and storing them on a miss; None on any failure."""
+    path = _cache_file()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        if isinstance(data, dict) and all(t in data for t in _TYPES):
+            return data
+    except (OSError, ValueError):
+        pass
+    try:
+        data = _build(loader_factory())
+    except Exception:
+        return None
+    with contextlib.suppress(OSError):
+        _write_atomically(path, data)
+    return data
+
+
+class _TrimmedLoader(Loader):  # type: ignore[misc]
+    """botocore's loader, answering EC2's three model types from memory."""
+
+    def __init__(self, models: Mapping[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._models = models
+        self._api_version = models["service-2"]["metadata"].get("apiVersion")
+
+    def load_service_model(self, service_name: str, type_name: str, api_version: str | None = None) -> Any:
+        if (
+            service_name == _SERVICE
+            and type_name in self._models
+            and api_version in (None, self._api_version)
+        ):
+            return self._models[type_name]
+        return super().load_service_model(service_name, type_name, api_version)
+
+
+def session_with_models() -> botocore.session.Session:
+    """A botocore session whose loader serves the trimmed EC2 models (plain session on failure)."""
+    session = botocore.session.Session()
+    models = cached_models()
+    if models is None:
+        return session
+    data_path = session.get_config_variable("data_path")
+    extra = [p for p in str(data_path).split(os.pathsep) if p] if data_path else []
+    session.register_component("data_loader", _TrimmedLoader(models, extra_search_paths=extra))
+    return session
