@@ -50,6 +50,14 @@ def test_list_through_the_environment(gce) -> None:
     assert rows[f"{A}/vm-1"]["tags"] == {"env": "prod"} and rows[f"{A}/vm-1"]["region"] == "us-central1"
 
 
+def test_loaded_gcp_is_listed_without_naming_it(gce) -> None:
+    load = run_cli("plugins", "load", "gcp", env=env(gce))
+    assert load.returncode == 0, load.stderr
+    result = run_cli("instance", "list", "--filter", "env=prod", "--json", env=env(gce))
+    assert result.returncode == 0, result.stderr
+    assert {r["id"] for r in result.json()} == {f"{A}/vm-1", f"{B}/vm-3"}
+
+
 def test_list_with_a_label_filter_and_a_zone(gce) -> None:
     result = run_cli("instance", "list", *opts(gce), "-o", f"zone={A}", "--filter", "env=prod", "--json")
     assert result.returncode == 0, result.stderr
