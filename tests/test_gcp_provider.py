@@ -433,3 +433,34 @@ def test_fake_answers_errors_in_google_format(gce) -> None:
     with pytest.raises(HttpError) as info:
         compute.instances().aggregatedList(project=gce.project, filter="labels.env ~ prod").execute()
     assert info.value.resp.status == 400
+
+
+# -- pure helpers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080/compute/v1/"),
+        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/compute/v1/"),
+        ("http://127.0.0.1:8080/compute/v1", "http://127.0.0.1:8080/compute/v1/"),
+        ("https://compute.example.com/compute/beta/", "https://compute.example.com/compute/beta/"),
+    ],
+)
+def test_endpoint_forms(given, used) -> None:
+    from snoozebot_gcp._settings import resolve_settings
+
+    settings = resolve_settings({"endpoint": given})
+    assert settings.endpoint == used
+    assert settings.credentials == ("anonymous" if used.startswith("http://") else "default")
+
+
+def test_instance_ids() -> None:
+    from snoozebot_gcp._mapping import InstanceRef, parse_instance_id
+
+    assert parse_instance_id("us-east1-b/vm-1", None) == InstanceRef("us-east1-b", "vm-1")
+    assert parse_instance_id("vm-1", "us-east1-b") == InstanceRef("us-east1-b", "vm-1")
+    assert parse_instance_id("europe-west4-a/vm-1", "us-east1-b") == InstanceRef("europe-west4-a", "vm-1")
+    for bad in ("", "/vm-1", "us-east1-b/", "us-east1-b/VM_1", "a/b/c", "us-east1-b/vm-1-"):
+        with pytest.raises(InstanceNotFound):
+            parse_instance_id(bad, None)
