@@ -37,6 +37,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiAgent]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    expect.set_options(timeout=WAIT_MS)
     with browser() as launched:
         yield launched
 
@@ -93,6 +94,16 @@ def test_admin_loads_a_plugin_and_sees_it_healthy(page: Any, agent: UiAgent) -> 
     sign_in(page, agent.url, agent.token("admin"))
     expect(page.locator(".empty")).to_contain_text("No provider is loaded yet")
     _nav(page, "Plugins").click()
+    future = page.locator('tr[data-plugin="future"]')
+    future.get_by_role("button", name="Load future").click()
+    expect(page.locator(".notice.error")).to_contain_text("Could not load future: plugin 'future'")
+    expect(future.locator(".badge")).to_have_text("incompatible")
+    expect(future.locator('[data-label="Last error"]')).to_contain_text("needs plugin API")
+    broken = page.locator('tr[data-plugin="broken"]')
+    broken.get_by_role("button", name="Load broken").click()
+    expect(broken.locator(".badge")).to_have_text("failed")
+    expect(broken.locator('[data-label="Last error"]')).not_to_have_text("–")
+
     row = page.locator('tr[data-plugin="memory"]')
     expect(row.locator(".badge")).to_have_text("not loaded")
     row.get_by_role("button", name="Load memory").click()

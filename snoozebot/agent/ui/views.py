@@ -52,7 +52,7 @@ def _display(status: PluginStatus, failure: str | None, limit: int) -> tuple[str
     if failure == PluginIncompatible.code:
         return "incompatible", "refused at its last load: written for another plugin API"
     if not status.loaded:
-        return "not loaded", ""
+        return ("failed", "its last load failed") if failure else ("not loaded", "")
     if status.status == "running":
         return "healthy", f"worker pid {status.pid}"
     if status.status == "crashed" or failure == PluginCrashed.code:
