@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,16 +113,9 @@ class RunRecord:
             providers[provider] = now.astimezone(dt.UTC).isoformat()
             atomic_write_json(self._path, {"providers": providers})
 
-    def locked(self, *, timeout: float) -> Any:
+    def locked(self, *, timeout: float) -> AbstractContextManager[None]:
         """The lock that keeps two overlapping runs from acting on the same instances."""
         return exclusive_lock(self.lock_path, timeout=timeout, what="schedule runs")
-
-
-class _BatchFailed(Exception):
-    def __init__(self, rows: list[Row], cause: Exception) -> None:
-        super().__init__(str(cause))
-        self.rows = rows
-        self.cause = cause
 
 
 def window_start(previous: dt.datetime | None, now: dt.datetime) -> dt.datetime:
@@ -136,16 +130,14 @@ def _act(
     decided: Sequence[tuple[sdk.Instance, Decision]],
     *,
     actor: str,
-) -> list[Row]:
-    """One batched, audited call; a call failing as a whole fails each of its rows (then re-raised)."""
+) -> tuple[list[Row], Exception | None]:
+    """One batched, audited call; a call that fails as a whole fails each row and is returned."""
     ids = [inst.id for inst, _ in decided]
     try:
         results = run_action(client, audit, action=action, instance_ids=ids, actor=actor, source="schedule")
     except (PluginUnavailable, sdk.ProviderError) as exc:
         failed = {"code": exc.code, "message": str(exc)}
-        raise _BatchFailed(
-            [Row(i.id, client.name, d.schedule, action, False, failed, d.reason) for i, d in decided], exc
-        ) from exc
+        return [Row(i.id, client.name, d.schedule, action, False, failed, d.reason) for i, d in decided], exc
     by_id: dict[str, ActionResult] = {r.id: r for r in results}
     rows = []
     for inst, decision in decided:
@@ -158,7 +150,7 @@ def _act(
         rows.append(
             Row(inst.id, client.name, decision.schedule, action, error is None, error, decision.reason)
         )
-    return rows
+    return rows, None
 
 
 def run_provider(
@@ -185,26 +177,14 @@ def run_provider(
         if decision.action in ("stop", "start") and not dry_run:
             pending["stop" if decision.action == "stop" else "start"].append((inst, decision))
         else:
-            rows.append(
-                Row(
-                    inst.id,
-                    client.name,
-                    decision.schedule,
-                    decision.action,
-                    decision.ok,
-                    decision.error(),
-                    decision.reason,
-                )
-            )
+            d = decision
+            rows.append(Row(inst.id, client.name, d.schedule, d.action, d.ok, d.error(), d.reason))
     failure: Exception | None = None
     for action, group in pending.items():
-        if not group:
-            continue
-        try:
-            rows += _act(client, audit, action, group, actor=actor)
-        except _BatchFailed as exc:
-            rows += exc.rows
-            failure = failure or exc.cause
+        if group:
+            acted, error = _act(client, audit, action, group, actor=actor)
+            rows += acted
+            failure = failure or error
     order = {inst.id: n for n, (inst, _) in enumerate(decided)}
     return sorted(rows, key=lambda r: order[r.id]), failure
 

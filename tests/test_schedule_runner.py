@@ -1,0 +1,103 @@
+"""The runner's bookkeeping in-process: when the previous-run record moves, and batch failures.
+
+The provider here is a small stand-in for ProviderClient (a crash in the middle
+of a batched stop cannot be provoked through the fixture plugins, which crash on
+listing first); everything else is real: the audit log, the record, the decisions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+from snoozebot import sdk
+from snoozebot.audit import AuditLog
+from snoozebot.errors import PluginCrashed
+from snoozebot.host.client import ActionOutcome
+from snoozebot.schedule.grammar import parse_schedule
+from snoozebot.schedule.runner import RunRecord, run_all
+
+NOW = dt.datetime(2026, 11, 23, 18, 5, tzinfo=dt.UTC)  # 19:05 Berlin, just after the stop
+SCHEDULES = {
+    "office-hours": parse_schedule(
+        "office-hours",
+        {"timezone": "Europe/Berlin", "periods": [{"days": "mon-fri", "start": "08:00", "stop": "19:00"}]},
+    )
+}
+
+
+def vm(iid: str, state: str = "running") -> sdk.Instance:
+    return sdk.Instance(iid, "stub", sdk.InstanceState.parse(state), tags={"snoozebot-schedule": "office-hours"})
+
+
+class StubClient:
+    name = "stub"
+
+    def __init__(self, instances: list[sdk.Instance], *, crash: bool = False, refuse: set[str] = frozenset()):
+        self.instances, self.crash, self.refuse = instances, crash, refuse
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def list_instances(self, filters: dict[str, str]) -> list[sdk.Instance]:
+        self.calls.append(("list", sorted(filters)))
+        return self.instances
+
+    def stop_instances(self, ids: list[str], *, hibernate: bool = False, dry_run: bool = False):
+        self.calls.append(("stop", ids))
+        if self.crash:
+            raise PluginCrashed("stub", "plugin 'stub' crashed during stop_instances (exit code 17)")
+        return [
+            ActionOutcome(i, "stub", error=sdk.PermissionDenied("stop protection is on"))
+            if i in self.refuse
+            else ActionOutcome(i, "stub", instance=vm(i, "stopping"))
+            for i in ids
+        ]
+
+
+def audit_rows(path: Path) -> list[tuple[str, str, str | None]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT instance, result, error_code FROM attempts ORDER BY instance").fetchall()
+
+
+def test_one_list_and_one_batched_stop(tmp_path: Path) -> None:
+    client = StubClient([vm("a"), vm("b"), vm("c", "stopped")])
+    record = RunRecord(tmp_path)
+    report = run_all([client], AuditLog(tmp_path / "a.db"), SCHEDULES, record, now=NOW, dry_run=False, actor="t")
+    assert client.calls == [("list", []), ("stop", ["a", "b"])]
+    assert [(r.id, r.action, r.ok) for r in report.rows] == [("a", "stop", True), ("b", "stop", True), ("c", "none", True)]
+    assert report.ok and record.previous("stub") == NOW
+
+
+def test_per_instance_failures_still_count_as_a_run(tmp_path: Path) -> None:
+    client = StubClient([vm("a"), vm("b")], refuse={"b"})
+    record = RunRecord(tmp_path)
+    report = run_all([client], AuditLog(tmp_path / "a.db"), SCHEDULES, record, now=NOW, dry_run=False, actor="t")
+    assert [(r.id, r.ok, (r.error or {}).get("code")) for r in report.rows] == [
+        ("a", True, None),
+        ("b", False, "permission_denied"),
+    ]
+    assert not report.ok and report.failures == []
+    assert record.previous("stub") == NOW  # a rerun must not stop again what a person starts now
+    assert audit_rows(tmp_path / "a.db") == [("a", "ok", None), ("b", "error", "permission_denied")]
+
+
+def test_a_batch_that_fails_as_a_whole_fails_its_rows_and_keeps_the_window(tmp_path: Path) -> None:
+    client = StubClient([vm("a"), vm("b")], crash=True)
+    record = RunRecord(tmp_path)
+    report = run_all([client], AuditLog(tmp_path / "a.db"), SCHEDULES, record, now=NOW, dry_run=False, actor="t")
+    assert [(r.id, r.action, r.ok, (r.error or {}).get("code")) for r in report.rows] == [
+        ("a", "stop", False, "plugin_crashed"),
+        ("b", "stop", False, "plugin_crashed"),
+    ]
+    assert [f.provider for f in report.failures] == ["stub"]
+    assert record.previous("stub") is None  # the next run retries the same boundary
+    assert audit_rows(tmp_path / "a.db") == [("a", "error", "plugin_crashed"), ("b", "error", "plugin_crashed")]
+
+
+def test_the_record_never_moves_back(tmp_path: Path) -> None:
+    record = RunRecord(tmp_path)
+    record.record("stub", NOW)
+    record.record("stub", NOW - dt.timedelta(hours=1))
+    assert record.previous("stub") == NOW
+    (tmp_path / "schedule-runs.json").write_text("{not json")
+    assert record.previous("stub") is None  # an unreadable record means the default window
