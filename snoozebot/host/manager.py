@@ -95,9 +95,12 @@ class PluginManager:
     def discover(self) -> list[DiscoveredPlugin]:
         return discover()
 
-    def find(self, name: str) -> DiscoveredPlugin:
-        """The installed provider ``name``; PluginNotFound names the installed ones."""
-        plugins = self.discover()
+    def find(self, name: str, plugins: list[DiscoveredPlugin] | None = None) -> DiscoveredPlugin:
+        """The installed provider ``name`` (among ``plugins``, default: discovered now).
+
+        PluginNotFound names the installed ones.
+        """
+        plugins = self.discover() if plugins is None else plugins
         for plugin in plugins:
             if plugin.name == name:
                 return plugin
@@ -166,10 +169,10 @@ class PluginManager:
         providers require each other in a cycle. Returns the statuses in load
         order: dependencies first, ``name`` last.
         """
-        plugin = self.find(name)
+        plugins = self.discover()
+        plugin = self.find(name, plugins)
         if plugin.error:
             raise PluginNotFound(name, f"provider {name!r} cannot be loaded: {plugin.error}")
-        plugins = self.discover()
         learnt = self._learn([name], plugins)
         own = learnt[name]
         if isinstance(own, PluginUnavailable):
@@ -210,7 +213,7 @@ class PluginManager:
     def check(self, names: Iterable[str] | None = None) -> list[PluginReport]:
         """Requirement reports for ``names`` (default: every provider); workers tell what only they know."""
         plugins = self.discover()
-        wanted = [p.name for p in plugins] if names is None else [self.find(n).name for n in names]
+        wanted = [p.name for p in plugins] if names is None else [self.find(n, plugins).name for n in names]
         learnt = self._learn(wanted, plugins)
         return check_plugins(plugins, names=wanted, facts=_facts(learnt))
 
