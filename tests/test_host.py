@@ -38,11 +38,23 @@ def manager(isolated_home: Path) -> Iterator[PluginManager]:
         mgr.shutdown()
 
 
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE and False
-    except psutil.NoSuchProcess:
-        return True
+def _gone(pid: int, *, within: float = 2.0) -> bool:
+    """True once ``pid`` no longer exists (reaped, not a zombie), polling up to ``within`` s."""
+    deadline = time.monotonic() + within
+    while True:
+        if not psutil.pid_exists(pid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+def _pid_of(mgr: PluginManager, name: str) -> int:
+    deadline = time.monotonic() + 10
+    while (pid := mgr.supervisor(name).pid) is None:
+        assert time.monotonic() < deadline, f"worker {name} never started"
+        time.sleep(0.02)
+    return pid
 
 
 def test_healthy_provider_serves_calls_and_is_remembered_as_loaded(manager: PluginManager) -> None:
@@ -153,15 +165,15 @@ def test_shutdown_reaps_every_worker(isolated_home: Path) -> None:
     with ThreadPoolExecutor(2) as pool:
         for name in ("memory", "noisy"):
             mgr.client(name).ping()
-            pids.append(mgr.supervisor(name).pid)
+            pids.append(_pid_of(mgr, name))
         # a call in flight while shutting down must not keep the worker alive
         hung = pool.submit(mgr.client("hangy").list_instances)
-        time.sleep(0.3)
-        pids.append(mgr.supervisor("hangy").pid)
+        pids.append(_pid_of(mgr, "hangy"))
+        time.sleep(0.2)  # the call is in flight
         mgr.shutdown()
         with pytest.raises(Exception):
             hung.result(timeout=5)
-    assert all(pid and _gone(pid) for pid in pids)
+    assert all(_gone(pid) for pid in pids)
     me = psutil.Process()
     assert [c for c in me.children() if c.status() != psutil.STATUS_ZOMBIE and c.pid in pids] == []
 
