@@ -193,3 +193,17 @@ def test_install_target_paths_and_garbage(tmp_path) -> None:
         resolve_target(str(tmp_path / "missing.whl"))
     with pytest.raises(UsageError, match="neither a path nor a requirement"):
         resolve_target("what is this")
+
+
+def test_unparsable_versions_count_as_unmet_not_as_crashes() -> None:
+    INSTALLED["oddball"] = Installed("oddball", "not-a-version", ("also bad >>>",))
+    try:
+        [odd] = check(plugin("a", "oddball>=1"))["a"].checks
+        assert odd.status is Status.WRONG_VERSION and odd.installed == "oddball not-a-version"
+        assert check(plugin("b", "oddball"))["b"].ok
+        assert check(plugin("c", "oddball[x]"))["c"].ok  # its unparsable Requires-Dist line is skipped
+        known = {"up": facts("1", "low>=1"), "low": facts("dev")}
+        reports = check(plugin("up"), plugin("low"), facts=known)
+        assert statuses(reports["up"])["low>=1"] is Status.WRONG_VERSION
+    finally:
+        del INSTALLED["oddball"]

@@ -222,6 +222,16 @@ def _applies(req: Requirement, extra: str = "") -> bool:
     return req.marker is None or bool(req.marker.evaluate({"extra": extra}))
 
 
+def _satisfies(req: Requirement, version: str) -> bool:
+    """Whether ``version`` is in ``req``'s range; a version that does not parse never is."""
+    from packaging.version import InvalidVersion
+
+    try:
+        return req.specifier.contains(version, prereleases=True)
+    except InvalidVersion:
+        return False
+
+
 def _spec(req: Requirement) -> str:
     """The requirement without its marker: what ``pip install`` is given."""
     extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
@@ -249,7 +259,7 @@ def _metadata_check(
         )
     have = f"{found.name} {found.version}"
     base = replace(base, installed=have)
-    if req.specifier and not req.specifier.contains(found.version, prereleases=True):
+    if req.specifier and not _satisfies(req, found.version):
         return replace(
             base,
             status=Status.WRONG_VERSION,
@@ -272,14 +282,19 @@ def _metadata_check(
 
 def _missing_for_extra(found: Installed, extra: str, installed: InstalledLookup) -> str | None:
     """What the extra ``extra`` of ``found`` needs that is absent or too old, or None."""
+    from packaging.requirements import InvalidRequirement
+
     for line in found.requires:
-        req = _parse(line)
+        try:
+            req = _parse(line)
+        except InvalidRequirement:
+            continue  # another distribution's broken metadata is not this plugin's problem
         if req.marker is None or not _applies(req, extra) or _applies(req):
             continue  # only the lines this extra adds
         dep = installed(req.name)
         if dep is None:
             return f"{_spec(req)} is not installed"
-        if req.specifier and not req.specifier.contains(dep.version, prereleases=True):
+        if req.specifier and not _satisfies(req, dep.version):
             return f"{_spec(req)} is needed, {dep.name} {dep.version} is installed"
     return None
 
@@ -459,7 +474,7 @@ def _provider_check(
             f"({reason}); fix: {fix}",
             fix=fix,
         )
-    if req.specifier and not req.specifier.contains(version or "0", prereleases=True):
+    if req.specifier and not _satisfies(req, version or "0"):
         fix = pip_command("install", f"{dist}{req.specifier}")
         return replace(
             base,
