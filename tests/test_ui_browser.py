@@ -114,6 +114,7 @@ def test_admin_loads_a_plugin_and_sees_it_healthy(page: Any, agent: UiAgent) -> 
     screenshot(page, "plugins")
 
     _nav(page, "Overview").click()
+    expect(page.locator(".summary")).to_have_text("1 provider loaded; 2 instances running, 1 stopped.")
     card = page.locator(".card.provider", has_text="memory")
     expect(card.locator(".running")).to_have_text("2")
     expect(card.locator(".stopped")).to_have_text("1")
@@ -136,24 +137,32 @@ def test_operator_stops_an_instance_and_the_history_shows_it(page: Any, agent: U
     expect(page.locator(".notice.ok")).to_contain_text("build-server: request accepted; its state is now stopped")
     expect(_row(page, "mem-0").locator(".badge")).to_have_text("stopped")
     expect(_row(page, "mem-0").get_by_role("button", name="Start build-server")).to_be_visible()
-    assert asked == ["Stop build-server (memory)?"]
     assert agent.instances()["mem-0"]["state"] == "stopped"
+    page.once("dialog", answer)
+    _row(page, "mem-2").get_by_role("button", name="Start gpu-trainer").click()
+    expect(_row(page, "mem-2").locator(".badge")).to_have_text("running")
+    assert asked == ["Stop build-server (memory)?", "Start gpu-trainer (memory)?"]
     screenshot(page, "instances")
 
     _nav(page, "History").click()
-    newest = page.locator("table.history tbody tr").first
-    expect(newest.locator('[data-label="Instance"]')).to_have_text("mem-0")
-    expect(newest.locator('[data-label="Who"]')).to_contain_text("operator")
-    expect(newest.locator('[data-label="Action"]')).to_have_text("stop")
-    expect(newest.locator('[data-label="Result"]')).to_have_text("ok")
+    rows = page.locator("table.history tbody tr")
+    expect(rows.first.locator('[data-label="Instance"]')).to_have_text("mem-2")  # newest first
+    expect(rows.first.locator('[data-label="Action"]')).to_have_text("start")
+    stopped = rows.nth(1)
+    expect(stopped.locator('[data-label="Instance"]')).to_have_text("mem-0")
+    expect(stopped.locator('[data-label="Who"]')).to_contain_text("operator")
+    expect(stopped.locator('[data-label="Action"]')).to_have_text("stop")
+    expect(stopped.locator('[data-label="Result"]')).to_have_text("ok")
+    expect(stopped.locator('[data-label="State"]')).to_have_text("stopped")
+    screenshot(page, "history")
+    page.get_by_label("Instance").fill("mem-0")
     page.get_by_label("Action").select_option("start")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator(".empty")).to_have_text("No attempt matches this filter.")
     page.get_by_label("Action").select_option("stop")
-    page.get_by_label("Instance").fill("mem-0")
     page.get_by_role("button", name="Filter").click()
-    expect(page.locator("table.history tbody tr").first.locator('[data-label="Instance"]')).to_have_text("mem-0")
-    screenshot(page, "history")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator('[data-label="Instance"]')).to_have_text("mem-0")
 
 
 def test_a_cancelled_confirmation_changes_nothing(page: Any, agent: UiAgent) -> None:

@@ -36,7 +36,9 @@ async def overview(request: Request, caller: Caller = Depends(viewer)) -> Respon
         (plugin_row(s, failure=ui.load_failures.get(s.name)), c)
         for s, c in zip(statuses, counts, strict=True)
     ]
-    return page(caller, "overview.html", active="overview", rows=rows)
+    known = [c.value for c in counts if c.value is not None]
+    total = StateCounts(*(sum(getattr(c, f) for c in known) for f in ("running", "stopped", "other")))
+    return page(caller, "overview.html", active="overview", rows=rows, total=total)
 
 
 def _problems(plugins: Sequence[DiscoveredPlugin]) -> dict[str, list[str]]:
