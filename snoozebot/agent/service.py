@@ -101,7 +101,10 @@ class AgentService:
     # -- life cycle -----------------------------------------------------------
 
     async def start(self) -> None:
-        """Discover providers and load the persisted loaded set, concurrently."""
+        """Open the audit log, discover providers, and load the persisted loaded set, concurrently."""
+        # Create the log before requests write to it at once: SQLite's switch of a new
+        # file to WAL, raced by several connections, can fail with "database is locked".
+        await self.run(self.audit.finish, [])
         await self.rescan()
         names = self.manager.loaded_names()
 

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from snoozebot.cli.agent import AgentOpt, open_runtime_for
 from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, error, info, table
 from snoozebot.cli.progress import progress
-from snoozebot.cli.runtime import Runtime, open_runtime
+from snoozebot.cli.runtime import Runtime
 from snoozebot.config import parse_options
 from snoozebot.errors import OperationFailed, UsageError, exit_code_for
 
@@ -98,6 +99,7 @@ def list_(  # noqa: PLR0917 - Typer passes options by keyword
     option: OptionOpt = None,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
+    agent: AgentOpt = None,
 ) -> None:
     """List instances (terminated ones are left out) of one provider or every loaded one.
 
@@ -108,7 +110,7 @@ def list_(  # noqa: PLR0917 - Typer passes options by keyword
     from snoozebot.cli import instance_calls as calls  # keeps `plugins list` fast
 
     filters = parse_options(filter_ or [])
-    with open_runtime(config=config, options=option, timeout=timeout) as rt:
+    with open_runtime_for(agent, config=config, options=option, timeout=timeout) as rt:
         providers = [provider] if provider else rt.manager.loaded_names()
         if not providers:
             info("No providers are loaded. Load one first, e.g.: snoozebot plugins load aws")
@@ -139,6 +141,7 @@ def info_(  # noqa: PLR0917 - Typer passes options by keyword
     option: OptionOpt = None,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
+    agent: AgentOpt = None,
 ) -> None:
     """Show one instance: state (and the cloud's own word for it), type, zone, launch time, tags.
 
@@ -146,7 +149,7 @@ def info_(  # noqa: PLR0917 - Typer passes options by keyword
     """
     from snoozebot.cli import instance_calls as calls
 
-    with open_runtime(config=config, options=option, timeout=timeout) as rt:
+    with open_runtime_for(agent, config=config, options=option, timeout=timeout) as rt:
         instance = calls.get_instance(rt, provider, _check_ids([instance_id])[0])
     doc = instance.to_dict()
     if json_:
@@ -184,18 +187,21 @@ def _act(
     config: str | None,
     timeout: float | None,
     lock_timeout: float | None,
+    agent: str | None,
 ) -> None:
+    from snoozebot import remote
     from snoozebot.cli import instance_calls as calls
 
     ids = _check_ids(ids)
     wait_lock = _lock_timeout(lock_timeout)
     verb = "Stopping" if action == "stop" else "Starting"
     with (
-        open_runtime(config=config, options=option, timeout=timeout) as rt,
+        open_runtime_for(agent, config=config, options=option, timeout=timeout) as rt,
         _acting(rt, dry_run=dry_run, lock_timeout=wait_lock),
     ):
         with progress(f"{verb} {len(ids)} instance(s)", len(ids), enabled=len(ids) > 1) as bar:
-            results = calls.run_actions(
+            run = remote.run_actions if isinstance(rt.manager, remote.RemoteManager) else calls.run_actions
+            results = run(
                 rt, provider, action, ids, hibernate=hibernate, dry_run=dry_run, on_done=bar.advance
             )
         if wait and not dry_run:
@@ -237,6 +243,7 @@ def stop(  # noqa: PLR0917 - Typer passes options by keyword
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
     lock_timeout: LockTimeoutOpt = None,
+    agent: AgentOpt = None,
 ) -> None:
     """Stop one or more instances; stopping a stopped instance succeeds.
 
@@ -257,6 +264,7 @@ def stop(  # noqa: PLR0917 - Typer passes options by keyword
         config=config,
         timeout=timeout,
         lock_timeout=lock_timeout,
+        agent=agent,
     )
 
 
@@ -271,6 +279,7 @@ def start(  # noqa: PLR0917 - Typer passes options by keyword
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
     lock_timeout: LockTimeoutOpt = None,
+    agent: AgentOpt = None,
 ) -> None:
     """Start (or resume) one or more instances; starting a running instance succeeds.
 
@@ -291,4 +300,5 @@ def start(  # noqa: PLR0917 - Typer passes options by keyword
         config=config,
         timeout=timeout,
         lock_timeout=lock_timeout,
+        agent=agent,
     )

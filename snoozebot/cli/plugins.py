@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from snoozebot.cli.agent import AgentOpt, open_runtime_for
 from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, info, table
 from snoozebot.cli.runtime import open_runtime
@@ -72,7 +73,7 @@ def _print_reports(reports: list[PluginReport], *, as_json: bool) -> None:
 
 
 @app.command("list")
-def list_(json_: JsonOpt = False, config: ConfigOpt = None) -> None:
+def list_(json_: JsonOpt = False, config: ConfigOpt = None, agent: AgentOpt = None) -> None:
     """List installed providers, their version, whether loaded, and any problem.
 
     No plugin code is imported and no worker is started: the PROBLEM column
@@ -81,27 +82,28 @@ def list_(json_: JsonOpt = False, config: ConfigOpt = None) -> None:
 
     Example: snoozebot plugins list --json
     """
-    with open_runtime(config=config, options=None, timeout=None) as rt:
+    with open_runtime_for(agent, config=config, options=None, timeout=None) as rt:
         _print_list(rt.manager.statuses(), as_json=json_)
 
 
 @app.command("discover")
-def discover(json_: JsonOpt = False, config: ConfigOpt = None) -> None:
+def discover(json_: JsonOpt = False, config: ConfigOpt = None, agent: AgentOpt = None) -> None:
     """Scan the snoozebot.providers entry points now and show what is installed.
 
     Example: pip install snoozebot-acme && snoozebot plugins discover
     """
-    with open_runtime(config=config, options=None, timeout=None) as rt:
+    with open_runtime_for(agent, config=config, options=None, timeout=None) as rt:
         _print_list(rt.manager.statuses(), as_json=json_)
 
 
 @app.command("load")
-def load(
+def load(  # noqa: PLR0917 - Typer passes options by keyword
     name: str = typer.Argument(..., help="Provider name, as in `plugins list`."),
     json_: JsonOpt = False,
     option: OptionOpt = None,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
+    agent: AgentOpt = None,
 ) -> None:
     """Check requirements, start the provider's worker, health-check it, and mark it loaded.
 
@@ -112,7 +114,7 @@ def load(
 
     Example: snoozebot plugins load aws
     """
-    with open_runtime(config=config, options=option, timeout=timeout) as rt:
+    with open_runtime_for(agent, config=config, options=option, timeout=timeout) as rt:
         *dependencies, status = rt.manager.load_all(name)
         setup_error = rt.manager.client(name).ping()
         if json_:
@@ -136,6 +138,7 @@ def unload(
     name: str = typer.Argument(..., help="Provider name."),
     force: ForceOpt = False,
     config: ConfigOpt = None,
+    agent: AgentOpt = None,
 ) -> None:
     """Mark the provider unloaded and stop its worker.
 
@@ -144,7 +147,7 @@ def unload(
 
     Example: snoozebot plugins unload gcp
     """
-    with open_runtime(config=config, options=None, timeout=None) as rt:
+    with open_runtime_for(agent, config=config, options=None, timeout=None) as rt:
         rt.manager.find(name)
         *dependents, _ = rt.manager.unload(name, force=force)
         info(f"Unloaded {name}.")
@@ -153,12 +156,13 @@ def unload(
 
 
 @app.command("info")
-def info_(
+def info_(  # noqa: PLR0917 - Typer passes options by keyword
     name: str = typer.Argument(..., help="Provider name."),
     json_: JsonOpt = False,
     option: OptionOpt = None,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
+    agent: AgentOpt = None,
 ) -> None:
     """Show a provider's versions, api_version, distribution, status and last error.
 
@@ -166,7 +170,7 @@ def info_(
 
     Example: snoozebot plugins info aws --json
     """
-    with open_runtime(config=config, options=option, timeout=timeout) as rt:
+    with open_runtime_for(agent, config=config, options=option, timeout=timeout) as rt:
         plugin = rt.manager.find(name)
         last_error = plugin.error
         if last_error is None:
