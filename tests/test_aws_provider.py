@@ -8,6 +8,7 @@ so botocore's real retry machinery runs (the Stubber would bypass it).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -244,3 +245,40 @@ def test_model_cache_is_built_once_reused_and_repaired(moto_ec2: str, tmp_path: 
     cache.write_text("{not json")
     assert AwsProvider({}).start_instance(iid).id == iid
     assert json.loads(cache.read_text())["service-2"]["operations"].keys() >= {"StopInstances"}
+
+
+# -- docs/aws.md keeps up with the code --------------------------------------------------
+
+DOC = (Path(__file__).resolve().parent.parent / "docs" / "aws.md").read_text()
+
+
+def _table(heading: str) -> list[list[str]]:
+    section = DOC.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+
+
+def test_docs_list_exactly_the_options() -> None:
+    from snoozebot_aws._provider import _OPTIONS
+
+    assert sorted(row[0].strip("`") for row in _table("Options")) == sorted(_OPTIONS)
+
+
+def test_docs_state_table_is_the_mapping() -> None:
+    from snoozebot_aws._convert import STATES
+
+    rows = _table("States")
+    assert {ec2.strip("`"): ours.strip("`") for ec2, ours in rows} == {k: v.value for k, v in STATES.items()}
+
+
+def test_docs_error_table_is_the_mapping() -> None:
+    import re
+
+    from botocore.exceptions import ClientError
+
+    from snoozebot_aws._errors import map_error
+
+    for codes, ours in _table("Errors"):
+        for code in re.findall(r"`([A-Za-z.]+)`", codes):
+            exc = ClientError({"Error": {"Code": code, "Message": "m"}}, "StopInstances")
+            assert map_error(exc).code == ours.strip("`"), code
