@@ -279,3 +279,19 @@ def test_explain_says_why(fleet: Path) -> None:
     assert states(fleet) == {"a": "running", "b": "running"}  # explain changes nothing
     res = run_cli("schedule", "explain", "zzz", "-p", "memory", "--now", MON_1905)
     assert res.returncode == 1 and "instance zzz not found" in res.stderr
+
+
+def test_the_real_clock_is_used_without_now(fleet: Path, tmp_path: Path, isolated_home: Path) -> None:
+    import datetime as dt
+
+    stop = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).strftime("%H:%M")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        config.read_text() + f'\n[schedules.now]\ntimezone = "UTC"\nperiods = [{{ days = "daily", stop = "{stop}" }}]\n'
+    )
+    seed(fleet, {"a": tagged(**{"snoozebot-schedule": "now"})})
+    res = schedule_run("--json")
+    assert res.returncode == 0, res.stderr
+    assert [r["action"] for r in res.json()] == ["stop"]
+    recorded = json.loads((isolated_home / "schedule-runs.json").read_text())["providers"]["memory"]
+    assert abs(dt.datetime.fromisoformat(recorded) - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)

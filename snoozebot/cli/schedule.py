@@ -124,6 +124,7 @@ def run(
         clients = [rt.manager.client(name) for name in names]
         lock = contextlib.nullcontext() if dry_run else record.locked(timeout=rt.timeout)
         with lock:
+            moment = moment if now else _parse_now(None)  # the clock once a previous run let go
             report = run_all(
                 clients, audit, schedules, record, now=moment, dry_run=dry_run, actor=default_actor()
             )
