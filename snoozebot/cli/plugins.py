@@ -58,8 +58,8 @@ def _print_reports(reports: list[PluginReport], *, as_json: bool) -> None:
                 [r.name, c.requirement, c.kind.value, c.status.value, c.installed or "-"] for c in r.checks
             ]
             if r.api is not None:
-                host = f"host API {r.api.host_api}"
-                rows.append([r.name, f"plugin API {r.api.plugin_api or '?'}", "api", r.api.status, host])
+                plugin_api = f"plugin API {r.api.plugin_api or ''}".strip()
+                rows.append([r.name, plugin_api, "api", r.api.status, f"host API {r.api.host_api}"])
         if rows:
             table(None, ["PLUGIN", "REQUIREMENT", "KIND", "STATUS", "INSTALLED"], rows)
         for r in reports:
@@ -152,7 +152,8 @@ def unload(
         *dependents, _ = rt.manager.unload(name, force=force)
         info(f"Unloaded {name}.")
         if dependents:
-            info(f"Also unloaded {', '.join(dependents)}, which require {name}.")
+            verb = "requires" if len(dependents) == 1 else "require"
+            info(f"Also unloaded {', '.join(dependents)}, which {verb} {name}.")
 
 
 @app.command("info")
