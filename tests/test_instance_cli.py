@@ -293,3 +293,65 @@ def test_ctrl_c_exits_130_leaves_no_worker_and_a_pending_trace(isolated_home: Pa
     assert leftover_workers(isolated_home) == []
     rows = json.loads(run_cli("history", "--json").stdout)
     assert [(r["instance"], r["result"]) for r in rows] == [("mem-0", "pending")]
+
+
+# -- waiting (pure: a fake clock and a scripted instance reader) ------------------------
+
+
+def _reader(script: dict[str, list[str]]):
+    from snoozebot.sdk import Instance, InstanceNotFound, InstanceState
+
+    def get(iid: str) -> Instance:
+        if iid not in script:
+            raise InstanceNotFound(f"instance {iid} not found")
+        seen = script[iid].pop(0) if len(script[iid]) > 1 else script[iid][0]
+        return Instance(id=iid, provider="fake", state=InstanceState.parse(seen), raw_state=seen)
+
+    return get
+
+
+def test_wait_for_polls_until_the_target_state() -> None:
+    from snoozebot.cli.waiting import target_states, wait_for
+    from snoozebot.sdk import Instance, InstanceNotFound
+
+    now = [0.0]
+    settled: list[str] = []
+    done = wait_for(
+        _reader({"a": ["stopping", "stopping", "stopped"], "b": ["stopped"], "c": ["stopping", "terminated"]}),
+        ["a", "b", "c", "gone"],
+        target_states("stop"),
+        timeout=60,
+        on_settled=lambda iid, _value: settled.append(iid),
+        clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+    )
+    assert isinstance(done["a"], Instance) and done["a"].state.value == "stopped"
+    assert isinstance(done["b"], Instance)
+    assert "terminated" in str(done["c"]) and isinstance(done["gone"], InstanceNotFound)
+    assert sorted(settled) == ["a", "b", "c", "gone"]
+
+
+def test_wait_for_gives_up_at_the_timeout_naming_the_last_state() -> None:
+    from snoozebot.cli.waiting import WaitTimeout, target_states, wait_for
+
+    now = [0.0]
+    done = wait_for(
+        _reader({"a": ["pending"]}),
+        ["a"],
+        target_states("start"),
+        timeout=5,
+        clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+    )
+    assert isinstance(done["a"], WaitTimeout) and str(done["a"]) == "instance a still pending after 5s"
+    assert 5 <= now[0] < 7
+    assert target_states("stop", hibernate=True) > target_states("stop")
+
+
+def test_start_wait_through_the_cli_reports_the_final_state(isolated_home: Path, tmp_path: Path) -> None:
+    state = tmp_path / "mem.json"
+    run_cli("instance", "stop", "mem-0", "-p", "memory", "-o", f"state_file={state}")
+    result = run_cli(
+        "instance", "start", "mem-0", "-p", "memory", "-o", f"state_file={state}", "--wait", "--json",
+    )
+    assert result.returncode == 0 and result.json()[0]["state"] == "running"
