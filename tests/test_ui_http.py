@@ -136,3 +136,26 @@ def test_the_ui_is_not_part_of_the_rest_api_schema(agent: UiAgent) -> None:
     with agent.agent.client("viewer") as client:
         paths = client.get("/openapi.json").json()["paths"]
     assert paths and not [p for p in paths if p.startswith("/ui")]
+
+
+def _plugin_badge(html: str, name: str) -> str:
+    row = html.split(f'data-plugin="{name}"', 1)[1].split("</tr>", 1)[0]
+    match = re.search(r'class="badge [^"]*">([^<]+)<', row)
+    assert match, row
+    return match.group(1)
+
+
+def test_a_crashing_plugin_shows_its_error_and_restarting(agent: UiAgent) -> None:
+    agent.ensure_loaded("crashy")
+    try:
+        with _signed_in(agent, "viewer") as client:
+            page = client.get("/ui/instances", params={"provider": "crashy"})
+            assert page.status_code == 200
+            assert re.search(r'class="notice error" role="alert">[^<]*crashy[^<]*', page.text)
+            plugins = client.get("/ui/plugins").text
+            assert _plugin_badge(plugins, "crashy") == "restarting"
+            assert _plugin_badge(plugins, "memory") == "healthy"
+            overview = client.get("/ui").text
+            assert "crashy" in overview and 'class="notice error"' in overview  # its card says why
+    finally:
+        agent.ensure_loaded("crashy", loaded=False)

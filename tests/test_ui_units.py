@@ -10,7 +10,7 @@ import pytest
 
 from snoozebot import sdk
 from snoozebot.agent.errors import ApiError
-from snoozebot.agent.ui.calls import bounded
+from snoozebot.agent.ui.calls import SingleFlight, bounded
 from snoozebot.agent.ui.pages_auth import _safe_next
 from snoozebot.agent.ui.render import CONTENT_SECURITY_POLICY, TEMPLATES, environment
 from snoozebot.agent.ui.session import SessionStore, same_secret
@@ -192,5 +192,29 @@ def test_bounded_calls_answer_in_time() -> None:
         assert cloud.code == "permission_denied" and cloud.error == "no"
         with pytest.raises(ZeroDivisionError):
             await bounded(_fail(ZeroDivisionError()), seconds=5, what="x")
+
+    asyncio.run(scenario())
+
+
+def test_identical_calls_in_flight_share_one_run() -> None:
+    started: list[str] = []
+
+    async def call(key: str) -> str:
+        started.append(key)
+        number = len(started)
+        await asyncio.sleep(0.05)
+        return f"{key}-{number}"
+
+    async def scenario() -> None:
+        flights = SingleFlight()
+        first = flights.run("a", lambda: call("a"))
+        again = flights.run("a", lambda: call("a"))
+        other = flights.run("b", lambda: call("b"))
+        assert again is first and other is not first and len(flights) == 2
+        assert await first == "a-1" and await other == "b-2"
+        await asyncio.sleep(0)
+        assert len(flights) == 0  # finished calls are forgotten
+        assert await flights.run("a", lambda: call("a")) == "a-3"
+        assert started == ["a", "b", "a"]
 
     asyncio.run(scenario())

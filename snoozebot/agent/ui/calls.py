@@ -2,14 +2,16 @@
 
 A slow or hung plugin must never hang a page: :func:`bounded` waits at most
 ``seconds`` and then answers with a message saying so, while the call goes on
-in the background until the plugin's own timeout ends it. Expected failures
+in the background until the plugin's own timeout ends it; :class:`SingleFlight`
+lets pages asking the same thing meanwhile (reloads, the live refresh) wait
+for that call instead of starting more of them. Expected failures
 (plugin unavailable, cloud error, not loaded) become one line for the page.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -17,7 +19,7 @@ from snoozebot import sdk
 from snoozebot.agent.errors import ApiError
 from snoozebot.errors import SnoozebotError
 
-__all__ = ["Answer", "bounded"]
+__all__ = ["Answer", "SingleFlight", "bounded"]
 
 T = TypeVar("T")
 
@@ -61,3 +63,23 @@ async def bounded(call: Awaitable[T], *, seconds: float, what: str) -> Answer[T]
     if isinstance(exc, _EXPECTED):
         return Answer(error=str(getattr(exc, "message", exc)), code=str(getattr(exc, "code", "error")))
     raise exc
+
+
+class SingleFlight:
+    """Identical calls in flight at the same time share one run."""
+
+    def __init__(self) -> None:
+        self._running: dict[Hashable, asyncio.Future[Any]] = {}
+
+    def run(self, key: Hashable, start: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
+        """The call in flight for ``key``, or a new one made by ``start``."""
+        running = self._running.get(key)
+        if running is not None:
+            return running
+        future: asyncio.Future[T] = asyncio.ensure_future(start())
+        self._running[key] = future
+        future.add_done_callback(lambda _: self._running.pop(key, None))
+        return future
+
+    def __len__(self) -> int:
+        return len(self._running)

@@ -14,6 +14,7 @@ session's CSRF token.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,10 +25,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 
+from snoozebot import sdk
 from snoozebot.agent.auth import authorize
 from snoozebot.agent.errors import ApiError
 from snoozebot.agent.service import AgentService
 from snoozebot.agent.tokens import Role, TokenRecord, TokenStore
+from snoozebot.agent.ui.calls import SingleFlight
 from snoozebot.agent.ui.render import SECURITY_HEADERS, render
 from snoozebot.agent.ui.session import SESSION_COOKIE, Session, SessionStore, same_secret
 
@@ -55,8 +58,15 @@ class UiState:
     tokens: TokenStore
     wait_seconds: float
     sessions: SessionStore = field(default_factory=SessionStore)
+    listings: SingleFlight = field(default_factory=SingleFlight)
+    """Instance listings in flight, shared by the pages that want them."""
     load_failures: dict[str, str] = field(default_factory=dict)
     """Error code of the last failed load of each plugin through the UI."""
+
+    def list_instances(self, provider: str, filters: dict[str, str]) -> asyncio.Future[list[sdk.Instance]]:
+        """The provider's instances; a listing already in flight for the same filters is shared."""
+        key = (provider, tuple(sorted(filters.items())))
+        return self.listings.run(key, lambda: self.service.list_instances(provider, filters))
 
 
 def ui_state(request: Request) -> UiState:

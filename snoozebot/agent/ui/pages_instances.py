@@ -51,7 +51,7 @@ async def _rows(ui: UiState, provider: str | None, filt: InstanceFilter) -> Answ
     if filt.tag_error:
         return Answer(error=filt.tag_error, code="invalid_request")
     answer = await bounded(
-        ui.service.list_instances(provider, filt.cloud_filters()),
+        ui.list_instances(provider, filt.cloud_filters()),
         seconds=ui.wait_seconds,
         what=f"provider {provider!r}",
     )

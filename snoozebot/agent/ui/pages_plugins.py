@@ -20,7 +20,7 @@ router = APIRouter(route_class=UiRoute, include_in_schema=False)
 
 async def _counts(ui: UiState, provider: str) -> Answer[StateCounts]:
     answer = await bounded(
-        ui.service.list_instances(provider, {}), seconds=ui.wait_seconds, what=f"provider {provider!r}"
+        ui.list_instances(provider, {}), seconds=ui.wait_seconds, what=f"provider {provider!r}"
     )
     if answer.value is None:
         return Answer(error=answer.error, code=answer.code, timed_out=answer.timed_out)

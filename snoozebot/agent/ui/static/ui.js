@@ -1,7 +1,8 @@
 // snoozebot web UI: a little progressive enhancement. Every page works without it.
 // - forms with data-confirm ask first, then tell the server it was confirmed;
 // - the instances table refreshes its rows every few seconds (faster while
-//   an instance is changing state), and stops when the session ends.
+//   an instance is changing state, slower while the provider fails), and
+//   stops when the session ends.
 "use strict";
 
 document.addEventListener("submit", function (event) {
@@ -29,15 +30,18 @@ document.addEventListener("submit", function (event) {
   if (!rows || !rows.dataset.src) {
     return;
   }
-  var FAST = 1500, SLOW = 5000, TIMEOUT = 15000;
-  var timer = null;
+  var FAST = 1500, SLOW = 5000, FAILING = 30000, TIMEOUT = 15000;
 
   function busy() {
     return rows.querySelector("tr[data-busy]") !== null;
   }
 
+  function failing() {
+    return rows.querySelector("tr.message .error") !== null;
+  }
+
   function schedule() {
-    timer = window.setTimeout(refresh, busy() ? FAST : SLOW);
+    window.setTimeout(refresh, failing() ? FAILING : busy() ? FAST : SLOW);
   }
 
   function stop(message) {
