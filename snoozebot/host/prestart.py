@@ -50,19 +50,30 @@ def _scan(argv: Sequence[str]) -> tuple[str | None, str | None, list[str]]:
     return provider, config, options
 
 
+def _loaded_for(argv: Sequence[str]) -> list[str]:
+    """``instance list`` without ``-p`` covers every loaded provider: start them all."""
+    if tuple(argv[:2]) != ("instance", "list"):
+        return []
+    from snoozebot.state import LoadedSet, state_dir
+
+    return LoadedSet(state_dir()).names()
+
+
 def prestart(argv: Sequence[str]) -> None:
     """Fork the worker a provider-bound ``instance`` command will use, if any."""
     if len(argv) < 2 or (argv[0], argv[1]) not in _PRESTART_COMMANDS or "--agent" in argv:
         return
     try:
         provider, config_path, pairs = _scan(argv[2:])
-        if not provider:
+        providers = [provider] if provider else _loaded_for(argv)
+        if not providers:
             return
         from snoozebot.host.process import WorkerProcess  # noqa: PLC0415
 
         config = load_config(config_path)
-        options = config.provider_options(provider, parse_options(pairs))
-        _started[provider] = (options, WorkerProcess.launch(provider, options, start_method="fork"))
+        for name in providers:
+            options = config.provider_options(name, parse_options(pairs))
+            _started[name] = (options, WorkerProcess.launch(name, options, start_method="fork"))
     except Exception:  # the real parser reports whatever is wrong
         return
 
