@@ -90,7 +90,8 @@ def main() -> None:
         assert state["Name"] == "stopped", state
 
     medians = {name: statistics.median(values) for name, values in samples.items()}
-    print(f"single stop against local moto EC2, {args.rounds} rounds, medians:")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"single stop against local moto EC2, {args.rounds} rounds, {os.cpu_count()} CPUs, load average {load}:")
     for name, value in medians.items():
         spread = f"min {min(samples[name]) * 1000:.0f} / max {max(samples[name]) * 1000:.0f} ms"
         print(f"  {name:<10} {value * 1000:7.0f} ms   ({spread})")

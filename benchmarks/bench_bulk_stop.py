@@ -130,7 +130,11 @@ def main() -> None:
         assert stopped == len(ids), f"only {stopped} of {len(ids)} stopped"
 
     medians = {name: statistics.median(values) for name, values in samples.items()}
-    print(f"stopping {args.instances} instances in one command against local moto EC2, {args.rounds} rounds:")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"stopping {args.instances} instances in one command against local moto EC2, {args.rounds} rounds, "
+        f"{os.cpu_count()} CPUs, load average {load}:"
+    )
     for name, value in medians.items():
         made = ", ".join(f"{action} x{n}" for action, n in sorted(api_calls[name].items()))
         print(
