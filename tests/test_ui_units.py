@@ -218,3 +218,19 @@ def test_identical_calls_in_flight_share_one_run() -> None:
         assert started == ["a", "b", "a"]
 
     asyncio.run(scenario())
+
+
+def test_templates_and_static_files_ship_in_the_wheel() -> None:
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    import snoozebot
+
+    root = Path(snoozebot.__file__).parent
+    patterns = tomllib.loads((root.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    shipped = patterns["snoozebot"]
+    files = [p.relative_to(root).as_posix() for d in ("agent/ui/templates", "agent/ui/static")
+             for p in (root / d).iterdir()]
+    assert files
+    assert [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in shipped)] == []
