@@ -355,3 +355,44 @@ def test_start_wait_through_the_cli_reports_the_final_state(isolated_home: Path,
         "instance", "start", "mem-0", "-p", "memory", "-o", f"state_file={state}", "--wait", "--json",
     )
     assert result.returncode == 0 and result.json()[0]["state"] == "running"
+
+
+# -- progress only on a terminal ----------------------------------------------------------
+
+
+def _run_in_pty(argv: list[str], timeout: float = 60) -> tuple[int, str]:
+    import pty
+    import select
+
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=child_fd, stdout=child_fd, stderr=child_fd, close_fds=True)
+    os.close(child_fd)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main_fd], [], [], 1)
+        if not ready:
+            if proc.poll() is not None:
+                break
+            continue
+        try:
+            data = os.read(main_fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    os.close(main_fd)
+    return proc.wait(timeout=10), out.decode(errors="replace")
+
+
+def test_progress_is_shown_on_a_terminal_and_never_in_a_pipe(isolated_home: Path, tmp_path: Path) -> None:
+    args = ["instance", "stop", "mem-0", "mem-1", "mem-2", "-p", "memory", "-o", f"state_file={tmp_path / 'm.json'}"]
+    code, screen = _run_in_pty([SNOOZEBOT, *args, "-o", "delay=0.3", "--wait"])
+    assert code == 0
+    assert "Stopping 3 instance(s)" in screen and "3/3" in screen and "Waiting until stopped" in screen
+    assert "\x1b[" in screen
+
+    piped = run_cli(*args, "--wait")
+    assert piped.returncode == 0
+    assert "\x1b[" not in piped.stdout + piped.stderr and "Stopping" not in piped.stderr
