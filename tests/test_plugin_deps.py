@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 from conftest import leftover_workers
 
+pytestmark = pytest.mark.slow  # builds eight wheels once, then ~50 real CLI runs
+
 DISTS = Path(__file__).parent / "dists"
 PROBLEM_DISTS = ["snoozebot-needcore", "snoozebot-needlib", "snoozebot-stale", "snoozebot-cycle",
                  "snoozebot-lower", "snoozebot-upper", "sbtest-lib"]
