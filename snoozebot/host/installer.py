@@ -135,17 +135,27 @@ def _failed(verb: str, change: Change, code: int, *, timeout: float) -> Operatio
 def install(target: str, *, upgrade: bool = False, timeout: float = PIP_TIMEOUT) -> Change:
     """``pip install`` ``target`` (see :func:`resolve_target`); what changed.
 
-    Raises OperationFailed when pip fails, after removing what it had added.
+    Raises OperationFailed when pip fails, after removing what it had added;
+    an interrupted install (Ctrl-C) is rolled back the same way.
     """
     requirement = resolve_target(target)
     before = _snapshot()
-    code = _pip(["install", *(["--upgrade"] if upgrade else []), requirement], timeout=timeout)
+    try:
+        code = _pip(["install", *(["--upgrade"] if upgrade else []), requirement], timeout=timeout)
+    except KeyboardInterrupt:
+        _roll_back(_diff(requirement, before, _snapshot()), timeout=timeout)
+        raise
     change = _diff(requirement, before, _snapshot())
     if code != 0:
-        if change.added:
-            _pip(["uninstall", "--yes", *sorted(change.added)], timeout=timeout)
+        _roll_back(change, timeout=timeout)
         raise _failed("install", change, code, timeout=timeout)
     return change
+
+
+def _roll_back(change: Change, *, timeout: float) -> None:
+    """Remove the distributions a failed install added."""
+    if change.added:
+        _pip(["uninstall", "--yes", *sorted(change.added)], timeout=timeout)
 
 
 def uninstall(distribution: str, *, timeout: float = PIP_TIMEOUT) -> Change:
