@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -29,13 +30,14 @@ def open_runtime_for(
     agent: str | None, *, config: str | None, options: list[str] | None, timeout: float | None
 ) -> Iterator[Runtime]:
     """The local runtime, or, with ``--agent``/``$SNOOZEBOT_AGENT_URL``, one whose manager is the agent."""
-    from snoozebot.remote import agent_url
-
-    url = agent_url(agent)
-    if url is None:
+    if not (agent or os.environ.get("SNOOZEBOT_AGENT_URL")):  # local: keep start-up light
         with open_runtime(config=config, options=options, timeout=timeout) as rt:
             yield rt
         return
+    from snoozebot.remote import agent_url
+
+    url = agent_url(agent)
+    assert url is not None
     from snoozebot.config import Config
     from snoozebot.errors import UsageError
     from snoozebot.remote import AgentConnection, RemoteManager

@@ -8,7 +8,8 @@ close to a bare Typer app. ``snoozebot --help`` builds them all.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import typer
 
@@ -74,5 +75,5 @@ def build_app(argv: Sequence[str] = ()) -> typer.Typer:
             app.add_typer(group, name=name)
     for name, target in COMMANDS.items():
         if wanted in (None, name):
-            app.command(name)(_load(target))
+            app.command(name)(cast(Callable[..., Any], _load(target)))
     return app

@@ -34,7 +34,7 @@ def run(argv: Sequence[str]) -> int:
     from snoozebot import sdk  # noqa: PLC0415
     from snoozebot.cli.app import build_app  # noqa: PLC0415
     from snoozebot.cli.output import error  # noqa: PLC0415
-    from snoozebot.errors import EXIT_INTERRUPTED, SnoozebotError, exit_code_for  # noqa: PLC0415
+    from snoozebot.errors import EXIT_INTERRUPTED, EXIT_USAGE, SnoozebotError, exit_code_for  # noqa: PLC0415
 
     _configure_logging()
     command = typer.main.get_command(build_app(argv))
@@ -43,8 +43,9 @@ def run(argv: Sequence[str]) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.TyperException as exc:  # usage errors (exit 2) and the like
-        exc.show()
-        return int(exc.exit_code)
+        show = getattr(exc, "show", None)
+        show() if callable(show) else error(str(exc))
+        return int(getattr(exc, "exit_code", EXIT_USAGE))
     except (typer.Abort, KeyboardInterrupt):
         error("interrupted")
         return EXIT_INTERRUPTED

@@ -6,13 +6,11 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snoozebot.config import Config
 from snoozebot.errors import PluginNotFound, PluginUnavailable, UsageError
-from snoozebot.host.client import ProviderClient
 from snoozebot.host.discovery import DiscoveredPlugin, discover
-from snoozebot.host.process import Handshake, WorkerProcess
 from snoozebot.host.requirements import (
     PluginReport,
     ProviderFacts,
@@ -20,8 +18,12 @@ from snoozebot.host.requirements import (
     load_order,
     required_providers,
 )
-from snoozebot.host.supervisor import RestartPolicy, Supervisor
 from snoozebot.state import LoadedSet
+
+if TYPE_CHECKING:  # process machinery is imported when the first worker starts
+    from snoozebot.host.client import ProviderClient
+    from snoozebot.host.process import Handshake, WorkerProcess
+    from snoozebot.host.supervisor import RestartPolicy, Supervisor
 
 __all__ = ["DEFAULT_TIMEOUT", "PluginManager", "PluginStatus"]
 
@@ -144,6 +146,8 @@ class PluginManager:
         with self._lock:
             sup = self._supervisors.get(name)
             if sup is None:
+                from snoozebot.host.supervisor import Supervisor  # noqa: PLC0415
+
                 sup = Supervisor(
                     name,
                     self.config.provider_options(name, self._overrides),
@@ -156,6 +160,8 @@ class PluginManager:
             return sup
 
     def client(self, name: str) -> ProviderClient:
+        from snoozebot.host.client import ProviderClient  # noqa: PLC0415
+
         return ProviderClient(self.supervisor(name), timeout=self.timeout)
 
     def load(self, name: str) -> PluginStatus:
@@ -253,6 +259,8 @@ class PluginManager:
 
     def _handshakes(self, names: Iterable[str]) -> dict[str, Handshake | PluginUnavailable]:
         """The hello of each provider in ``names``, their workers started side by side."""
+        from snoozebot.host.process import WorkerProcess  # noqa: PLC0415
+
         wanted = list(dict.fromkeys(names))
         with self._lock:
             for name in wanted:

@@ -94,7 +94,7 @@ class WorkerProcess:
         start_method: str | None = None,
     ) -> WorkerProcess:
         """Start the process; the handshake is completed by :meth:`wait_ready`."""
-        ctx = multiprocessing.get_context(start_method or choose_start_method())
+        ctx: Any = multiprocessing.get_context(start_method or choose_start_method())
         parent_conn, child_conn = ctx.Pipe(duplex=True)
         process = ctx.Process(
             target=run_worker,
