@@ -51,11 +51,18 @@ def page(chromium: Any, agent: UiAgent) -> Iterator[Any]:
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.on("console", lambda message: _console_error(message, errors))
     try:
         yield opened
     finally:
         context.close()
-    assert not errors, f"script errors on the page: {errors}"
+    assert not errors, f"script or console errors (a CSP violation, say): {errors}"
+
+
+def _console_error(message: Any, errors: list[str]) -> None:
+    """Console errors but the browser's note on a 4xx page (a refused sign-in answers 401)."""
+    if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        errors.append(message.text)
 
 
 def _nav(page: Any, name: str) -> Any:
