@@ -11,7 +11,9 @@ The baseline, measured in the same run against the same server: a bare boto3
 script in a fresh process that lists the same instances (one paginated
 DescribeInstances) and stops or starts them in one call. Ratios are
 snoozebot / baseline ("nothing due" runs, which only list, against the bare
-stop). Target: a handful of API calls and under 10 s.
+stop). moto runs in this process and does most of the work, so wall times follow
+the machine's load; the CPU column (the command and its worker, not moto) is
+snoozebot's own cost. Target: a handful of API calls and under 10 s.
 
     .venv/bin/python benchmarks/bench_schedule.py [--instances 1000] [--untagged 0] [--rounds 2]
 """
@@ -23,6 +25,7 @@ import collections
 import datetime as dt
 import logging
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -130,13 +133,16 @@ def boundary_times() -> Iterator[str]:
         yield f"{day.isoformat()}T08:15:00+01:00"
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock seconds, and CPU seconds of the command and its children (its workers)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command[:4])} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -177,7 +183,7 @@ def main() -> None:
 
         # Stop at 19:05 Berlin, start at 08:05 the next weekday, and so on: one boundary per run.
         times = boundary_times()
-        results: dict[str, list[float]] = collections.defaultdict(list)
+        results: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
         calls: dict[str, dict[str, int]] = {}
         variants = {
             "snoozebot (batch_size=100, default)": [],
@@ -200,14 +206,16 @@ def main() -> None:
 
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"load average {load} on {os.cpu_count()} cores (moto shares them)")
-        print(f"\n{'run':<46}{'median s':>10}{'vs bare':>9}   EC2 API calls")
+        print(f"\n{'run':<46}{'wall s':>8}{'vs bare':>9}{'CPU s':>7}   EC2 API calls")
         for action in ("stop", "start", "nothing due"):
-            base = statistics.median(results[f"bare boto3 {'stop' if action == 'nothing due' else action}"])
+            bare = results[f"bare boto3 {'stop' if action == 'nothing due' else action}"]
+            base = statistics.median(wall for wall, _ in bare)
             for name in [*variants, "bare boto3"] if action != "nothing due" else variants:
                 key = f"{name} {action}"
-                median = statistics.median(results[key])
+                wall = statistics.median(w for w, _ in results[key])
+                cpu = statistics.median(c for _, c in results[key])
                 seen = ", ".join(f"{k} {v}" for k, v in sorted(calls[key].items()))
-                print(f"{key:<46}{median:>10.2f}{median / base:>8.2f}x   {sum(calls[key].values())} ({seen})")
+                print(f"{key:<46}{wall:>8.2f}{wall / base:>8.2f}x{cpu:>7.2f}   {sum(calls[key].values())} ({seen})")
     proxy.shutdown()
     moto.stop()
 
