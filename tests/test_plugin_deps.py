@@ -324,6 +324,10 @@ def test_install_short_name_from_local_wheels_then_uninstall(fresh: Venv) -> Non
     assert fresh.installed().get("snoozebot-lower") == "1.2.0"
     assert "lower" in {p["name"] for p in fresh.snoozebot("plugins", "list", "--json").json()}
 
+    again = fresh.snoozebot("plugins", "install", "lower", "--upgrade")  # already there: still checked
+    assert again.returncode == 0, again.stderr
+    assert "Installed" not in again.stderr and "All requirements met (1 provider(s) checked)." in again.stderr
+
     gone = fresh.snoozebot("plugins", "uninstall", "lower")
     assert gone.returncode == 0, gone.stderr
     assert "Uninstalled snoozebot-lower (providers: lower)." in gone.stderr
@@ -347,6 +351,13 @@ def test_install_reports_a_missing_provider_and_its_fix_works(fresh: Venv) -> No
     refused = fresh.snoozebot("plugins", "uninstall", "lower")
     assert refused.returncode == 2 and "upper require it" in _one_error_line(refused)
     assert "snoozebot-lower" in fresh.installed()
+
+    forced = fresh.snoozebot("plugins", "uninstall", "lower", "--force")
+    assert forced.returncode == 1  # removed, and the check names what it broke
+    assert "snoozebot-lower" not in fresh.installed()
+    assert "Also unloaded upper, which requires lower." in forced.stderr
+    assert "plugin 'upper' requires provider lower>=1.0, which is not installed" in forced.stdout
+    assert _loaded(fresh) == set()
 
 
 def test_install_from_a_project_directory(fresh: Venv, tmp_path: Path) -> None:

@@ -149,11 +149,7 @@ def unload(
     """
     with open_runtime_for(agent, config=config, options=None, timeout=None) as rt:
         rt.manager.find(name)
-        *dependents, _ = rt.manager.unload(name, force=force)
-        info(f"Unloaded {name}.")
-        if dependents:
-            verb = "requires" if len(dependents) == 1 else "require"
-            info(f"Also unloaded {', '.join(dependents)}, which {verb} {name}.")
+        _report_unloaded(name, rt.manager.unload(name, force=force))
 
 
 @app.command("info")
@@ -267,7 +263,8 @@ def uninstall(
     with open_runtime(config=config, options=None, timeout=timeout) as rt:
         distribution, providers = installer.owner(name, rt.manager.discover())
         for provider in providers:
-            rt.manager.unload(provider, force=force)
+            if provider in rt.manager.loaded_names():
+                _report_unloaded(provider, rt.manager.unload(provider, force=force))
     change = installer.uninstall(distribution)
     with open_runtime(config=config, options=None, timeout=timeout) as rt:
         gone = {*providers, *change.removed}
@@ -279,6 +276,15 @@ def uninstall(
         if not json_:
             _print_reports(affected, as_json=False)
         raise typer.Exit(1)
+
+
+def _report_unloaded(name: str, unloaded: list[str]) -> None:
+    """Say what ``unload`` did: ``name`` and the dependents --force took with it."""
+    info(f"Unloaded {name}.")
+    dependents = [each for each in unloaded if each != name]
+    if dependents:
+        verb = "requires" if len(dependents) == 1 else "require"
+        info(f"Also unloaded {', '.join(dependents)}, which {verb} {name}.")
 
 
 def _summarise(added: dict[str, str], upgraded: dict[str, tuple[str, str]]) -> None:
