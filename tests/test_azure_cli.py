@@ -192,6 +192,27 @@ def test_configuration_errors_exit_2_with_one_line(arm: FakeArm, options: list[s
     assert result.stdout == ""
 
 
+def test_the_host_never_imports_the_azure_sdk(arm: FakeArm) -> None:
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\n"
+        "from snoozebot.cli.main import run\n"
+        "code = run(sys.argv[1:])\n"
+        "leaked = sorted(m for m in sys.modules if m.split('.')[0] in ('azure', 'snoozebot_azure'))\n"
+        "print(json.dumps({'code': code, 'leaked': leaked}), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "instance", "stop", "web-rg/web-1", *opts(arm), "--wait", "--json"],
+        check=False, capture_output=True, text=True, timeout=60,
+    )
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report == {"code": 0, "leaked": []}, proc.stderr
+    assert arm.power("web-rg", "web-1") == "deallocated"  # the worker did the work
+
+
 # -- docs/azure.md keeps up with the code ----------------------------------------------
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "azure.md").read_text()
