@@ -154,6 +154,22 @@ def test_stopping_a_stopped_instance_changes_nothing(connect, gce) -> None:
     assert gce.calls("instances.stop") == []
 
 
+def test_transitions_that_need_no_call_or_cannot_be_made_now(connect, gce) -> None:
+    client = connect()
+    [suspend] = client.stop_instances([f"{B}/db-1"], hibernate=True)  # already stopped
+    assert suspend.ok and suspend.instance.state is InstanceState.STOPPED
+    client.stop_instances([f"{A}/web-1"])
+    [start] = client.start_instances([f"{A}/web-1"])  # still STOPPING
+    assert isinstance(start.error, InvalidInstanceState) and "STOPPING" in start.error.message
+    assert gce.calls("instances.suspend") == [] and gce.calls("instances.start") == []
+
+
+def test_refused_credentials_are_a_configuration_error(connect, gce) -> None:
+    gce.fail("instances.get", 401)
+    with pytest.raises(ConfigurationError, match="credentials"):
+        connect().get_instance_info(f"{A}/web-1")
+
+
 def test_hibernate_suspends_and_start_resumes(connect, gce) -> None:
     client = connect()
     [outcome] = client.stop_instances([f"{A}/web-2"], hibernate=True)
