@@ -207,3 +207,11 @@ def test_unparsable_versions_count_as_unmet_not_as_crashes() -> None:
         assert statuses(reports["up"])["low>=1"] is Status.WRONG_VERSION
     finally:
         del INSTALLED["oddball"]
+
+
+def test_required_provider_claimed_by_two_distributions_is_a_conflict() -> None:
+    twice = DiscoveredPlugin("low", "m:low", "snoozebot-low", "1.0", "provider name 'low' is claimed by a and b; uninstall one")
+    reports = check(plugin("up"), twice, facts={"up": facts("1", "low")}, name="up")
+    [edge] = [c for c in reports["up"].checks if c.kind is rq.Kind.PROVIDER]
+    assert edge.status is Status.CONFLICT and "claimed by a and b" in edge.message
+    assert edge.fix == f"{sys.executable} -m pip uninstall -y snoozebot-low"

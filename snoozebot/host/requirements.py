@@ -466,7 +466,10 @@ def _provider_check(
         )
     if target.error or target_facts.error:
         reason = target.error or target_facts.error
-        fix = pip_command("install", "--force-reinstall", dist)
+        # a name two distributions claim: remove one; a worker that cannot start: reinstall it
+        fix = pip_command("uninstall", "-y", dist) if target.error else pip_command(
+            "install", "--force-reinstall", dist
+        )
         return replace(
             base,
             status=Status.CONFLICT if target.error else Status.BROKEN,
