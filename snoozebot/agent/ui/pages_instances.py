@@ -71,7 +71,7 @@ def _context(
         "instances": instances,
         "actions_for": actions_for,
         "can_act": caller.may("operator"),
-        "busy": any(i.state.value in BUSY_STATES for i in instances),
+        "busy_states": BUSY_STATES,
         "back": urlencode(filt.query()),
     }
 

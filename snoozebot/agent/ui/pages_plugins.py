@@ -12,6 +12,7 @@ from snoozebot.agent.ui.calls import Answer, bounded
 from snoozebot.agent.ui.guard import Caller, UiRoute, UiState, admin, form_of, page, ui_state, viewer
 from snoozebot.agent.ui.views import PluginRow, StateCounts, plugin_row, state_counts
 from snoozebot.host.discovery import DiscoveredPlugin
+from snoozebot.host.requirements import check_plugins
 
 __all__ = ["router"]
 
@@ -43,10 +44,6 @@ async def overview(request: Request, caller: Caller = Depends(viewer)) -> Respon
 
 def _problems(plugins: Sequence[DiscoveredPlugin]) -> dict[str, list[str]]:
     """Requirement problems from metadata alone (no worker started)."""
-    try:
-        from snoozebot.host.requirements import check_plugins
-    except ImportError:  # the requirement checks are optional for this page
-        return {}
     return {r.name: r.problems for r in check_plugins(plugins)}
 
 
@@ -84,6 +81,9 @@ async def load(request: Request, caller: Caller = Depends(admin)) -> Response:
         ui.load_failures.pop(name, None)
         st = answer.value.status
         caller.session.notify("ok", f"Loaded {name} {st.plugin_version or ''} (plugin API {st.api_version}).")
+        if answer.value.also_loaded:
+            caller.session.notify("ok", f"Also loaded, since {name} requires them: "
+                                        f"{', '.join(answer.value.also_loaded)}.")
         if problem := answer.value.config_error:
             caller.session.notify("error", f"{name} is loaded but not configured: {problem}")
     else:
