@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,6 +149,26 @@ def test_dry_run_touches_nothing(gce) -> None:
     assert result.returncode == 0, result.stderr
     assert [r["state"] for r in result.json()] == ["running", "running"]
     assert not [r for r in gce.requests if r.method == "POST"]
+
+
+def test_through_the_agent_ids_with_a_slash_work(gce, isolated_home) -> None:
+    from test_agent_harness import running_agent
+
+    assert run_cli("plugins", "load", "gcp", env=env(gce)).returncode == 0
+    config = Path(os.environ["SNOOZEBOT_CONFIG"])
+    with running_agent(isolated_home, config, extra_env=env(gce)) as agent, agent.client("operator") as http:
+        got = http.get(f"/api/providers/gcp/instances/{A}/vm-1")
+        assert got.status_code == 200 and got.json()["raw_state"] == "RUNNING"
+        stop = http.post(f"/api/providers/gcp/instances/{A}/vm-1/stop", json={"hibernate": True})
+        assert stop.status_code == 200 and stop.json()["state"] == "suspending"
+        assert http.get(f"/api/providers/gcp/instances/{A}/ghost").status_code == 404
+        gce.fail_operation(B, "vm-3")
+        remote = run_cli(
+            "instance", "start", f"{B}/vm-3", "-p", "gcp", "--agent", agent.url, "--wait", "--json",
+            env={"SNOOZEBOT_TOKEN": agent.tokens["operator"]},
+        )
+    assert remote.returncode == 1 and "enough resources" in remote.json()[0]["error"]["message"]
+    assert len(gce.calls("instances.suspend")) == 1
 
 
 # -- docs/gcp.md keeps up with the code ---------------------------------------------------
