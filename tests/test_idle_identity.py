@@ -80,3 +80,16 @@ def test_a_server_that_is_not_gce_is_not_believed(env) -> None:
         env(aws=md.url, gce=md.host)
         with pytest.raises(OperationFailed, match="HTTP 404"):
             identify()
+
+
+def test_no_cloud_sdk_is_imported_by_the_idle_and_schedule_commands() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, snoozebot.cli.idle, snoozebot.cli.schedule\n"
+        "bad = [m for m in ('boto3', 'botocore', 'googleapiclient', 'google.auth', 'azure') if m in sys.modules]\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
