@@ -13,6 +13,7 @@ datetimes, so tests drive them with any clock. The rules (DESIGN.md 4a):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -101,8 +102,12 @@ def boundaries_between(schedule: Schedule, after: dt.datetime, until: dt.datetim
     return sorted(b for b in _candidates(schedule, first, last) if after < b.at <= until)
 
 
+@functools.lru_cache(maxsize=256)
 def latest_boundary(schedule: Schedule, after: dt.datetime, until: dt.datetime) -> Boundary | None:
-    """The boundary that decides a run over the window ``(after, until]``, if any."""
+    """The boundary that decides a run over the window ``(after, until]``, if any.
+
+    Cached: a run asks the same question for every instance on the same schedule.
+    """
     found = boundaries_between(schedule, after, until)
     return found[-1] if found else None
 
