@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 from test_ui_harness import (
     EVIL_NAME,
     EVIL_TAG,
+    NEEDY_LIBRARY,
     WAIT_MS,
     UiAgent,
     browser,
@@ -110,6 +111,9 @@ def test_admin_loads_a_plugin_and_sees_it_healthy(page: Any, agent: UiAgent) -> 
     broken.get_by_role("button", name="Load broken").click()
     expect(broken.locator(".badge")).to_have_text("failed")
     expect(broken.locator('[data-label="Last error"]')).not_to_have_text("–")
+
+    needy = page.locator('tr[data-plugin="needy"] [data-label="Problems"]')
+    expect(needy).to_contain_text(NEEDY_LIBRARY)  # from the requirement checks, no worker started
 
     row = page.locator('tr[data-plugin="memory"]')
     expect(row.locator(".badge")).to_have_text("not loaded")

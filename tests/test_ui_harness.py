@@ -107,9 +107,27 @@ def ui_agent(base: Path, *, timeout: float = 10.0) -> Iterator[UiAgent]:
         made = run_cli("agent", "token", "create", "--role", role, "--name", role, env=env)
         assert made.returncode == 0, made.stderr
         tokens[role] = made.stdout.strip()
-    with running_agent(home, config, timeout=timeout) as agent:
+    site = _needy_distribution(base / "site")
+    pythonpath = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    with running_agent(home, config, timeout=timeout, extra_env={"PYTHONPATH": pythonpath}) as agent:
         agent.tokens = tokens
         yield UiAgent(agent, state_file)
+
+
+NEEDY_LIBRARY = "sbui-missing-lib"
+
+
+def _needy_distribution(site: Path) -> Path:
+    """A provider distribution (entry point ``needy``) whose library requirement is not installed."""
+    info = site / "sbui_needy-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: sbui-needy\nVersion: 1.0\nRequires-Dist: {NEEDY_LIBRARY}>=1\n"
+    )
+    (info / "entry_points.txt").write_text(
+        "[snoozebot.providers]\nneedy = snoozebot_fixtures.memory:MemoryProvider\n"
+    )
+    return site
 
 
 def chromium() -> str:
