@@ -203,6 +203,20 @@ def test_states_update_live_without_a_reload(page: Any, agent: UiAgent) -> None:
     expect(page.locator("#live")).to_contain_text("Last refresh")
 
 
+def test_the_live_refresh_stops_when_the_session_ends(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    sign_in(page, agent.url, agent.token("viewer"))
+    page.goto(f"{agent.url}/ui/instances?provider=memory")
+    other_tab = page.context.new_page()
+    other_tab.goto(f"{agent.url}/ui")
+    other_tab.get_by_role("button", name="Sign out").click()
+    expect(other_tab.locator(".notice")).to_have_text("You are signed out.")
+    expect(page.locator("#live")).to_have_text(
+        "Live refresh stopped: your session ended. Reload the page to sign in again."
+    )
+    expect(_row(page, "mem-0")).to_be_visible()  # the last rows stay on screen
+
+
 def test_the_filter_narrows_the_table(page: Any, agent: UiAgent) -> None:
     agent.ensure_loaded("memory")
     sign_in(page, agent.url, agent.token("viewer"))
