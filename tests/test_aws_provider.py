@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from test_instance_cli import fresh_moto, launch, states  # noqa: F401 - fresh_moto is an autouse fixture
 
 from snoozebot.sdk import (
     ConfigurationError,
@@ -24,20 +25,6 @@ from snoozebot.sdk import (
     Throttled,
 )
 from snoozebot_aws import AwsProvider
-
-AMI = "ami-12c6146b"
-
-
-def launch(count: int = 1, tags: dict[str, str] | None = None) -> list[str]:
-    ec2 = boto3.client("ec2")
-    spec = [{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()]}]
-    reply = ec2.run_instances(ImageId=AMI, MinCount=count, MaxCount=count, **({"TagSpecifications": spec} if tags else {}))
-    return [i["InstanceId"] for i in reply["Instances"]]
-
-
-def states(ids: list[str]) -> dict[str, str]:
-    reply = boto3.client("ec2").describe_instances(InstanceIds=ids)
-    return {i["InstanceId"]: i["State"]["Name"] for r in reply["Reservations"] for i in r["Instances"]}
 
 
 class _Body:

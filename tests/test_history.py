@@ -5,10 +5,10 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 from conftest import SNOOZEBOT, run_cli
+from test_instance_cli import wait_for_pending_attempt
 
 ENTRY_KEYS = {
     "id", "time", "finished", "actor", "source", "provider", "instance", "action", "dry_run", "result", "state", "error",
@@ -64,10 +64,7 @@ def test_a_killed_run_leaves_its_pending_attempt(isolated_home: Path, tmp_path: 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not (isolated_home / "audit.sqlite3").exists():
-        time.sleep(0.1)
-    time.sleep(0.5)
+    wait_for_pending_attempt(isolated_home)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     rows = run_cli("history", "--json").json()

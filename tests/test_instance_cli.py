@@ -43,6 +43,32 @@ def states(ids: list[str]) -> dict[str, str]:
     return {i["InstanceId"]: i["State"]["Name"] for r in reply["Reservations"] for i in r["Instances"]}
 
 
+def wait_for_pending_attempt(home: Path, timeout: float = 30) -> None:
+    """Until the audit log holds a pending attempt (the call is in flight)."""
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with sqlite3.connect(home / "audit.sqlite3") as conn:
+                if conn.execute("SELECT count(*) FROM attempts WHERE result = 'pending'").fetchone()[0]:
+                    return
+        except sqlite3.Error:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("no pending attempt appeared in the audit log")
+
+
+@pytest.fixture(autouse=True)
+def fresh_moto(request: pytest.FixtureRequest) -> None:
+    """moto keeps its EC2 state per process: start every test that uses it from an empty region."""
+    if "moto_ec2" in request.fixturenames:
+        import urllib.request
+
+        endpoint = request.getfixturevalue("moto_ec2")
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
+
+
 def assert_clean_failure(result, code: int) -> None:
     assert result.returncode == code, result.stderr
     assert "Traceback" not in result.stderr
@@ -286,7 +312,7 @@ def test_ctrl_c_exits_130_leaves_no_worker_and_a_pending_trace(isolated_home: Pa
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)
+    wait_for_pending_attempt(isolated_home)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
