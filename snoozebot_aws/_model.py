@@ -6,9 +6,11 @@ shapes), scans every service directory to find it, and builds a method for
 every operation. This provider calls three operations. The first client
 built with a given botocore version loads the full models as usual and
 stores just what those three need (their shapes, the DescribeInstances
-paginator, the endpoint rules) in the user cache directory; later clients
-load that small file instead. Anything unexpected falls back to botocore's
-normal loading: the cache is an optimisation, never a requirement.
+paginator, the endpoint rules, and the endpoints table without the 300-odd
+other services) in the user cache directory; later clients load that small
+file instead. With ``AWS_DATA_PATH`` set, botocore's own loading is used.
+Anything unexpected falls back to botocore's normal loading: the cache is an
+optimisation, never a requirement.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ import botocore
 import botocore.session
 from botocore.loaders import Loader
 
-__all__ = ["OPERATIONS", "cached_models", "session_with_models", "trim"]
+__all__ = ["OPERATIONS", "cached_models", "session_with_models", "trim", "trim_endpoints"]
 
 OPERATIONS = ("DescribeInstances", "StopInstances", "StartInstances")
 """The EC2 operations this provider calls; the trimmed model holds only these."""
 
-_FORMAT = 1
+_FORMAT = 2
 _SERVICE = "ec2"
 _TYPES = ("service-2", "paginators-1", "endpoint-rule-set-1")
+_ENDPOINT_SERVICES = frozenset({"ec2", "sts", "sso", "sso-oidc", "portal.sso"})
+"""Services kept in the trimmed endpoints table: EC2, and what credential providers may call."""
 
 
 def _shape_refs(shape: Mapping[str, Any]) -> Iterable[str]:
@@ -73,12 +77,27 @@ def _cache_file() -> Path:
     return directory / f"aws-ec2-model-{botocore.__version__}-{_FORMAT}.json"
 
 
+def trim_endpoints(
+    endpoints: Mapping[str, Any], services: Iterable[str] = _ENDPOINT_SERVICES
+) -> dict[str, Any]:
+    """botocore's endpoints table (every partition and region) reduced to ``services``."""
+    keep = set(services)
+    partitions = [
+        {**p, "services": {k: v for k, v in p.get("services", {}).items() if k in keep}}
+        for p in endpoints["partitions"]
+    ]
+    return {**endpoints, "partitions": partitions}
+
+
 def _build(loader: Loader) -> dict[str, Any]:
     paginators = loader.load_service_model(_SERVICE, "paginators-1")
+    endpoints, endpoints_path = loader.load_data_with_path("endpoints")
     return {
         "service-2": trim(loader.load_service_model(_SERVICE, "service-2")),
         "paginators-1": {"pagination": {"DescribeInstances": paginators["pagination"]["DescribeInstances"]}},
         "endpoint-rule-set-1": loader.load_service_model(_SERVICE, "endpoint-rule-set-1"),
+        "endpoints": trim_endpoints(endpoints),
+        "endpoints_path": endpoints_path,
     }
 
 
@@ -101,7 +120,7 @@ def cached_models(loader_factory: type[Loader] = Loader) -> dict[str, Any] | Non
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
-        if isinstance(data, dict) and all(t in data for t in _TYPES):
+        if isinstance(data, dict) and all(t in data for t in (*_TYPES, "endpoints", "endpoints_path")):
             return data
     except (OSError, ValueError):
         pass
@@ -111,6 +130,9 @@ def cached_models(loader_factory: type[Loader] = Loader) -> dict[str, Any] | Non
         return None
     with contextlib.suppress(OSError):
         _write_atomically(path, data)
+        for stale in path.parent.glob("aws-ec2-model-*.json"):
+            if stale != path:
+                stale.unlink()
     return data
 
 
@@ -131,14 +153,19 @@ class _TrimmedLoader(Loader):  # type: ignore[misc]
             return self._models[type_name]
         return super().load_service_model(service_name, type_name, api_version)
 
+    def load_data_with_path(self, name: str) -> Any:
+        if name == "endpoints":
+            return self._models["endpoints"], self._models["endpoints_path"]
+        return super().load_data_with_path(name)
+
 
 def session_with_models() -> botocore.session.Session:
     """A botocore session whose loader serves the trimmed EC2 models (plain session on failure)."""
     session = botocore.session.Session()
+    if session.get_config_variable("data_path"):
+        return session  # custom models or endpoints (AWS_DATA_PATH): load exactly those
     models = cached_models()
     if models is None:
         return session
-    data_path = session.get_config_variable("data_path")
-    extra = [p for p in str(data_path).split(os.pathsep) if p] if data_path else []
-    session.register_component("data_loader", _TrimmedLoader(models, extra_search_paths=extra))
+    session.register_component("data_loader", _TrimmedLoader(models))
     return session

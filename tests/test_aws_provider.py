@@ -269,3 +269,29 @@ def test_docs_error_table_is_the_mapping() -> None:
         for code in re.findall(r"`([A-Za-z.]+)`", codes):
             exc = ClientError({"Error": {"Code": code, "Message": "m"}}, "StopInstances")
             assert map_error(exc).code == ours.strip("`"), code
+
+
+def test_trimmed_endpoints_keep_every_partition_and_region() -> None:
+    from botocore.loaders import Loader
+    from botocore.regions import EndpointResolver
+
+    from snoozebot_aws import _model
+
+    loader = Loader()
+    full = loader.load_data("endpoints")
+    small = _model.trim_endpoints(full)
+    assert [p["partition"] for p in small["partitions"]] == [p["partition"] for p in full["partitions"]]
+    assert all(set(p["services"]) <= {"ec2", "sts", "sso", "sso-oidc", "portal.sso"} for p in small["partitions"])
+    partitions = loader.load_data("partitions")
+    for region in ("us-east-1", "eu-central-1", "cn-north-1", "us-gov-west-1"):
+        assert EndpointResolver(small, partitions).construct_endpoint("ec2", region) == EndpointResolver(
+            full, partitions
+        ).construct_endpoint("ec2", region)
+
+
+def test_custom_aws_data_path_uses_botocores_own_loading(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from snoozebot_aws import _model
+
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    session = _model.session_with_models()
+    assert type(session.get_component("data_loader")).__name__ == "Loader"
