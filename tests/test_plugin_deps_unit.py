@@ -215,3 +215,52 @@ def test_required_provider_claimed_by_two_distributions_is_a_conflict() -> None:
     [edge] = [c for c in reports["up"].checks if c.kind is rq.Kind.PROVIDER]
     assert edge.status is Status.CONFLICT and "claimed by a and b" in edge.message
     assert edge.fix == f"{sys.executable} -m pip uninstall -y snoozebot-low"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "boto3",
+        "boto3>=1.34",
+        "boto3 >= 1.34, < 2",
+        "Foo_Bar.baz (>=1.0,!=1.3)",
+        "requests[socks,Security]>=2.31",
+        'pytest>=8; extra == "dev"',
+        "pytest ; extra=='Dev_Tools'",
+        "tomli>=2; python_version < '3.11'",
+        'win-only; sys_platform == "win32" and extra == "x"',
+        "pkg @ https://example.invalid/pkg-1.0.tar.gz",
+        "snoozebot>=0.1,<2",
+    ],
+)
+def test_fast_parser_agrees_with_packaging(line: str) -> None:
+    from packaging.requirements import Requirement
+
+    from snoozebot.host import _requirement
+
+    ours, theirs = _requirement.parse(line), Requirement(line)
+    assert ours.name == theirs.name and ours.extras == theirs.extras
+    assert ours.range == str(theirs.specifier)
+    for extra in ("", "dev", "dev-tools", "x"):
+        expected = theirs.marker is None or theirs.marker.evaluate({"extra": extra})
+        assert ours.applies(extra) is bool(expected), (line, extra)
+
+
+@pytest.mark.parametrize("line", ["lib >>= 1", "lib[", "lib==1.0 extra", "; extra == 'x'", "lib (>=1"])
+def test_fast_parser_rejects_what_packaging_rejects(line: str) -> None:
+    from snoozebot.host import _requirement
+
+    with pytest.raises(_requirement.InvalidRequirement):
+        _requirement.parse(line)
+
+
+def test_plain_metadata_needs_no_requirement_grammar() -> None:
+    import subprocess
+
+    code = (
+        "import sys; from snoozebot.host import _requirement as r; "
+        "r.parse('boto3>=1.34'); r.parse('pytest; extra == \"dev\"'); r.parse('snoozebot'); "
+        "print('packaging.requirements' in sys.modules, 'packaging.markers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]

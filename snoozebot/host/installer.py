@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from snoozebot.errors import OperationFailed, PluginNotFound, UsageError
+from snoozebot.host._requirement import canonical as _canonical
 from snoozebot.host.discovery import DiscoveredPlugin
 from snoozebot.host.requirements import CORE_DISTRIBUTION, pip_command
 
@@ -52,12 +53,6 @@ class Change:
             "removed": self.removed,
             "upgraded": {k: {"from": a, "to": b} for k, (a, b) in self.upgraded.items()},
         }
-
-
-def _canonical(name: str) -> str:
-    from packaging.utils import canonicalize_name
-
-    return str(canonicalize_name(name))
 
 
 def resolve_target(target: str) -> str:

@@ -27,11 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from snoozebot import __version__, sdk
 from snoozebot.errors import PluginIncompatible
+from snoozebot.host._requirement import InvalidRequirement, ParsedRequirement, canonical, parse
 
 if TYPE_CHECKING:
-    from packaging.requirements import Requirement
-    from packaging.specifiers import SpecifierSet
-
     from snoozebot.host.discovery import DiscoveredPlugin
 
 __all__ = [
@@ -205,48 +203,15 @@ def installed_distribution(project: str) -> Installed | None:
         return None
 
 
-def _canonical(name: str) -> str:
-    from packaging.utils import canonicalize_name
-
-    return str(canonicalize_name(name))
-
-
-def _parse(text: str) -> Requirement:
-    from packaging.requirements import Requirement
-
-    return Requirement(text)
-
-
-def _applies(req: Requirement, extra: str = "") -> bool:
-    """Whether ``req`` applies here; requirements of the plugin's own extras never do."""
-    return req.marker is None or bool(req.marker.evaluate({"extra": extra}))
-
-
-def _satisfies(req: Requirement, version: str) -> bool:
-    """Whether ``version`` is in ``req``'s range; a version that does not parse never is."""
-    from packaging.version import InvalidVersion
-
-    try:
-        return req.specifier.contains(version, prereleases=True)
-    except InvalidVersion:
-        return False
-
-
-def _spec(req: Requirement) -> str:
-    """The requirement without its marker: what ``pip install`` is given."""
-    extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
-    return f"{req.name}{extras}{req.specifier}"
-
-
 # -- core and library requirements (metadata only) ----------------------------
 
 
 def _metadata_check(
-    plugin: DiscoveredPlugin, req: Requirement, installed: InstalledLookup
+    plugin: DiscoveredPlugin, req: ParsedRequirement, installed: InstalledLookup
 ) -> RequirementCheck:
-    project = _canonical(req.name)
+    project = canonical(req.name)
     kind = Kind.CORE if project == CORE_DISTRIBUTION else Kind.LIBRARY
-    spec = _spec(req)
+    spec = req.pip_spec
     found = Installed(CORE_DISTRIBUTION, __version__) if kind is Kind.CORE else installed(req.name)
     base = RequirementCheck(plugin.name, spec, kind, Status.MET, project=project)
     if found is None:
@@ -259,7 +224,7 @@ def _metadata_check(
         )
     have = f"{found.name} {found.version}"
     base = replace(base, installed=have)
-    if req.specifier and not _satisfies(req, found.version):
+    if not req.satisfied_by(found.version):
         return replace(
             base,
             status=Status.WRONG_VERSION,
@@ -282,36 +247,32 @@ def _metadata_check(
 
 def _missing_for_extra(found: Installed, extra: str, installed: InstalledLookup) -> str | None:
     """What the extra ``extra`` of ``found`` needs that is absent or too old, or None."""
-    from packaging.requirements import InvalidRequirement
-
     for line in found.requires:
         try:
-            req = _parse(line)
+            req = parse(line)
         except InvalidRequirement:
             continue  # another distribution's broken metadata is not this plugin's problem
-        if req.marker is None or not _applies(req, extra) or _applies(req):
+        if not req.applies(extra) or req.applies():
             continue  # only the lines this extra adds
         dep = installed(req.name)
         if dep is None:
-            return f"{_spec(req)} is not installed"
-        if req.specifier and not _satisfies(req, dep.version):
-            return f"{_spec(req)} is needed, {dep.name} {dep.version} is installed"
+            return f"{req.pip_spec} is not installed"
+        if not req.satisfied_by(dep.version):
+            return f"{req.pip_spec} is needed, {dep.name} {dep.version} is installed"
     return None
 
 
 def _metadata_checks(plugin: DiscoveredPlugin, installed: InstalledLookup) -> list[RequirementCheck]:
-    from packaging.requirements import InvalidRequirement
-
-    if plugin.distribution and _canonical(plugin.distribution) == CORE_DISTRIBUTION:
+    if plugin.distribution and canonical(plugin.distribution) == CORE_DISTRIBUTION:
         return []  # a built-in provider: the core's own requirements are pip's business
     checks = []
     for line in plugin.requires:
         try:
-            req = _parse(line)
+            req = parse(line)
         except InvalidRequirement as exc:
             checks.append(_invalid(plugin, line, Kind.LIBRARY, str(exc)))
             continue
-        if _applies(req):
+        if req.applies():
             checks.append(_metadata_check(plugin, req, installed))
     return checks
 
@@ -329,11 +290,12 @@ def _invalid(plugin: DiscoveredPlugin, text: str, kind: Kind, reason: str) -> Re
     )
 
 
-def _overlap(a: SpecifierSet, b: SpecifierSet) -> bool:
-    """Whether some version satisfies both sets (tried on the versions they name and next to them)."""
+def _overlap(a: str, b: str) -> bool:
+    """Whether some version is in both ranges (tried on the versions they name and next to them)."""
+    from packaging.specifiers import SpecifierSet
     from packaging.version import InvalidVersion, Version
 
-    both = a & b
+    both = SpecifierSet(a) & SpecifierSet(b)
     candidates = {Version("0")}
     for spec in both:
         try:
@@ -349,13 +311,11 @@ def _with_conflicts(
     checks: dict[str, list[RequirementCheck]], plugins: Mapping[str, DiscoveredPlugin]
 ) -> None:
     """Turn an unmet requirement into a conflict when another plugin's requirement excludes every fix."""
-    from packaging.specifiers import SpecifierSet
-
     for name, own in checks.items():
         for i, check in enumerate(own):
             if check.status not in (Status.WRONG_VERSION, Status.MISSING) or check.kind is Kind.PROVIDER:
                 continue
-            mine = _parse(check.requirement).specifier
+            mine = parse(check.requirement).range
             for other_name, theirs in checks.items():
                 if other_name == name:
                     continue
@@ -365,7 +325,7 @@ def _with_conflicts(
                         for t in theirs
                         if t.project == check.project
                         and t.status is not Status.INVALID
-                        and not _overlap(mine, SpecifierSet(str(_parse(t.requirement).specifier)))
+                        and not _overlap(mine, parse(t.requirement).range)
                     ),
                     None,
                 )
@@ -390,14 +350,12 @@ def _with_conflicts(
 # -- provider requirements (facts learnt in workers) --------------------------
 
 
-def _provider_requirements(facts: ProviderFacts) -> list[tuple[str, Requirement | None, str]]:
+def _provider_requirements(facts: ProviderFacts) -> list[tuple[str, ParsedRequirement | None, str]]:
     """(text, parsed or None, parse error) for each ``requires_plugins`` entry."""
-    from packaging.requirements import InvalidRequirement
-
-    parsed: list[tuple[str, Requirement | None, str]] = []
+    parsed: list[tuple[str, ParsedRequirement | None, str]] = []
     for text in facts.requires_plugins:
         try:
-            parsed.append((text, _parse(text), ""))
+            parsed.append((text, parse(text), ""))
         except InvalidRequirement as exc:
             parsed.append((text, None, str(exc)))
     return parsed
@@ -429,7 +387,7 @@ def _cycle_through(start: str, first: str, graph: Mapping[str, Sequence[str]]) -
 
 def _provider_check(
     plugin: DiscoveredPlugin,
-    req: Requirement,
+    req: ParsedRequirement,
     *,
     plugins: Mapping[str, DiscoveredPlugin],
     facts: Mapping[str, ProviderFacts],
@@ -437,10 +395,10 @@ def _provider_check(
 ) -> RequirementCheck:
     name = plugin.name
     target = plugins.get(req.name)
-    spec = f"{req.name}{req.specifier}"
+    spec = f"{req.name}{req.range}"
     base = RequirementCheck(name, spec, Kind.PROVIDER, Status.MET, project=req.name)
     if target is None:
-        fix = pip_command("install", f"snoozebot-{req.name}{req.specifier}")
+        fix = pip_command("install", f"snoozebot-{req.name}{req.range}")
         return replace(
             base,
             status=Status.MISSING,
@@ -477,8 +435,8 @@ def _provider_check(
             f"({reason}); fix: {fix}",
             fix=fix,
         )
-    if req.specifier and not _satisfies(req, version or "0"):
-        fix = pip_command("install", f"{dist}{req.specifier}")
+    if not req.satisfied_by(version or "0"):
+        fix = pip_command("install", f"{dist}{req.range}")
         return replace(
             base,
             status=Status.WRONG_VERSION,
