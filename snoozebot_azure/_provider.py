@@ -105,7 +105,9 @@ class AzureProvider(CloudProvider):
     def __init__(self, config: dict[str, str]) -> None:
         super().__init__(config)
         self._settings = Settings.from_options(config)
-        logging.getLogger("azure").setLevel(logging.WARNING)  # keep request logs off the channel
+        # The SDK logs every request (INFO) and each credential it tried (a multi-line WARNING);
+        # failures reach the user once, as one line with a hint, through the error mapping.
+        logging.getLogger("azure").setLevel(logging.ERROR)
         self._credential = _credential(self._settings)
         self._client = ComputeManagementClient(
             self._credential,
