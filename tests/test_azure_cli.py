@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import leftover_workers, run_cli
+from conftest import free_port, leftover_workers, run_cli
 from fake_arm import SUBSCRIPTION, FakeArm
 
 
@@ -190,6 +190,15 @@ def test_configuration_errors_exit_2_with_one_line(arm: FakeArm, options: list[s
     assert result.stderr.startswith("snoozebot: error: ") and message in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_an_unreachable_endpoint_fails_with_one_line(isolated_home: Path) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = run_cli("instance", "info", "rg/vm", "-p", "azure", "-o", f"endpoint={endpoint}", "-o", f"subscription_id={SUBSCRIPTION}")
+    assert result.returncode == 1
+    assert result.stderr.startswith("snoozebot: error: cannot reach Azure Resource Manager")
+    assert result.stderr.count("\n") == 1
+    assert leftover_workers(isolated_home) == []
 
 
 def test_the_host_never_imports_the_azure_sdk(arm: FakeArm) -> None:
