@@ -47,6 +47,7 @@ __all__ = [
     "FakeComputeEngine",
     "RecordedRequest",
     "gcloud_free_environment",
+    "isolate_from_google",
     "write_service_account_key",
 ]
 
@@ -562,6 +563,15 @@ def gcloud_free_environment(tmp: Path) -> tuple[dict[str, str], list[str]]:
             "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE",
         ],
     )
+
+
+def isolate_from_google(monkeypatch: Any, tmp: Path) -> None:
+    """Apply :func:`gcloud_free_environment` with pytest's ``monkeypatch``."""
+    setting, unsetting = gcloud_free_environment(tmp)
+    for key, value in setting.items():
+        monkeypatch.setenv(key, value)
+    for key in unsetting:
+        monkeypatch.delenv(key, raising=False)
 
 
 def write_service_account_key(path: Path, *, token_uri: str, project: str = "key-project") -> Path:

@@ -8,18 +8,14 @@ from pathlib import Path
 
 import pytest
 from conftest import leftover_workers, run_cli
-from fake_gce import ACCESS_TOKEN, FakeComputeEngine, gcloud_free_environment, write_service_account_key
+from fake_gce import ACCESS_TOKEN, FakeComputeEngine, isolate_from_google, write_service_account_key
 
 A, B = "us-central1-a", "europe-west1-b"
 
 
 @pytest.fixture(autouse=True)
 def no_real_google(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    setting, unsetting = gcloud_free_environment(tmp_path)
-    for key, value in setting.items():
-        monkeypatch.setenv(key, value)
-    for key in unsetting:
-        monkeypatch.delenv(key, raising=False)
+    isolate_from_google(monkeypatch, tmp_path)
 
 
 @pytest.fixture

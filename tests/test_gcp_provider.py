@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from fake_gce import ACCESS_TOKEN, FakeComputeEngine, gcloud_free_environment, write_service_account_key
+from fake_gce import ACCESS_TOKEN, FakeComputeEngine, isolate_from_google, write_service_account_key
 
 from snoozebot.config import Config
 from snoozebot.host.manager import PluginManager
@@ -36,11 +36,7 @@ A, B = "us-central1-a", "europe-west1-b"
 
 @pytest.fixture(autouse=True)
 def no_real_google(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    setting, unsetting = gcloud_free_environment(tmp_path)
-    for key, value in setting.items():
-        monkeypatch.setenv(key, value)
-    for key in unsetting:
-        monkeypatch.delenv(key, raising=False)
+    isolate_from_google(monkeypatch, tmp_path)
 
 
 @pytest.fixture
