@@ -54,5 +54,8 @@ def render() -> str:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     DOC.write_text(render())
     sys.stdout.write(f"wrote {DOC}\n")

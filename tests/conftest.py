@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +95,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def moto_ec2(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """moto's EC2 server on 127.0.0.1 (fresh state per test); yields its endpoint URL.
+    """moto's EC2 server on 127.0.0.1, reset to an empty state; yields its endpoint URL.
 
     Dummy credentials and region are set in the environment, so both boto3 in the
     test and the `snoozebot` subprocesses (via AWS_ENDPOINT_URL) talk to it.
@@ -105,6 +106,8 @@ def moto_ec2(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
+    # moto keeps its backends per process, not per server: start every test empty
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

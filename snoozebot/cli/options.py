@@ -17,7 +17,7 @@ OptionOpt = Annotated[
         "--option",
         "-o",
         metavar="KEY=VALUE",
-        help="Provider option, repeatable; overrides [providers.NAME] in the config file.",
+        help="Provider option, repeatable; overrides \\[providers.NAME] in the config file.",
     ),
 ]
 ConfigOpt = Annotated[
