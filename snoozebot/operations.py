@@ -96,7 +96,6 @@ def run_action(
         audit.finish((row, Outcome(False, None, code, str(exc))) for row in rows)
         raise
     results = [ActionResult.from_outcome(o) for o in outcomes]
-    audit.finish(
-        (row, Outcome(r.ok, r.state, r.error_code, r.error_message)) for row, r in zip(rows, results, strict=True)
-    )
+    outcomes_by_row = zip(rows, results, strict=True)
+    audit.finish((row, Outcome(r.ok, r.state, r.error_code, r.error_message)) for row, r in outcomes_by_row)
     return results

@@ -68,7 +68,7 @@ def prestart(argv: Sequence[str]) -> None:
         providers = [provider] if provider else _loaded_for(argv)
         if not providers:
             return
-        from snoozebot.host.process import WorkerProcess  # noqa: PLC0415
+        from snoozebot.host.process import WorkerProcess
 
         config = load_config(config_path)
         for name in providers:
