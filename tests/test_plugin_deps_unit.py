@@ -264,3 +264,12 @@ def test_plain_metadata_needs_no_requirement_grammar() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_docs_list_every_status() -> None:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text()
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", doc, flags=re.MULTILINE))
+    assert documented == {s.value for s in Status}
