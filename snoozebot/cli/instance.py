@@ -202,7 +202,8 @@ def _act(
         with progress(f"{verb} {len(ids)} instance(s)", len(ids), enabled=len(ids) > 1) as bar:
             run = remote.run_actions if isinstance(rt.manager, remote.RemoteManager) else calls.run_actions
             results = run(
-                rt, provider, action, ids, hibernate=hibernate, dry_run=dry_run, on_done=bar.advance
+                rt, provider, action, ids, hibernate=hibernate, dry_run=dry_run,
+                on_done=bar.advance if bar.visible else None,
             )
         if wait and not dry_run:
             target = "stopped" if action == "stop" else "running"

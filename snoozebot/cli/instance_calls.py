@@ -34,7 +34,7 @@ AUDIT_FILE = "audit.sqlite3"
 OnDone = Callable[[int], None]
 """Told how many more instances are finished (drives a progress bar)."""
 
-_CHUNK = 100
+_PROGRESS_CHUNK = 100
 _CHUNK_THREADS = 8
 
 
@@ -81,12 +81,18 @@ def run_actions(
     dry_run: bool = False,
     on_done: OnDone | None = None,
 ) -> list[ActionResult]:
-    """Stop or start ``instance_ids``: audited batches of 100, sent concurrently, in id order."""
+    """Stop or start ``instance_ids`` in id order, audited.
+
+    One call to the provider, which batches and parallelises as its options
+    say; when ``on_done`` watches progress, parts of 100 ids are sent
+    concurrently instead, so the bar moves.
+    """
     client = rt.manager.client(provider)
     audit = AuditLog(rt.state / AUDIT_FILE)
     actor = default_actor()
     ids = list(dict.fromkeys(instance_ids))
-    chunks = [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+    size = _PROGRESS_CHUNK if on_done is not None else max(1, len(ids))
+    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
 
     def one(chunk: list[str]) -> list[ActionResult]:
         results = run_action(
@@ -102,8 +108,8 @@ def run_actions(
             on_done(len(chunk))
         return results
 
-    if len(chunks) == 1:
-        return one(chunks[0])
+    if len(chunks) <= 1:
+        return one(chunks[0]) if chunks else []
     pool = ThreadPoolExecutor(max_workers=min(_CHUNK_THREADS, len(chunks)))
     try:
         futures: list[Future[list[ActionResult]]] = [pool.submit(one, c) for c in chunks]

@@ -25,6 +25,11 @@ class Progress:
         self._bar = bar
         self._task = task
 
+    @property
+    def visible(self) -> bool:
+        """True when a bar is actually drawn (a terminal)."""
+        return self._bar is not None
+
     def advance(self, steps: int = 1) -> None:
         """Count ``steps`` more items done."""
         if self._bar is not None:
