@@ -250,7 +250,7 @@ class RemoteManager(PluginManager):
     def discover(self) -> list[DiscoveredPlugin]:
         return [_plugin(s) for s in self.statuses()]
 
-    def find(self, name: str) -> DiscoveredPlugin:
+    def find(self, name: str, plugins: list[DiscoveredPlugin] | None = None) -> DiscoveredPlugin:
         return _plugin(self._get(name))
 
     def status(self, plugin: DiscoveredPlugin, loaded: set[str] | None = None) -> PluginStatus:

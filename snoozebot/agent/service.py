@@ -6,7 +6,9 @@ pool and concurrent requests never wait for each other. Loads and unloads of
 one plugin are serialised, so the loaded set and the live workers agree
 whatever the order of concurrent requests. Discovery is cached (it reads
 every distribution's metadata) and rescanned on demand, or when an unknown
-name is asked for, at most once a second.
+name is asked for, at most once a second. The persisted loaded set is re-read
+at most every half second (a CLI may change it beside the agent) and at once
+after the agent's own loads and unloads.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ log = logging.getLogger("snoozebot.agent")
 T = TypeVar("T")
 
 _RESCAN_INTERVAL = 1.0
+_LOADED_TTL = 0.5
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class AgentService:
         self._installed: dict[str, DiscoveredPlugin] = {}
         self._scanned_at = float("-inf")
         self._changing = asyncio.Lock()
+        self._loaded: tuple[float, list[str]] = (float("-inf"), [])
         self._membership = threading.Lock()
         metrics.watch(self.loaded_statuses)
 
@@ -148,16 +152,28 @@ class AgentService:
     def status(self, plugin: DiscoveredPlugin) -> PluginStatus:
         return self.manager.status(plugin)
 
+    def loaded_names(self) -> list[str]:
+        """The persisted loaded set (cached for ``_LOADED_TTL`` seconds)."""
+        read_at, names = self._loaded
+        now = time.monotonic()
+        if now - read_at >= _LOADED_TTL:
+            names = self.manager.loaded_names()
+            self._loaded = (now, names)
+        return names
+
+    def _forget_loaded(self) -> None:
+        self._loaded = (float("-inf"), [])
+
     def loaded_statuses(self) -> list[PluginStatus]:
         """The loaded providers that are installed, with their workers' state."""
-        loaded = set(self.manager.loaded_names())
+        loaded = set(self.loaded_names())
         installed = sorted(self._installed.items())
         return [self.manager.status(p, loaded) for name, p in installed if name in loaded]
 
     async def discover(self) -> list[PluginStatus]:
         """Every installed provider, freshly scanned."""
         plugins = await self.rescan()
-        loaded = set(self.manager.loaded_names())
+        loaded = set(self.loaded_names())
         return [self.manager.status(p, loaded) for p in plugins]
 
     async def load(self, name: str) -> LoadResult:
@@ -170,7 +186,10 @@ class AgentService:
         try:
             if plugin.error:
                 raise PluginLoadError(name, f"provider {name!r} cannot be loaded: {plugin.error}")
-            *required, status = await self.run(self.manager.load_all, name)
+            try:
+                *required, status = await self.run(self.manager.load_all, name)
+            finally:
+                self._forget_loaded()
             setup = await self.run(self.client(name).ping)
         except (SnoozebotError, sdk.ProviderError):
             self.metrics.plugin_loads.labels(name, "error").inc()
@@ -199,6 +218,8 @@ class AgentService:
                 unloaded = self.manager.unload(name, force=force)
             except UsageError as exc:
                 raise ApiError(409, "required_by_others", exc.message, plugin=name) from None
+            finally:
+                self._forget_loaded()
             for each in unloaded:
                 if each in before:
                     self.metrics.retire(before[each])
@@ -212,7 +233,7 @@ class AgentService:
     def _loaded_client(self, provider: str) -> ProviderClient:
         """The client of a loaded provider, or 409; atomic with respect to unloads."""
         with self._membership:
-            if provider not in self.manager.loaded_names():
+            if provider not in self.loaded_names():
                 raise ApiError(
                     409,
                     "not_loaded",

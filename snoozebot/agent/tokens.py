@@ -49,13 +49,12 @@ class Role(enum.StrEnum):
     OPERATOR = "operator"
     ADMIN = "admin"
 
-    @property
-    def rank(self) -> int:
-        return list(Role).index(self)
-
     def allows(self, needed: Role) -> bool:
         """True when this role may do what ``needed`` may."""
-        return self.rank >= needed.rank
+        return _RANKS[self] >= _RANKS[needed]
+
+
+_RANKS = {role: rank for rank, role in enumerate(Role)}
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from fastapi import Request
 from snoozebot.agent.models import ErrorBody
 from snoozebot.agent.service import AgentService
 
-__all__ = ["errors", "get_service"]
+__all__ = ["errors", "service_of"]
 
 
-async def get_service(request: Request) -> AgentService:
-    """The app's :class:`AgentService`."""
+def service_of(request: Request) -> AgentService:
+    """The app's :class:`AgentService` (a plain call, not a dependency: no per-request solving)."""
     service: AgentService = request.app.state.service
     return service
 

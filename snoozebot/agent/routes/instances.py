@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from snoozebot.agent.auth import require
 from snoozebot.agent.errors import ApiError, api_error_for
 from snoozebot.agent.models import ActionResultModel, InstanceModel, StartRequest, StopRequest
-from snoozebot.agent.routes.deps import errors, get_service
-from snoozebot.agent.service import AgentService
+from snoozebot.agent.routes.deps import errors, service_of
 from snoozebot.agent.tokens import Role, TokenRecord
 from snoozebot.errors import provider_error_from_wire
 from snoozebot.operations import ActionResult
@@ -22,7 +21,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/providers/{provider}/instances", tags=["instances"])
 
-Service = Annotated[AgentService, Depends(get_service)]
 Provider = Annotated[str, Path(max_length=100, description="Provider name, e.g. aws.")]
 InstanceId = Annotated[
     str, Path(min_length=1, max_length=1024, description="Instance id; may contain '/' (ZONE/NAME).")
@@ -60,12 +58,12 @@ def _answer(result: ActionResult) -> dict[str, Any]:
 )
 async def list_instances(
     provider: Provider,
-    service: Service,
+    request: Request,
     filter: Annotated[
         list[str], Query(description="KEY=VALUE tag/label equality, repeatable.", examples=["team=ml"])
     ] = [],  # noqa: B006 - FastAPI copies defaults
 ) -> list[dict[str, Any]]:
-    return [i.to_dict() for i in await service.list_instances(provider, _filters(filter))]
+    return [i.to_dict() for i in await service_of(request).list_instances(provider, _filters(filter))]
 
 
 @router.post(
@@ -78,10 +76,10 @@ async def stop(
     provider: Provider,
     instance_id: InstanceId,
     caller: Operator,
-    service: Service,
+    request: Request,
     body: StopRequest | None = None,
 ) -> dict[str, Any]:
-    result = await service.act(
+    result = await service_of(request).act(
         provider,
         instance_id,
         action="stop",
@@ -102,10 +100,10 @@ async def start(
     provider: Provider,
     instance_id: InstanceId,
     caller: Operator,
-    service: Service,
+    request: Request,
     body: StartRequest | None = None,
 ) -> dict[str, Any]:
-    result = await service.act(
+    result = await service_of(request).act(
         provider,
         instance_id,
         action="start",
@@ -123,5 +121,5 @@ async def start(
     summary="One instance",
     responses=_read_errors,
 )
-async def instance(provider: Provider, instance_id: InstanceId, service: Service) -> dict[str, Any]:
-    return (await service.instance(provider, instance_id)).to_dict()
+async def instance(provider: Provider, instance_id: InstanceId, request: Request) -> dict[str, Any]:
+    return (await service_of(request).instance(provider, instance_id)).to_dict()

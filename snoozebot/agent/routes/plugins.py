@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 
 from snoozebot.agent.auth import require
 from snoozebot.agent.models import (
@@ -14,15 +14,13 @@ from snoozebot.agent.models import (
     UnloadedPluginModel,
     UnloadRequest,
 )
-from snoozebot.agent.routes.deps import errors, get_service
-from snoozebot.agent.service import AgentService
+from snoozebot.agent.routes.deps import errors, service_of
 from snoozebot.agent.tokens import Role
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/plugins", tags=["plugins"])
 
-Service = Annotated[AgentService, Depends(get_service)]
 _viewer = [Depends(require(Role.VIEWER))]
 _admin = [Depends(require(Role.ADMIN))]
 
@@ -34,8 +32,8 @@ _admin = [Depends(require(Role.ADMIN))]
     summary="Loaded plugins and their status",
     responses=errors(401, 403),
 )
-async def loaded(service: Service) -> list[dict[str, Any]]:
-    return [s.to_dict() for s in service.loaded_statuses()]
+async def loaded(request: Request) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in service_of(request).loaded_statuses()]
 
 
 @router.get(
@@ -45,8 +43,8 @@ async def loaded(service: Service) -> list[dict[str, Any]]:
     summary="Installed providers, scanned now",
     responses=errors(401, 403),
 )
-async def discover(service: Service) -> list[dict[str, Any]]:
-    return [s.to_dict() for s in await service.discover()]
+async def discover(request: Request) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in await service_of(request).discover()]
 
 
 @router.post(
@@ -56,8 +54,8 @@ async def discover(service: Service) -> list[dict[str, Any]]:
     summary="Load a plugin (and the providers it requires): start, check, mark loaded",
     responses=errors(400, 401, 403, 404, 413, 415, 422, 503),
 )
-async def load(body: PluginRequest, service: Service) -> dict[str, Any]:
-    result = await service.load(body.plugin)
+async def load(body: PluginRequest, request: Request) -> dict[str, Any]:
+    result = await service_of(request).load(body.plugin)
     return {**result.status.to_dict(), "config_error": result.config_error, "also_loaded": result.also_loaded}
 
 
@@ -68,8 +66,8 @@ async def load(body: PluginRequest, service: Service) -> dict[str, Any]:
     summary="Mark a plugin unloaded and stop its worker",
     responses=errors(400, 401, 403, 404, 409, 413, 415, 422),
 )
-async def unload(body: UnloadRequest, service: Service) -> dict[str, Any]:
-    result = await service.unload(body.plugin, force=body.force)
+async def unload(body: UnloadRequest, request: Request) -> dict[str, Any]:
+    result = await service_of(request).unload(body.plugin, force=body.force)
     return {**result.status.to_dict(), "also_unloaded": result.also_unloaded}
 
 
@@ -80,5 +78,5 @@ async def unload(body: UnloadRequest, service: Service) -> dict[str, Any]:
     summary="One installed plugin: versions, status, last error",
     responses=errors(401, 403, 404),
 )
-async def plugin(name: Annotated[str, Path(max_length=100)], service: Service) -> dict[str, Any]:
-    return service.status(await service.find(name)).to_dict()
+async def plugin(name: Annotated[str, Path(max_length=100)], request: Request) -> dict[str, Any]:
+    return service_of(request).status(await service_of(request).find(name)).to_dict()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from snoozebot.agent.auth import require
 from snoozebot.agent.models import Health
-from snoozebot.agent.routes.deps import errors, get_service
-from snoozebot.agent.service import AgentService
+from snoozebot.agent.routes.deps import errors, service_of
 from snoozebot.agent.tokens import Role
 
 __all__ = ["router"]
@@ -32,8 +31,8 @@ async def healthz() -> dict[str, str]:
     response_class=Response,
     responses={200: {"content": {_PROMETHEUS: {"schema": {"type": "string"}}}}, **errors(401, 403)},
 )
-async def metrics(service: Annotated[AgentService, Depends(get_service)]) -> Response:
-    body = await service.run(service.metrics.exposition)
+async def metrics(request: Request) -> Response:
+    body = await service_of(request).run(request.app.state.metrics.exposition)
     return Response(body, media_type=_PROMETHEUS)
 
 
