@@ -47,7 +47,9 @@ def render() -> str:
     runner = CliRunner()
     parts = [HEADER]
     for path in _commands():
-        result = runner.invoke(build_app(), [*path, "--help"], env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"})
+        result = runner.invoke(
+            build_app(), [*path, "--help"], env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
+        )
         text = "\n".join(line.rstrip() for line in result.output.splitlines()).strip("\n")
         parts.append(f"## snoozebot {' '.join(path)}".rstrip() + f"\n\n```text\n{text}\n```\n")
     return "\n".join(parts)
@@ -56,6 +58,8 @@ def render() -> str:
 if __name__ == "__main__":
     import argparse
 
-    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
     DOC.write_text(render())
     sys.stdout.write(f"wrote {DOC}\n")

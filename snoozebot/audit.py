@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE INDEX IF NOT EXISTS attempts_time ON attempts (time);
 """
+_COLUMNS = (
+    "id, time, finished, actor, source, provider, instance, action, dry_run, result,"
+    " state, error_code, error_message"
+)
 
 
 @dataclass(frozen=True)
@@ -78,14 +82,12 @@ class AuditEntry:
             "dry_run": self.dry_run,
             "result": self.result,
             "state": self.state,
-            "error": (
-                {"code": self.error_code, "message": self.error_message} if self.error_code else None
-            ),
+            "error": ({"code": self.error_code, "message": self.error_message} if self.error_code else None),
         }
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class AuditLog:
@@ -153,7 +155,12 @@ class AuditLog:
     ) -> list[AuditEntry]:
         """The newest entries first, optionally filtered by column equality."""
         where, args = [], []
-        for column, value in (("provider", provider), ("instance", instance), ("action", action), ("result", result)):
+        for column, value in (
+            ("provider", provider),
+            ("instance", instance),
+            ("action", action),
+            ("result", result),
+        ):
             if value:
                 where.append(f"{column} = ?")
                 args.append(value)
@@ -161,11 +168,9 @@ class AuditLog:
         if not self.path.exists():
             return []
         with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT id, time, finished, actor, source, provider, instance, action, dry_run, result,"
-                f" state, error_code, error_message FROM attempts {clause} ORDER BY id DESC LIMIT ?",  # noqa: S608
-                [*args, limit],
-            ).fetchall()
+            # fixed column names; every value is bound
+            query = f"SELECT {_COLUMNS} FROM attempts {clause} ORDER BY id DESC LIMIT ?"  # noqa: S608
+            rows = conn.execute(query, [*args, limit]).fetchall()
         return [
             AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9], r[10], r[11], r[12])
             for r in rows

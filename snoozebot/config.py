@@ -21,7 +21,7 @@ __all__ = ["Config", "default_config_path", "load_config", "parse_options"]
 
 def default_config_path() -> Path:
     """The config file used when neither ``--config`` nor ``$SNOOZEBOT_CONFIG`` is given."""
-    import platformdirs  # noqa: PLC0415 - only needed when no path was given
+    import platformdirs
 
     return Path(platformdirs.user_config_dir("snoozebot")) / "config.toml"
 

@@ -25,7 +25,7 @@ import enum
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 __all__ = [
@@ -46,7 +46,7 @@ API_VERSION = "1.0"
 """The plugin API of this release; a plugin declares the one it was written for."""
 
 
-class InstanceState(str, enum.Enum):
+class InstanceState(enum.StrEnum):
     """The lifecycle states Snoozebot knows; every cloud state maps to one."""
 
     PENDING = "pending"
@@ -97,11 +97,7 @@ class Instance:
             "instance_type": self.instance_type,
             "region": self.region,
             "zone": self.zone,
-            "launch_time": (
-                self.launch_time.astimezone(timezone.utc).isoformat()
-                if self.launch_time
-                else None
-            ),
+            "launch_time": (self.launch_time.astimezone(UTC).isoformat() if self.launch_time else None),
             "tags": dict(self.tags),
         }
 
@@ -199,9 +195,7 @@ class CloudProvider:
         """The instance ``instance_id`` as it is now; raises InstanceNotFound."""
         raise NotImplementedError
 
-    def stop_instance(
-        self, instance_id: str, *, hibernate: bool = False, dry_run: bool = False
-    ) -> Instance:
+    def stop_instance(self, instance_id: str, *, hibernate: bool = False, dry_run: bool = False) -> Instance:
         """Request a stop; return the instance right after the request. Idempotent."""
         raise NotImplementedError
 

@@ -30,7 +30,7 @@ def state_dir() -> Path:
     if env:
         path = Path(env)
     else:
-        import platformdirs  # noqa: PLC0415
+        import platformdirs
 
         path = Path(platformdirs.user_state_dir("snoozebot"))
     try:
@@ -53,8 +53,7 @@ def exclusive_lock(path: Path, *, timeout: float, what: str = "the state") -> It
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise LockTimeout(
-                        f"another snoozebot run holds the lock on {what} ({path}); "
-                        f"gave up after {timeout:g}s"
+                        f"another snoozebot run holds the lock on {what} ({path}); gave up after {timeout:g}s"
                     ) from None
                 time.sleep(_POLL_SECONDS)
         yield

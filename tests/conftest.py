@@ -51,7 +51,7 @@ def run_cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None, 
     import time
 
     started = time.monotonic()
-    proc = subprocess.run(
+    proc = subprocess.run(  # noqa: PLW1510 - the exit code is the result
         [SNOOZEBOT, *args],
         capture_output=True,
         text=True,

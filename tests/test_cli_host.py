@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import psutil
-
 from conftest import SNOOZEBOT, leftover_workers, run_cli
 
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
 
 GUIDE = Path(__file__).parent.parent / "docs" / "plugin-guide.md"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -48,7 +48,7 @@ def test_instance_json_round_trip() -> None:
     inst = sdk.Instance(
         id="i-1", provider="aws", state=sdk.InstanceState.RUNNING, raw_state="running", name="web",
         instance_type="t3.micro", region="eu-west-1", zone="eu-west-1a",
-        launch_time=datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc), tags={"team": "ml"},
+        launch_time=datetime(2026, 3, 1, 12, 0, tzinfo=UTC), tags={"team": "ml"},
     )
     doc = inst.to_dict()
     assert doc["state"] == "running"

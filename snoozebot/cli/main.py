@@ -28,13 +28,13 @@ def _configure_logging() -> None:
 
 def run(argv: Sequence[str]) -> int:
     """Run one command line and return its exit code; never raises for expected failures."""
-    import typer  # noqa: PLC0415 - imported after the worker was forked
-    import typer.main  # noqa: PLC0415
+    import typer
+    import typer.main
 
-    from snoozebot import sdk  # noqa: PLC0415
-    from snoozebot.cli.app import build_app  # noqa: PLC0415
-    from snoozebot.cli.output import error  # noqa: PLC0415
-    from snoozebot.errors import EXIT_INTERRUPTED, EXIT_USAGE, SnoozebotError, exit_code_for  # noqa: PLC0415
+    from snoozebot import sdk
+    from snoozebot.cli.app import build_app
+    from snoozebot.cli.output import error
+    from snoozebot.errors import EXIT_INTERRUPTED, EXIT_USAGE, SnoozebotError, exit_code_for
 
     _configure_logging()
     command = typer.main.get_command(build_app(argv))
@@ -60,7 +60,7 @@ def run(argv: Sequence[str]) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    from snoozebot.host import prestart  # noqa: PLC0415
+    from snoozebot.host import prestart
 
     argv = sys.argv[1:]
     try:

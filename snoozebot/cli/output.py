@@ -40,8 +40,8 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
             lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)).rstrip())
         sys.stdout.write("\n".join(lines) + "\n")
         return
-    from rich.console import Console  # noqa: PLC0415 - only when a table is shown
-    from rich.table import Table  # noqa: PLC0415
+    from rich.console import Console
+    from rich.table import Table
 
     grid = Table(title=title, pad_edge=False)
     for column in columns:

@@ -56,13 +56,19 @@ class ProviderClient:
         return self._outcomes(self._call("stop_instances", params))
 
     def start_instances(self, instance_ids: list[str], *, dry_run: bool = False) -> list[ActionOutcome]:
-        return self._outcomes(self._call("start_instances", {"instance_ids": instance_ids, "dry_run": dry_run}))
+        return self._outcomes(
+            self._call("start_instances", {"instance_ids": instance_ids, "dry_run": dry_run})
+        )
 
     def _outcomes(self, results: list[dict[str, Any]]) -> list[ActionOutcome]:
         outcomes = []
         for item in results:
             if item.get("error"):
-                outcomes.append(ActionOutcome(item["id"], self.name, error=provider_error_from_wire(item["error"])))
+                outcomes.append(
+                    ActionOutcome(item["id"], self.name, error=provider_error_from_wire(item["error"]))
+                )
             else:
-                outcomes.append(ActionOutcome(item["id"], self.name, instance=sdk.Instance.from_dict(item["instance"])))
+                outcomes.append(
+                    ActionOutcome(item["id"], self.name, instance=sdk.Instance.from_dict(item["instance"]))
+                )
         return outcomes

@@ -146,7 +146,7 @@ class PluginManager:
         with self._lock:
             sup = self._supervisors.get(name)
             if sup is None:
-                from snoozebot.host.supervisor import Supervisor  # noqa: PLC0415
+                from snoozebot.host.supervisor import Supervisor
 
                 sup = Supervisor(
                     name,
@@ -160,7 +160,7 @@ class PluginManager:
             return sup
 
     def client(self, name: str) -> ProviderClient:
-        from snoozebot.host.client import ProviderClient  # noqa: PLC0415
+        from snoozebot.host.client import ProviderClient
 
         return ProviderClient(self.supervisor(name), timeout=self.timeout)
 
@@ -259,7 +259,7 @@ class PluginManager:
 
     def _handshakes(self, names: Iterable[str]) -> dict[str, Handshake | PluginUnavailable]:
         """The hello of each provider in ``names``, their workers started side by side."""
-        from snoozebot.host.process import WorkerProcess  # noqa: PLC0415
+        from snoozebot.host.process import WorkerProcess
 
         wanted = list(dict.fromkeys(names))
         with self._lock:

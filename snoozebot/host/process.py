@@ -125,7 +125,9 @@ class WorkerProcess:
                 exc_cls = PluginNotFound if code == "plugin_not_found" else PluginLoadError
                 raise exc_cls(self.provider, str(error.get("message", "failed to load")))
             if message["type"] != "hello":
-                raise PluginLoadError(self.provider, f"plugin {self.provider!r} sent {message['type']!r} before hello")
+                raise PluginLoadError(
+                    self.provider, f"plugin {self.provider!r} sent {message['type']!r} before hello"
+                )
             hello = Handshake(
                 provider=str(message.get("provider")),
                 protocol=str(message.get("protocol")),
@@ -180,8 +182,10 @@ class WorkerProcess:
     def _crash_error(self, during: str) -> PluginCrashed:
         self._process.join(timeout=_TERMINATE_GRACE_SECONDS)
         exitcode = self._process.exitcode
-        how = f"exit code {exitcode}" if exitcode is not None and exitcode >= 0 else (
-            f"killed by signal {-exitcode}" if exitcode is not None else "channel closed"
+        how = (
+            f"exit code {exitcode}"
+            if exitcode is not None and exitcode >= 0
+            else (f"killed by signal {-exitcode}" if exitcode is not None else "channel closed")
         )
         return PluginCrashed(self.provider, f"plugin {self.provider!r} crashed {during} ({how})")
 

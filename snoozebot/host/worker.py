@@ -8,6 +8,7 @@ plugin's name), and serves requests concurrently in a thread pool.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -52,12 +53,8 @@ class _ChannelLogHandler(logging.Handler):
         self._channel = channel
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self._channel.send(
-                {"type": "log", "level": record.levelno, "message": self.format(record)}
-            )
-        except Exception:  # the channel is gone; nothing sensible to do
-            pass
+        with contextlib.suppress(Exception):  # the channel is gone; nothing sensible to do
+            self._channel.send({"type": "log", "level": record.levelno, "message": self.format(record)})
 
 
 def _capture_stream(fd: int, channel: _Channel, level: int, stream_name: str) -> io.TextIOWrapper:
@@ -71,9 +68,7 @@ def _capture_stream(fd: int, channel: _Channel, level: int, stream_name: str) ->
             for line in iter(pipe.readline, b""):
                 text = line.decode(errors="replace").rstrip("\n")
                 try:
-                    channel.send(
-                        {"type": "log", "level": level, "message": f"[{stream_name}] {text}"}
-                    )
+                    channel.send({"type": "log", "level": level, "message": f"[{stream_name}] {text}"})
                 except Exception:
                     return
 
@@ -106,13 +101,11 @@ def _alive(pid: int) -> bool:
 
 def _set_process_name(provider_name: str) -> None:
     """Name the process ``sb-PROVIDER`` in ps/top (Linux prctl; best effort)."""
-    try:
-        import ctypes  # noqa: PLC0415
+    import ctypes
 
+    with contextlib.suppress(Exception):
         libc = ctypes.CDLL(None)
         libc.prctl(15, f"sb-{provider_name}"[:15].encode(), 0, 0, 0)  # PR_SET_NAME
-    except Exception:
-        pass
 
 
 def _isolate(channel: _Channel, provider_name: str, parent_pid: int) -> None:
@@ -133,7 +126,7 @@ def _isolate(channel: _Channel, provider_name: str, parent_pid: int) -> None:
 
 
 def _load_provider_class(provider_name: str) -> type[sdk.CloudProvider]:
-    from stevedore import driver  # noqa: PLC0415 - only the worker imports plugins
+    from stevedore import driver
 
     manager = driver.DriverManager(
         namespace=ENTRY_POINT_GROUP,
@@ -145,9 +138,7 @@ def _load_provider_class(provider_name: str) -> type[sdk.CloudProvider]:
     if not (isinstance(cls, type) and issubclass(cls, sdk.CloudProvider)):
         raise TypeError(f"entry point {provider_name!r} is not a snoozebot.sdk.CloudProvider")
     if cls.name != provider_name:
-        raise TypeError(
-            f"provider class name {cls.name!r} does not match its entry point {provider_name!r}"
-        )
+        raise TypeError(f"provider class name {cls.name!r} does not match its entry point {provider_name!r}")
     return cls
 
 
@@ -156,13 +147,17 @@ def _reraise(manager: Any, entry_point: Any, exc: BaseException) -> None:
 
 
 def _fatal_for(provider_name: str, exc: BaseException) -> dict[str, Any]:
-    from stevedore.exception import NoMatches  # noqa: PLC0415
+    from stevedore.exception import NoMatches
 
     if isinstance(exc, NoMatches):
         return {"code": "plugin_not_found", "message": f"no provider named {provider_name!r} is installed"}
     if isinstance(exc, ImportError):
         missing = getattr(exc, "name", None)
-        hint = f" (missing module {missing!r}: install it, e.g. pip install {missing.split('.')[0]})" if missing else ""
+        hint = (
+            f" (missing module {missing!r}: install it, e.g. pip install {missing.split('.')[0]})"
+            if missing
+            else ""
+        )
         return {
             "code": "plugin_load_error",
             "message": f"plugin {provider_name!r} failed to import: {exc}{hint}",
@@ -219,7 +214,10 @@ class _Dispatcher:
     def dispatch(self, method: str, params: dict[str, Any]) -> Any:
         if method == "ping":
             error = self._setup_error
-            return {"ok": error is None, "error": None if error is None else error_to_wire(error, plugin=self._name)}
+            return {
+                "ok": error is None,
+                "error": None if error is None else error_to_wire(error, plugin=self._name),
+            }
         provider = self._ready()
         if method == "list_instances":
             found = provider.list_instances(dict(params.get("filters") or {}))
@@ -268,10 +266,8 @@ def run_worker(conn: Connection, provider_name: str, config: dict[str, str], par
         code = 1
     finally:
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(Exception):
                 stream.flush()
-            except Exception:
-                pass
         os._exit(code)
 
 
@@ -299,4 +295,6 @@ def _serve(conn: Connection, channel: _Channel, dispatcher: _Dispatcher, provide
             if message["type"] == "shutdown":
                 return
             if message["type"] == "request":
-                pool.submit(handle, int(message["id"]), str(message["method"]), dict(message.get("params") or {}))
+                pool.submit(
+                    handle, int(message["id"]), str(message["method"]), dict(message.get("params") or {})
+                )

@@ -12,13 +12,14 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from snoozebot.sdk import CloudProvider, Instance, InstanceNotFound, InstanceState
 
-LAUNCHED = datetime(2026, 1, 1, tzinfo=timezone.utc)
+LAUNCHED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _seed(count: int) -> dict[str, dict[str, Any]]:
