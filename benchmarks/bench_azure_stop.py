@@ -3,7 +3,8 @@
 All commands deallocate one running VM of the same fake ARM server
 (tests/fake_arm.py, on 127.0.0.1 in this process), with a dummy bearer token,
 each in a fresh Python process. Runs are interleaved; medians, minimums and their
-ratios are printed (target: at most 1.1x the bare script).
+ratios are printed (target: at most 1.1x the bare script), with the CPU time each
+command used (snoozebot's host and worker together).
 
 - "bare sdk (same calls)": begin_deallocate plus a GET with the instance view,
   the two requests snoozebot makes (it returns the VM's state after the request);
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -51,13 +53,19 @@ if sys.argv[3] == "get":
 """
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time, and CPU time of the command's processes (a host reaps its workers)."""
+    cpu, started = _children_cpu(), time.perf_counter()
     proc = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=60)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"{command[0]} failed ({proc.returncode}): {proc.stderr.strip()}")
-    return elapsed
+    return elapsed, _children_cpu() - cpu
 
 
 def main() -> None:
@@ -94,20 +102,23 @@ def main() -> None:
             ],
         }
         times: dict[str, list[float]] = {label: [] for label in commands}
+        cpus: dict[str, list[float]] = {label: [] for label in commands}
         for run in range(args.runs + 1):  # run 0 warms caches and is not counted
             for index, (label, command) in enumerate(commands.items()):
                 name = f"vm-{index}-{run}"
                 fake.add_vm(GROUP, name)
-                seconds = timed(command(f"{GROUP}/{name}"), env)
+                seconds, cpu = timed(command(f"{GROUP}/{name}"), env)
                 if fake.power(GROUP, name) == "running":
                     raise SystemExit(f"{label} did not deallocate {GROUP}/{name}")
                 if run:
                     times[label].append(seconds)
+                    cpus[label].append(cpu)
 
     medians = {label: statistics.median(values) for label, values in times.items()}
     for label, median in medians.items():
         spread = f"min {min(times[label]) * 1000:.0f} ms, max {max(times[label]) * 1000:.0f} ms"
-        print(f"{label:28s} median {median * 1000:6.0f} ms  ({spread}, {args.runs} runs)")
+        cpu = statistics.median(cpus[label]) * 1000
+        print(f"{label:28s} median {median * 1000:6.0f} ms  ({spread}; CPU {cpu:.0f} ms; {args.runs} runs)")
     for baseline in ("bare sdk (same calls)", "bare sdk (deallocate only)"):
         ratio = medians["snoozebot"] / medians[baseline]
         best = min(times["snoozebot"]) / min(times[baseline])
