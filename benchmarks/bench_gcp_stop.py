@@ -4,6 +4,7 @@ Both stop one RUNNING instance of the same fake Compute Engine server
 (tests/fake_gce.py, on 127.0.0.1 in this process), with the static discovery
 document and anonymous credentials, each in a fresh Python process. Runs are
 interleaved; the medians and their ratio are printed (target: at most 1.1x),
+and the ratio of the fastest runs (those the rest of the machine disturbed least),
 with CPU time and the load average: the host's start-up and the gcp worker's
 run side by side, so the wall-clock ratio needs a free core to be met. When the
 test fixtures are installed, the same command with the in-memory provider is
@@ -104,6 +105,9 @@ def main() -> None:
         print(f"{label:22s} median {median * 1000:6.0f} ms  ({spread}; CPU {cpu_ms:.0f} ms; {args.runs} runs)")
     ratio = medians["snoozebot"] / medians["bare googleapiclient"]
     print(f"ratio snoozebot / bare googleapiclient: {ratio:.2f}x (target <= 1.10x)")
+    # The fastest runs are the ones the rest of the machine disturbed least.
+    best = min(times["snoozebot"]) / min(times["bare googleapiclient"])
+    print(f"ratio of the fastest runs: {best:.2f}x")
 
 
 if __name__ == "__main__":
