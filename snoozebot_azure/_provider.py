@@ -179,7 +179,12 @@ class AzureProvider(CloudProvider):
         with ThreadPoolExecutor(max_workers=2) as pool:
             model_job = pool.submit(self._call, scope, models)
             status_job = pool.submit(self._call, scope, statuses)
-            vms, codes = model_job.result(), status_job.result()
+            try:
+                vms, codes = model_job.result(), status_job.result()
+            except InstanceNotFound as exc:  # the only thing a list can miss: the resource group
+                raise ConfigurationError(
+                    f"{exc.message} (check the resource_group option)", cloud_code=exc.cloud_code
+                ) from None
         wanted = {k.lower(): v for k, v in filters.items()}
         matched = {_vm_id(str(vm.id)): vm for vm in vms if _has_tags(vm, wanted)}
         # A VM the status listing missed (created meanwhile, or a server without statusOnly): ask it.

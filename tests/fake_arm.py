@@ -163,6 +163,7 @@ class FakeOperation:
     hibernate: bool
     remaining: int
     previous_power: str
+    previous_hibernated: bool
     status: str = "InProgress"
     error: dict[str, str] | None = None
     failure: dict[str, str] | None = None
@@ -197,12 +198,10 @@ class FakeArm:
         subscription_id: str = SUBSCRIPTION,
         steps: int = 3,
         page_size: int = 50,
-        retry_after: int | None = None,
     ) -> None:
         self.subscription_id = subscription_id
         self.steps = steps
         self.page_size = page_size
-        self.retry_after = retry_after
         self.status_only = True  # False: ignore statusOnly=true, like a server that lacks it
         self.requests: list[Request] = []
         self.operations: dict[str, FakeOperation] = {}
@@ -449,6 +448,7 @@ class FakeArm:
             hibernate=hibernate,
             remaining=0 if already else self.steps,
             previous_power=vm.power,
+            previous_hibernated=vm.hibernated,
             failure=self._failures.pop((vm.group.lower(), vm.name.lower(), action), None),
         )
         self.operations[op.id] = op
@@ -466,10 +466,7 @@ class FakeArm:
             f"{self.endpoint}/subscriptions/{self.subscription_id}/{_COMPUTE}/locations/{location}"
             f"/operations/{op.id}?p={uuid.uuid4()}&api-version=2026-04-01"
         )
-        headers = {"Azure-AsyncOperation": url, "Location": f"{url}&monitor=true"}
-        if self.retry_after is not None:
-            headers["Retry-After"] = str(self.retry_after)
-        return headers
+        return {"Azure-AsyncOperation": url, "Location": f"{url}&monitor=true"}
 
     def _observe(self, vm: FakeVm) -> None:
         if vm.operation is not None:
@@ -487,7 +484,7 @@ class FakeArm:
         op.end_time = _now()
         if op.failure is not None:
             op.status, op.error = "Failed", dict(op.failure)
-            vm.power = op.previous_power
+            vm.power, vm.hibernated = op.previous_power, op.previous_hibernated
             return
         op.status = "Succeeded"
         vm.power = _TRANSITIONS[op.action][1]

@@ -90,6 +90,13 @@ def test_list_filters_on_tags_and_one_resource_group(arm: FakeArm, azure: Client
     assert any(r.path.endswith("/resourceGroups/ml-rg/providers/Microsoft.Compute/virtualMachines") for r in arm.requests)
 
 
+def test_an_empty_or_missing_resource_group(arm: FakeArm, azure: Client) -> None:
+    arm.add_group("empty-rg")
+    assert azure(resource_group="empty-rg").list_instances() == []
+    with pytest.raises(sdk.ConfigurationError, match="ResourceGroupNotFound.*resource_group option"):
+        azure(resource_group="no-such-rg").list_instances()
+
+
 def test_list_asks_each_vm_the_status_listing_missed(arm: FakeArm, azure: Client) -> None:
     arm.status_only = False  # the server answers statusOnly=true with plain models
     found = {i.id: (i.state.value, i.raw_state) for i in azure().list_instances({"team": "ml"})}
