@@ -59,6 +59,15 @@ def test_sigint_exits_130_after_stopping_workers(tmp_path: Path, isolated_home: 
     assert "Traceback" not in agent.stderr
 
 
+def test_workers_exit_when_the_agent_is_killed(tmp_path: Path, isolated_home: Path) -> None:
+    with running_agent(isolated_home, tmp_path / "config.toml") as agent:
+        with agent.client() as client:
+            for name in ("memory", "noisy"):
+                assert client.post("/api/plugins/load", json={"plugin": name}).status_code == 200
+        assert agent.stop(signal.SIGKILL) == -signal.SIGKILL
+        assert wait_gone(isolated_home) == []  # no orphan worker, no orphan fork server
+
+
 def test_a_busy_port_is_one_line_and_exit_1() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
