@@ -124,3 +124,31 @@ def test_no_agent_and_no_token() -> None:
     assert missing.returncode == 2 and "set SNOOZEBOT_TOKEN" in missing.stderr
     bad = run_cli("instance", "list", "--agent", "127.0.0.1:8080")
     assert bad.returncode == 2 and "must look like http://HOST:PORT" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "kind", "exit_code"),
+    [
+        (401, {"code": "unauthorized", "message": "m"}, "UsageError", 2),
+        (403, {"code": "forbidden", "message": "m"}, "UsageError", 2),
+        (404, {"code": "plugin_not_found", "message": "m", "plugin": "x"}, "PluginNotFound", 3),
+        (409, {"code": "not_loaded", "message": "m", "plugin": "x"}, "PluginUnavailable", 3),
+        (409, {"code": "required_by_others", "message": "m"}, "UsageError", 2),
+        (503, {"code": "plugin_crashed", "message": "m", "plugin": "x"}, "PluginCrashed", 3),
+        (503, {"code": "plugin_timeout", "message": "m", "plugin": "x"}, "PluginTimeout", 3),
+        (503, {"code": "plugin_unavailable", "message": "m", "plugin": "x"}, "PluginUnavailable", 3),
+        (503, {"code": "configuration_error", "message": "m"}, "ConfigurationError", 2),
+        (404, {"code": "instance_not_found", "message": "m", "cloud_code": "NotFound"}, "InstanceNotFound", 1),
+        (502, {"code": "permission_denied", "message": "m", "cloud_code": "Denied"}, "PermissionDenied", 1),
+        (422, {"code": "invalid_request", "message": "m"}, "UsageError", 2),
+        (500, {"code": "internal", "message": "m"}, "AgentUnavailable", 3),
+    ],
+)
+def test_agent_answers_map_to_the_cli_exit_codes(status: int, error: dict[str, str], kind: str, exit_code: int) -> None:
+    from snoozebot.errors import exit_code_for
+    from snoozebot.remote import error_from_answer
+
+    exc = error_from_answer(status, {"error": error})
+    assert type(exc).__name__ == kind
+    assert exit_code_for(exc) == exit_code
+    assert getattr(exc, "cloud_code", None) == error.get("cloud_code")
