@@ -425,3 +425,19 @@ def test_progress_is_shown_on_a_terminal_and_never_in_a_pipe(isolated_home: Path
     piped = run_cli(*args, "--wait")
     assert piped.returncode == 0
     assert "\x1b[" not in piped.stdout + piped.stderr and "Stopping" not in piped.stderr
+
+
+def test_the_host_never_imports_boto3(moto_ec2: str) -> None:
+    import sys
+
+    [iid] = launch()
+    code = (
+        "import sys; from snoozebot.cli.main import run\n"
+        f"codes = [run(['instance', 'list', '-p', 'aws', '--json']), run(['instance', 'stop', '{iid}', '-p', 'aws', '--wait'])]\n"
+        "assert codes == [0, 0], codes\n"
+        "leaked = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'snoozebot_aws'))\n"
+        "assert not leaked, leaked\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert states([iid]) == {iid: "stopped"}
