@@ -111,6 +111,7 @@ class AgentMetrics:
         self._retired[status.name] = (old_dead + dead, old_restarted + restarted)
 
     def worker_counts(self) -> dict[str, tuple[int, int]]:
+        """Per plugin: (deaths, restarts) of its workers, unloaded ones included."""
         counts = dict(self._retired)
         for status in self._statuses():
             dead, restarted = _worker_counts(status)
@@ -119,6 +120,7 @@ class AgentMetrics:
         return counts
 
     def observe_rpc(self, provider: str, method: str, result: str, seconds: float) -> None:
+        """Record one host → worker call."""
         self.rpc_duration.labels(provider, method, result).observe(seconds)
 
     def exposition(self) -> bytes:

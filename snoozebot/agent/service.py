@@ -2,9 +2,10 @@
 
 :class:`PluginManager` and :class:`ProviderClient` calls block (a pipe round
 trip, a cloud call, a worker start), so every one runs in a bounded thread
-pool and concurrent requests never wait for each other. Loads and unloads of
-one plugin are serialised, so the loaded set and the live workers agree
-whatever the order of concurrent requests. Discovery is cached (it reads
+pool and concurrent requests never wait for each other. Loads and unloads run
+one at a time, and a call checks that its provider is loaded atomically with
+respect to unloads, so the loaded set and the live workers agree whatever the
+order of concurrent requests. Discovery is cached (it reads
 every distribution's metadata) and rescanned on demand, or when an unknown
 name is asked for, at most once a second. The persisted loaded set is re-read
 at most every half second (a CLI may change it beside the agent) and at once
@@ -150,6 +151,7 @@ class AgentService:
         return plugin
 
     def status(self, plugin: DiscoveredPlugin) -> PluginStatus:
+        """One installed provider's status, with its worker's state."""
         return self.manager.status(plugin)
 
     def loaded_names(self) -> list[str]:
@@ -228,6 +230,7 @@ class AgentService:
     # -- instances --------------------------------------------------------------
 
     def client(self, name: str) -> ProviderClient:
+        """A client of ``name`` whose calls feed the RPC latency histogram."""
         return _TimedClient(self.manager, name, self.metrics)
 
     def _loaded_client(self, provider: str) -> ProviderClient:
@@ -248,15 +251,18 @@ class AgentService:
         return await self.run(lambda: fn(self._loaded_client(provider)))
 
     async def list_instances(self, provider: str, filters: dict[str, str]) -> list[sdk.Instance]:
+        """The provider's instances, filtered by tag/label equality."""
         return await self.call(provider, lambda client: client.list_instances(filters))
 
     async def instance(self, provider: str, instance_id: str) -> sdk.Instance:
+        """One instance as the provider describes it now."""
         return await self.call(provider, lambda client: client.get_instance_info(instance_id))
 
     async def act(
         self, provider: str, instance_id: str, *, action: Action, actor: str, hibernate: bool, dry_run: bool
     ) -> ActionResult:
         """Stop or start one instance through the audited operation; the actor is the token's name."""
+
         def call(client: ProviderClient) -> ActionResult:
             [result] = run_action(
                 client,
