@@ -166,6 +166,14 @@ def test_unknown_option_is_a_configuration_error(moto_ec2: str) -> None:
         AwsProvider({"regin": "eu-west-1"})
     with pytest.raises(ConfigurationError, match="batch_size"):
         AwsProvider({"batch_size": "lots"})
+    with pytest.raises(ConfigurationError, match="between 1 and 1000"):
+        AwsProvider({"batch_size": "5000"})
+    with pytest.raises(ConfigurationError, match="retry_mode"):
+        AwsProvider({"retry_mode": "eager"})
+    with pytest.raises(ConfigurationError, match="include_terminated"):
+        AwsProvider({"include_terminated": "perhaps"})
+    adaptive = AwsProvider({"retry_mode": "adaptive", "max_attempts": "7"})
+    assert adaptive._ec2.meta.config.retries == {"total_max_attempts": 7, "mode": "adaptive"}
 
 
 def test_missing_credentials_is_a_configuration_error_with_a_hint(moto_ec2: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
