@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import threading
@@ -81,9 +82,14 @@ def test_a_busy_port_is_one_line_and_exit_1() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_serve_help_has_an_example() -> None:
+def test_serve_help_has_an_example_and_docs_list_every_option() -> None:
     result = run_cli("agent", "serve", "--help")
     assert result.returncode == 0 and "Example: snoozebot agent" in result.stdout
+    options = set(re.findall(r"(--[a-z][a-z-]+)", result.stdout)) - {"--help"}
+    assert {"--host", "--port", "--timeout", "--threads", "--config", "--access-log"} <= options
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "agent.md").read_text()
+    for option in options:
+        assert f"| `{option}` |" in guide, f"docs/agent.md does not document {option}"
 
 
 def _get_quietly(url: str, agent: object) -> object:
