@@ -85,7 +85,7 @@ def test_a_busy_port_is_one_line_and_exit_1() -> None:
 def test_serve_help_has_an_example_and_docs_list_every_option() -> None:
     result = run_cli("agent", "serve", "--help")
     assert result.returncode == 0 and "Example: snoozebot agent" in result.stdout
-    options = set(re.findall(r"(--[a-z][a-z-]+)", result.stdout)) - {"--help"}
+    options = set(re.findall(r"^│\s+(--[a-z][a-z-]+)", result.stdout, re.MULTILINE)) - {"--help"}
     assert {"--host", "--port", "--timeout", "--threads", "--config", "--access-log"} <= options
     guide = (Path(__file__).resolve().parent.parent / "docs" / "agent.md").read_text()
     for option in options:
