@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from test_instance_cli import fresh_moto, launch, states  # noqa: F401 - fresh_moto is an autouse fixture
+from test_instance_cli import launch, states
 
 from snoozebot.sdk import (
     ConfigurationError,

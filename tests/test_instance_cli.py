@@ -59,16 +59,6 @@ def wait_for_pending_attempt(home: Path, timeout: float = 30) -> None:
     raise AssertionError("no pending attempt appeared in the audit log")
 
 
-@pytest.fixture(autouse=True)
-def fresh_moto(request: pytest.FixtureRequest) -> None:
-    """moto keeps its EC2 state per process: start every test that uses it from an empty region."""
-    if "moto_ec2" in request.fixturenames:
-        import urllib.request
-
-        endpoint = request.getfixturevalue("moto_ec2")
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
-
-
 def assert_clean_failure(result, code: int) -> None:
     assert result.returncode == code, result.stderr
     assert "Traceback" not in result.stderr
