@@ -79,3 +79,28 @@ def test_demo_without_moto_says_how_to_install_it(isolated_home: Path) -> None:
         "install it with: pip install 'snoozebot[demo]'"
     )
     assert proc.stdout == ""
+
+
+@pytest.mark.slow
+def test_demo_interrupted_exits_130_and_cleans_up(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "SNOOZEBOT_HOME" and not k.startswith("AWS_")}
+    env["TMPDIR"] = str(scratch)
+    proc = subprocess.Popen([SNOOZEBOT, "demo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        if "$ snoozebot instance list" in line or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert list(scratch.glob("snoozebot-demo-*")) == []
+    deadline = time.monotonic() + 5
+    while processes_under(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_under(tmp_path) == []
