@@ -96,6 +96,23 @@ def _flag_option(config: Mapping[str, str], key: str) -> bool:
     raise ConfigurationError(f"aws option {key} must be true or false, got {text!r}")
 
 
+def _client_config(config: Mapping[str, str], *, pool: int) -> Config:
+    """botocore's settings: bounded retries (its own standard/adaptive modes), timeouts, pool size."""
+    retries: dict[str, Any] = {}
+    if config.get("max_attempts") or not os.environ.get("AWS_MAX_ATTEMPTS"):
+        retries["total_max_attempts"] = _int_option(config, "max_attempts", 5, low=1, high=20)
+    if config.get("retry_mode"):
+        if config["retry_mode"] not in ("standard", "adaptive", "legacy"):
+            raise ConfigurationError("aws option retry_mode must be standard, adaptive or legacy")
+        retries["mode"] = config["retry_mode"]
+    return Config(
+        retries=retries,
+        max_pool_connections=pool,
+        connect_timeout=_int_option(config, "connect_timeout", 10, low=1, high=300),
+        read_timeout=_int_option(config, "read_timeout", 60, low=1, high=900),
+    )
+
+
 class AwsProvider(CloudProvider):
     """Amazon EC2 instances in one region.
 
@@ -121,19 +138,7 @@ class AwsProvider(CloudProvider):
         self._batch_size = _int_option(config, "batch_size", 100, low=1, high=_EC2_MAX_BATCH)
         self._concurrency = _int_option(config, "concurrency", 8, low=1, high=64)
         self._include_terminated = _flag_option(config, "include_terminated")
-        retries: dict[str, Any] = {}
-        if config.get("max_attempts") or not os.environ.get("AWS_MAX_ATTEMPTS"):
-            retries["total_max_attempts"] = _int_option(config, "max_attempts", 5, low=1, high=20)
-        if config.get("retry_mode"):
-            if config["retry_mode"] not in ("standard", "adaptive", "legacy"):
-                raise ConfigurationError("aws option retry_mode must be standard, adaptive or legacy")
-            retries["mode"] = config["retry_mode"]
-        client_config = Config(
-            retries=retries,
-            max_pool_connections=max(10, self._concurrency * 2),
-            connect_timeout=_int_option(config, "connect_timeout", 10, low=1, high=300),
-            read_timeout=_int_option(config, "read_timeout", 60, low=1, high=900),
-        )
+        client_config = _client_config(config, pool=max(10, self._concurrency * 2))
         try:
             session = boto3.session.Session(
                 botocore_session=_model.session_with_models(),
