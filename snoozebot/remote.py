@@ -105,8 +105,10 @@ def error_from_answer(status: int, body: Any) -> Exception:
         return _PLUGIN_ERRORS[code](plugin, message)
     if code == "not_loaded" or (status == 503 and code != sdk.ConfigurationError.code):
         return PluginUnavailable(plugin, message)
-    if status in (404, 502, 503):
+    if status in (502, 503) or code == sdk.InstanceNotFound.code:
         return provider_error_from_wire(error)
+    if status in (404, 405):
+        return AgentUnavailable(f"HTTP {status} ({message}) from the agent: is that URL a snoozebot agent?")
     if 400 <= status < 500:
         return UsageError(message)
     return AgentUnavailable(f"the agent answered HTTP {status}: {message}")
@@ -127,6 +129,7 @@ class AgentConnection:
 
     @classmethod
     def from_environment(cls, url: str, *, timeout: float) -> AgentConnection:
+        """A connection with the token from ``$SNOOZEBOT_TOKEN`` (a usage error without one)."""
         token = os.environ.get(TOKEN_ENV, "").strip()
         if not token:
             raise UsageError(

@@ -142,6 +142,7 @@ def test_no_agent_and_no_token() -> None:
         (502, {"code": "permission_denied", "message": "m", "cloud_code": "Denied"}, "PermissionDenied", 1),
         (422, {"code": "invalid_request", "message": "m"}, "UsageError", 2),
         (500, {"code": "internal", "message": "m"}, "AgentUnavailable", 3),
+        (404, {"code": "not_found", "message": "Not Found"}, "AgentUnavailable", 3),
     ],
 )
 def test_agent_answers_map_to_the_cli_exit_codes(status: int, error: dict[str, str], kind: str, exit_code: int) -> None:
