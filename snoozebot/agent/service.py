@@ -15,6 +15,7 @@ after the agent's own loads and unloads.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -35,7 +36,7 @@ from snoozebot.host.discovery import DiscoveredPlugin
 from snoozebot.host.manager import PluginManager, PluginStatus
 from snoozebot.operations import Action, ActionResult, run_action
 
-__all__ = ["AgentService", "LoadResult", "UnloadResult"]
+__all__ = ["AgentActionResult", "AgentService", "LoadResult", "UnloadResult"]
 
 log = logging.getLogger("snoozebot.agent")
 
@@ -63,23 +64,35 @@ class UnloadResult:
     also_unloaded: list[str]
 
 
+@dataclass(frozen=True)
+class AgentActionResult(ActionResult):
+    """An :class:`ActionResult` that also keeps the cloud's own error code (answered with 502)."""
+
+    cloud_code: str | None = None
+
+
 class _TimedClient(ProviderClient):
-    """A ProviderClient that reports every worker call's latency and result."""
+    """A ProviderClient (one per request) that reports every worker call's latency and result,
+    and keeps the cloud error codes of the instances a stop or start failed on."""
 
     def __init__(self, manager: PluginManager, name: str, metrics: AgentMetrics) -> None:
         super().__init__(manager.supervisor(name), timeout=manager.timeout)
         self._metrics = metrics
+        self.cloud_codes: dict[str, str | None] = {}
 
     def _call(self, method: str, params: dict[str, Any]) -> Any:
         started = time.perf_counter()
         result = "ok"
         try:
-            return super()._call(method, params)
+            reply = super()._call(method, params)
         except (SnoozebotError, sdk.ProviderError) as exc:
             result = exc.code
             raise
         finally:
             self._metrics.observe_rpc(self.name, method, result, time.perf_counter() - started)
+        if method in ("stop_instances", "start_instances"):
+            self.cloud_codes = {i["id"]: i["error"].get("cloud_code") for i in reply if i.get("error")}
+        return reply
 
 
 class AgentService:
@@ -260,10 +273,10 @@ class AgentService:
 
     async def act(
         self, provider: str, instance_id: str, *, action: Action, actor: str, hibernate: bool, dry_run: bool
-    ) -> ActionResult:
+    ) -> AgentActionResult:
         """Stop or start one instance through the audited operation; the actor is the token's name."""
 
-        def call(client: ProviderClient) -> ActionResult:
+        def call(client: ProviderClient) -> AgentActionResult:
             [result] = run_action(
                 client,
                 self.audit,
@@ -274,7 +287,9 @@ class AgentService:
                 actor=actor,
                 source="agent",
             )
-            return result
+            codes = client.cloud_codes if isinstance(client, _TimedClient) else {}
+            fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(ActionResult)}
+            return AgentActionResult(**fields, cloud_code=codes.get(instance_id))
 
         try:
             result = await self.call(provider, call)
