@@ -12,6 +12,7 @@ One module per job:
 - :mod:`~snoozebot.agent.routes`: the routers
 - :mod:`~snoozebot.agent.app`: :func:`~snoozebot.agent.app.create_app`
 - :mod:`~snoozebot.agent.serve`: running it under uvicorn
+- :mod:`~snoozebot.agent.ui`: the web UI at ``/ui``, a router on the same app and auth
 
 Nothing here is imported by the CLI unless an ``agent`` command runs.
 """
