@@ -14,6 +14,10 @@ import httpx
 import pytest
 from test_agent_harness import Agent, running_agent
 
+from snoozebot import sdk
+from snoozebot.agent.errors import api_error_for
+from snoozebot.errors import PluginCrashed, PluginNotFound, PluginTimeout, UsageError
+
 CONFIG = """
 [providers.memory]
 count = "4"
@@ -309,3 +313,25 @@ def test_rest_reference_lists_every_route(agent: Agent) -> None:
         for method in methods:
             documented = f"`{method.upper()} {path.replace('{instance_id}', '{id}')}"
             assert documented in doc, f"docs/rest.md does not list {documented}`"
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "code"),
+    [
+        (sdk.InstanceNotFound("gone", cloud_code="InvalidInstanceID.NotFound"), 404, "instance_not_found"),
+        (sdk.InvalidInstanceState("terminated", cloud_code="IncorrectInstanceState"), 502, "invalid_instance_state"),
+        (sdk.PermissionDenied("no", cloud_code="UnauthorizedOperation"), 502, "permission_denied"),
+        (sdk.Throttled("slow down", cloud_code="RequestLimitExceeded"), 502, "throttled"),
+        (sdk.ConfigurationError("no region"), 503, "configuration_error"),
+        (PluginCrashed("x", "crashed"), 503, "plugin_crashed"),
+        (PluginTimeout("x", "hung"), 503, "plugin_timeout"),
+        (PluginNotFound("x", "not installed"), 404, "plugin_not_found"),
+        (UsageError("bad"), 400, "usage"),
+    ],
+)
+def test_failures_map_to_statuses(exc: Exception, status: int, code: str) -> None:
+    err = api_error_for(exc)
+    assert (err.status, err.code) == (status, code)
+    assert err.body()["error"]["message"] == str(exc)
+    if isinstance(exc, sdk.ProviderError) and exc.cloud_code:
+        assert err.body()["error"]["cloud_code"] == exc.cloud_code

@@ -77,3 +77,4 @@ def test_the_cli_through_the_agent_matches_the_cli_alone(agent: Agent) -> None:
         ("operator", "agent", ids[0]),
         ("operator", "agent", ids[1]),
     }
+
