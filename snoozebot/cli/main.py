@@ -71,7 +71,16 @@ def main() -> None:
         code = 130
     finally:
         prestart.discard()  # an early worker no command adopted
+    _finish_multiprocessing()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os._exit(code)
+
+
+def _finish_multiprocessing() -> None:
+    """Run multiprocessing's exit finalizers (its temporary directory) that os._exit would skip."""
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        with contextlib.suppress(Exception):
+            util._run_finalizers()
