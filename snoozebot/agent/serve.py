@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,14 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived (uvicorn re-raises it once its shutdown is complete)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def serve(options: ServeOptions, *, config: Config, state_directory: Path) -> None:
     """Serve until SIGINT or SIGTERM; every worker is stopped before this returns."""
     import uvicorn
@@ -91,7 +100,13 @@ def serve(options: ServeOptions, *, config: Config, state_directory: Path) -> No
     )
     scheme_host = f"[{host}]" if ":" in host else host
     logging.getLogger("uvicorn.error").info("snoozebot agent listening on http://%s:%d", scheme_host, port)
-    with sock:
-        server.run(sockets=[sock])
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        with sock:
+            server.run(sockets=[sock])
+    except _Terminated:
+        pass  # uvicorn re-raises SIGTERM after its graceful shutdown: a normal end
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not server.started:
         raise SnoozebotError("the agent failed to start; see the messages above")

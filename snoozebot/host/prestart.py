@@ -11,6 +11,7 @@ Anything unexpected simply skips the optimisation.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -61,8 +62,11 @@ def _loaded_for(argv: Sequence[str]) -> list[str]:
 
 def prestart(argv: Sequence[str]) -> None:
     """Fork the worker a provider-bound ``instance`` command will use, if any."""
-    if len(argv) < 2 or (argv[0], argv[1]) not in _PRESTART_COMMANDS or "--agent" in argv:
+    if len(argv) < 2 or (argv[0], argv[1]) not in _PRESTART_COMMANDS:
         return
+    through_agent = any(a == "--agent" or a.startswith("--agent=") for a in argv)
+    if through_agent or os.environ.get("SNOOZEBOT_AGENT_URL"):
+        return  # the agent's workers serve this command
     try:
         provider, config_path, pairs = _scan(argv[2:])
         providers = [provider] if provider else _loaded_for(argv)
