@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from snoozebot.state import exclusive_lock
+
 __all__ = ["AuditEntry", "AuditLog", "Outcome"]
 
 _SCHEMA = """
@@ -95,13 +97,29 @@ class AuditLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._ready = False
+
+    def _prepare(self) -> None:
+        """Create the file, WAL journal and schema once, under a file lock.
+
+        Switching a new database to WAL needs it exclusively; several processes
+        opening a brand-new log at once would otherwise see "database is locked".
+        """
+        lock = self.path.with_name(self.path.name + ".lock")
+        with (
+            exclusive_lock(lock, timeout=10.0, what="the audit log"),
+            closing(sqlite3.connect(self.path, timeout=10.0, isolation_level=None)) as conn,
+        ):
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+        self._ready = True
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        if not self._ready:
+            self._prepare()
         with closing(sqlite3.connect(self.path, timeout=10.0, isolation_level=None)) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=10000")
-            conn.executescript(_SCHEMA)
             yield conn
 
     def begin(

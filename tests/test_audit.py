@@ -1,0 +1,39 @@
+"""The audit log shared by every process: pending-then-complete rows, safe to open concurrently."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+from snoozebot.audit import AuditLog, Outcome
+
+
+def _record(path: str, instance: str) -> None:
+    log = AuditLog(Path(path))
+    [row] = log.begin(actor="t", source="test", provider="p", action="stop", instances=[instance], dry_run=False)
+    log.finish([(row, Outcome(True, "stopping"))])
+
+
+def test_many_processes_opening_a_new_log_at_once_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite3"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_record, args=(str(path), f"i-{n}")) for n in range(12)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=60)
+    assert [p.exitcode for p in procs] == [0] * 12
+    entries = AuditLog(path).entries(limit=100)
+    assert sorted(e.instance for e in entries) == sorted(f"i-{n}" for n in range(12))
+    assert {e.result for e in entries} == {"ok"}
+
+
+def test_an_attempt_is_pending_until_finished_and_filters_apply(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.sqlite3")
+    rows = log.begin(actor="cli:me", source="cli", provider="aws", action="stop", instances=["a", "b"], dry_run=True)
+    assert [e.result for e in log.entries()] == ["pending", "pending"]
+    log.finish([(rows[0], Outcome(True, "stopped")), (rows[1], Outcome(False, None, "instance_not_found", "gone"))])
+    [failed] = log.entries(result="error")
+    assert failed.instance == "b" and failed.to_dict()["error"] == {"code": "instance_not_found", "message": "gone"}
+    assert [e.instance for e in log.entries(provider="aws", action="stop")] == ["b", "a"]
+    assert log.entries(provider="gcp") == []
