@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 from snoozebot.audit import AuditLog, Outcome
 
 
-def _record(path: str, instance: str) -> None:
+def _record(path: str, instance: str, barrier: Any) -> None:
     log = AuditLog(Path(path))
+    barrier.wait(timeout=30)  # everyone opens the brand-new log at the same moment
     [row] = log.begin(actor="t", source="test", provider="p", action="stop", instances=[instance], dry_run=False)
     log.finish([(row, Outcome(True, "stopping"))])
 
 
 def test_many_processes_opening_a_new_log_at_once_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "audit.sqlite3"
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_record, args=(str(path), f"i-{n}")) for n in range(12)]
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(12)
+    procs = [ctx.Process(target=_record, args=(str(path), f"i-{n}", barrier)) for n in range(12)]
     for proc in procs:
         proc.start()
     for proc in procs:
