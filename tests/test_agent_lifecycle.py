@@ -45,7 +45,7 @@ def test_sigterm_stops_every_worker_even_with_a_call_in_flight(tmp_path: Path, i
         caller.start()
         code = agent.stop(signal.SIGTERM)
         caller.join(timeout=30)
-    assert code == -signal.SIGTERM
+    assert code == 0  # a graceful end: workers stopped, exit finalizers run
     assert "Application shutdown complete" in agent.stderr
     assert wait_gone(isolated_home) == []
 
