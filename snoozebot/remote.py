@@ -247,7 +247,7 @@ class RemoteManager(PluginManager):
     def _get(self, name: str) -> PluginStatus:
         return _status(self.agent.request("GET", f"/api/plugins/{quote(name, safe='')}"))
 
-    def statuses(self) -> list[PluginStatus]:
+    def statuses(self, *, fresh: bool = False) -> list[PluginStatus]:
         return [_status(d) for d in self.agent.request("GET", "/api/plugins/discover")]
 
     def discover(self) -> list[DiscoveredPlugin]:

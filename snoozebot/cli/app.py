@@ -1,12 +1,14 @@
 """The root Typer application; each command group lives in its own module.
 
 Groups are imported only when needed: a command line that names one group
-(``snoozebot plugins list``) builds just that group, which keeps start-up
-close to a bare Typer app. ``snoozebot --help`` builds them all.
+command (``snoozebot plugins list``) imports just that group and builds just
+that command, which keeps start-up close to a bare Typer app.
+``snoozebot --help`` builds them all.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
 from collections.abc import Callable, Sequence
 from typing import Any, cast
@@ -36,6 +38,22 @@ COMMANDS: dict[str, str] = {
 def _load(target: str) -> object:
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def _only(group: typer.Typer, command: str) -> typer.Typer:
+    """``group`` with just ``command`` (building every command costs start-up time).
+
+    Anything that is not one of its command names (``--help``, a typo) keeps the
+    whole group, so help and "did you mean" work as usual.
+    """
+    commands = [c for c in group.registered_commands if c.name == command]
+    groups = [g for g in group.registered_groups if g.name == command]
+    if not (commands or groups):
+        return group
+    trimmed = copy.copy(group)
+    trimmed.registered_commands = commands
+    trimmed.registered_groups = groups
+    return trimmed
 
 
 def _version(value: bool) -> None:
@@ -72,6 +90,8 @@ def build_app(argv: Sequence[str] = ()) -> typer.Typer:
         if wanted in (None, name):
             group = _load(target)
             assert isinstance(group, typer.Typer)
+            if wanted and len(argv) > 1:
+                group = _only(group, argv[1])
             app.add_typer(group, name=name)
     for name, target in COMMANDS.items():
         if wanted in (None, name):

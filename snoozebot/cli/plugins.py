@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,7 +11,9 @@ from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, info, table
 from snoozebot.cli.runtime import open_runtime
 from snoozebot.host.manager import PluginStatus
-from snoozebot.host.requirements import PluginReport
+
+if TYPE_CHECKING:
+    from snoozebot.host.requirements import PluginReport
 
 __all__ = ["app"]
 
@@ -93,7 +95,7 @@ def discover(json_: JsonOpt = False, config: ConfigOpt = None, agent: AgentOpt =
     Example: pip install snoozebot-acme && snoozebot plugins discover
     """
     with open_runtime_for(agent, config=config, options=None, timeout=None) as rt:
-        _print_list(rt.manager.statuses(), as_json=json_)
+        _print_list(rt.manager.statuses(fresh=True), as_json=json_)
 
 
 @app.command("load")

@@ -14,13 +14,13 @@ the others.
 
 from __future__ import annotations
 
-import importlib.metadata
 import re
 from dataclasses import dataclass
 
-from snoozebot.host.worker import ENTRY_POINT_GROUP
+__all__ = ["ENTRY_POINT_GROUP", "DiscoveredPlugin", "discover"]
 
-__all__ = ["DiscoveredPlugin", "discover"]
+ENTRY_POINT_GROUP = "snoozebot.providers"
+"""The entry-point group every provider registers in."""
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 _TARGET_RE = re.compile(r"^[\w.]+:[\w.]+$")
@@ -53,6 +53,8 @@ def _problem(name: str, target: str) -> str | None:
 
 def discover() -> list[DiscoveredPlugin]:
     """Every provider entry point installed in this environment, sorted by name."""
+    import importlib.metadata  # costly to import; `plugins list` usually reads its cache
+
     found: dict[str, list[DiscoveredPlugin]] = {}
     seen: set[tuple[str, str, str | None]] = set()
     for dist in importlib.metadata.distributions():

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from snoozebot.config import Config
 from snoozebot.errors import PluginNotFound, PluginUnavailable, UsageError
 from snoozebot.host.discovery import DiscoveredPlugin, discover
-from snoozebot.host.requirements import (
-    PluginReport,
-    ProviderFacts,
-    check_plugins,
-    load_order,
-    required_providers,
-)
+from snoozebot.host.scan_cache import ScanCache, environment_stamp
 from snoozebot.state import LoadedSet
 
-if TYPE_CHECKING:  # process machinery is imported when the first worker starts
+if TYPE_CHECKING:  # process machinery and requirement checks are imported when first needed
     from snoozebot.host.client import ProviderClient
     from snoozebot.host.process import Handshake, WorkerProcess
+    from snoozebot.host.requirements import PluginReport, ProviderFacts
     from snoozebot.host.supervisor import RestartPolicy, Supervisor
 
 __all__ = ["DEFAULT_TIMEOUT", "PluginManager", "PluginStatus"]
@@ -85,6 +81,7 @@ class PluginManager:
         self.config = config
         self.timeout = timeout
         self.loaded_set = LoadedSet(state_directory)
+        self._scan_cache = ScanCache(state_directory)
         self._overrides = dict(option_overrides or {})
         self._policy = policy
         self._start_method = start_method
@@ -132,12 +129,31 @@ class PluginManager:
             last_error=sup.last_error if sup else None,
         )
 
-    def statuses(self) -> list[PluginStatus]:
-        """Every installed provider, with the problems its metadata shows (no worker started)."""
+    def statuses(self, *, fresh: bool = False) -> list[PluginStatus]:
+        """Every installed provider, with the problems its metadata shows (no worker started).
+
+        The metadata scan is cached for as long as no distribution changes;
+        ``fresh`` scans again regardless.
+        """
         loaded = set(self.loaded_names())
+        plugins, problems = self._scan(fresh=fresh)
+        return [replace(self.status(p, loaded), problems=problems[p.name]) for p in plugins]
+
+    def _scan(self, *, fresh: bool) -> tuple[list[DiscoveredPlugin], dict[str, tuple[str, ...]]]:
+        from snoozebot.host.requirements import check_plugins
+
+        stamp = environment_stamp()
+        cached = None if fresh else self._scan_cache.get(stamp)
+        if cached is not None:
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                plugins = [
+                    DiscoveredPlugin(**{**p, "requires": tuple(p["requires"])}) for p in cached["plugins"]
+                ]
+                return plugins, {name: tuple(found) for name, found in cached["problems"].items()}
         plugins = self.discover()
         problems = {r.name: tuple(r.problems) for r in check_plugins(plugins)}
-        return [replace(self.status(p, loaded), problems=problems[p.name]) for p in plugins]
+        self._scan_cache.put(stamp, {"plugins": [asdict(p) for p in plugins], "problems": problems})
+        return plugins, problems
 
     # -- workers ---------------------------------------------------------------
 
@@ -175,6 +191,8 @@ class PluginManager:
         providers require each other in a cycle. Returns the statuses in load
         order: dependencies first, ``name`` last.
         """
+        from snoozebot.host.requirements import check_plugins, load_order
+
         plugins = self.discover()
         plugin = self.find(name, plugins)
         if plugin.error:
@@ -218,6 +236,8 @@ class PluginManager:
 
     def check(self, names: Iterable[str] | None = None) -> list[PluginReport]:
         """Requirement reports for ``names`` (default: every provider); workers tell what only they know."""
+        from snoozebot.host.requirements import check_plugins
+
         plugins = self.discover()
         wanted = [p.name for p in plugins] if names is None else [self.find(n, plugins).name for n in names]
         learnt = self._learn(wanted, plugins)
@@ -225,6 +245,8 @@ class PluginManager:
 
     def dependents(self, name: str) -> list[str]:
         """Loaded providers that require ``name``, directly or through others (nearest first)."""
+        from snoozebot.host.requirements import required_providers
+
         installed = {p.name for p in self.discover() if not p.error}
         loaded = [n for n in self.loaded_names() if n != name and n in installed]
         if not loaded:
@@ -244,6 +266,8 @@ class PluginManager:
         self, names: Iterable[str], plugins: list[DiscoveredPlugin]
     ) -> dict[str, Handshake | PluginUnavailable]:
         """Handshakes of ``names`` and of every provider they require, transitively."""
+        from snoozebot.host.requirements import required_providers
+
         usable = {p.name for p in plugins if not p.error}
         learnt: dict[str, Handshake | PluginUnavailable] = {}
         pending = [n for n in names if n in usable]
@@ -296,6 +320,8 @@ class PluginManager:
 
 def _facts(learnt: Mapping[str, Handshake | PluginUnavailable]) -> dict[str, ProviderFacts]:
     """What the checks need from each handshake (or from the failure to get one)."""
+    from snoozebot.host.requirements import ProviderFacts
+
     facts = {}
     for name, hello in learnt.items():
         if isinstance(hello, PluginUnavailable):

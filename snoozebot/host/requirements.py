@@ -18,7 +18,6 @@ and the exact command that fixes it.
 from __future__ import annotations
 
 import enum
-import importlib.metadata
 import shlex
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -196,6 +195,8 @@ def pip_command(*args: str) -> str:
 
 def installed_distribution(project: str) -> Installed | None:
     """The installed distribution named ``project`` (any spelling), from its metadata."""
+    import importlib.metadata  # only on a scan: `plugins list` usually reads its cache
+
     try:
         dist = importlib.metadata.distribution(project)
         return Installed(dist.metadata["Name"] or project, dist.version, tuple(dist.requires or ()))

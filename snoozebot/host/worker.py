@@ -24,10 +24,10 @@ from typing import Any
 from snoozebot import sdk
 from snoozebot.errors import error_to_wire
 from snoozebot.host import protocol
+from snoozebot.host.discovery import ENTRY_POINT_GROUP
 
-__all__ = ["ENTRY_POINT_GROUP", "run_worker"]
+__all__ = ["run_worker"]
 
-ENTRY_POINT_GROUP = "snoozebot.providers"
 _MAX_CONCURRENT_CALLS = 32
 _PARENT_POLL_SECONDS = 0.25
 
