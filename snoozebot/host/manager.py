@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from snoozebot.config import Config
 from snoozebot.errors import PluginNotFound, PluginUnavailable, UsageError
 from snoozebot.host.discovery import DiscoveredPlugin, discover
-from snoozebot.host.scan_cache import ScanCache, environment_stamp
+from snoozebot.host.scan_cache import ScanCache, environment_stamp, known_targets
 from snoozebot.state import LoadedSet
 
 if TYPE_CHECKING:  # process machinery and requirement checks are imported when first needed
@@ -82,6 +82,8 @@ class PluginManager:
         self.timeout = timeout
         self.loaded_set = LoadedSet(state_directory)
         self._scan_cache = ScanCache(state_directory)
+        self._state_directory = state_directory
+        self._known_targets: dict[str, str] | None = None
         self._overrides = dict(option_overrides or {})
         self._policy = policy
         self._start_method = start_method
@@ -171,9 +173,16 @@ class PluginManager:
                     policy=self._policy,
                     start_method=self._start_method,
                     prestarted=self._prestarted.pop(name, None),
+                    target=self._targets().get(name),
                 )
                 self._supervisors[name] = sup
             return sup
+
+    def _targets(self) -> dict[str, str]:
+        """Entry point targets the scan cache knows (no scan); workers import them directly."""
+        if self._known_targets is None:
+            self._known_targets = known_targets(self._state_directory)
+        return self._known_targets
 
     def client(self, name: str) -> ProviderClient:
         from snoozebot.host.client import ProviderClient
@@ -291,7 +300,7 @@ class PluginManager:
                 if name not in self._supervisors and name not in self._prestarted:
                     options = self.config.provider_options(name, self._overrides)
                     self._prestarted[name] = WorkerProcess.launch(
-                        name, options, start_method=self._start_method
+                        name, options, start_method=self._start_method, target=self._targets().get(name)
                     )
         found: dict[str, Handshake | PluginUnavailable] = {}
         for name in wanted:

@@ -73,11 +73,15 @@ def prestart(argv: Sequence[str]) -> None:
         if not providers:
             return
         from snoozebot.host.process import WorkerProcess
+        from snoozebot.host.scan_cache import known_targets
+        from snoozebot.state import state_dir
 
         config = load_config(config_path)
+        targets = known_targets(state_dir())
         for name in providers:
             options = config.provider_options(name, parse_options(pairs))
-            _started[name] = (options, WorkerProcess.launch(name, options, start_method="fork"))
+            worker = WorkerProcess.launch(name, options, start_method="fork", target=targets.get(name))
+            _started[name] = (options, worker)
     except Exception:  # the real parser reports whatever is wrong
         return
 

@@ -21,7 +21,7 @@ from typing import Any
 from snoozebot import __version__
 from snoozebot.state import atomic_write_json, read_json
 
-__all__ = ["ScanCache", "environment_stamp"]
+__all__ = ["ScanCache", "environment_stamp", "known_targets"]
 
 _FORMAT = 1
 
@@ -61,3 +61,15 @@ class ScanCache:
         """Remember ``value`` for ``stamp`` (best effort: a read-only state dir just skips it)."""
         with contextlib.suppress(OSError):
             atomic_write_json(self._path, {"stamp": stamp, "value": value})
+
+
+def known_targets(directory: Path) -> dict[str, str]:
+    """``{provider: "module:Class"}`` from a still-valid cache, without scanning; else empty.
+
+    Lets a worker import its entry point directly instead of searching for it.
+    """
+    cached = ScanCache(directory).get(environment_stamp())
+    try:
+        return {str(p["name"]): str(p["target"]) for p in cached["plugins"] if not p.get("error")}
+    except (KeyError, TypeError):
+        return {}
