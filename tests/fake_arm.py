@@ -39,6 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from loopback import LoopbackServer
+
 __all__ = ["SUBSCRIPTION", "FakeArm", "FakeOperation", "FakeVm"]
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
@@ -189,7 +191,7 @@ class Request:
     authorization: str | None
 
 
-class FakeArm:
+class FakeArm(LoopbackServer):
     """The fake server and its state; use as a context manager or call start/stop."""
 
     def __init__(
@@ -212,39 +214,18 @@ class FakeArm:
         self._throttles: list[int] = []
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- life cycle ------------------------------------------------------------
 
     def start(self, port: int = 0) -> FakeArm:
         """Listen on 127.0.0.1 (a free port unless given) in a daemon thread."""
         handler = type("Handler", (_Handler,), {"arm": self})
-        self._server = _Server(("127.0.0.1", port), handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-arm", daemon=True
-        )
-        self._thread.start()
+        self._serve(_Server(("127.0.0.1", port), handler), name="fake-arm", poll_interval=0.05)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            assert self._thread is not None
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self) -> FakeArm:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def endpoint(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     # -- seeding and inspection ------------------------------------------------
 

@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from loopback import LoopbackServer
+
 __all__ = [
     "ACCESS_TOKEN",
     "FakeComputeEngine",
@@ -174,7 +176,7 @@ class _Vm:
     next_error: dict[str, str] | None = None
 
 
-class FakeComputeEngine:
+class FakeComputeEngine(LoopbackServer):
     """The fake server; use as a context manager or call :meth:`start` and :meth:`stop`."""
 
     def __init__(
@@ -198,8 +200,6 @@ class FakeComputeEngine:
         self._faults: list[_Fault] = []
         self._ids = itertools.count(1000000000000000001)
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -209,30 +209,8 @@ class FakeComputeEngine:
         class Handler(_Handler):
             server_fake = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-gce", daemon=True)
-        self._thread.start()
+        self._serve(ThreadingHTTPServer(("127.0.0.1", 0), Handler), name="fake-gce")
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            assert self._thread is not None
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self) -> FakeComputeEngine:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "not started"
-        return int(self._server.server_address[1])
 
     @property
     def root_url(self) -> str:
