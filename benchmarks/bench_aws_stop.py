@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _aws_env import bench_env
+
 BIN = Path(sys.executable).parent
 BOTO3_SCRIPT = "import sys, boto3; boto3.client('ec2').stop_instances(InstanceIds=[sys.argv[1]])"
 
@@ -63,20 +65,7 @@ def main() -> None:
             i["InstanceId"]
             for i in ec2.client.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"]
         ]
-        config = Path(scratch) / "config.toml"
-        config.write_text("")
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-            "AWS_ENDPOINT_URL": ec2.endpoint,
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "SNOOZEBOT_HOME": str(Path(scratch) / "home"),
-            "SNOOZEBOT_CONFIG": str(config),
-        }
+        env = bench_env(ec2.endpoint, Path(scratch))
         samples: dict[str, list[float]] = {name: [] for name in commands(instance_id)}
         for argv in commands(instance_id).values():  # warm the OS caches once
             timed(argv, env)

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from _aws_env import bench_env
+
 BIN = Path(sys.executable).parent
 BOTO3_SCRIPT = (
     "import sys, boto3; ids = sys.stdin.read().split(); boto3.client('ec2').stop_instances(InstanceIds=ids)"
@@ -88,20 +90,7 @@ def main() -> None:
             n = min(500, args.instances - len(ids))
             reply = ec2.client.run_instances(ImageId="ami-12c6146b", MinCount=n, MaxCount=n)
             ids += [i["InstanceId"] for i in reply["Instances"]]
-        config = Path(scratch) / "config.toml"
-        config.write_text("")
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-            "AWS_ENDPOINT_URL": ec2.endpoint,
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "SNOOZEBOT_HOME": str(Path(scratch) / "home"),
-            "SNOOZEBOT_CONFIG": str(config),
-        }
+        env = bench_env(ec2.endpoint, Path(scratch))
         runs = {
             "snoozebot": lambda: run(
                 [str(BIN / "snoozebot"), "instance", "stop", *ids, "-p", "aws", "--json"], env
