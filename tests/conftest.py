@@ -120,3 +120,14 @@ def moto_ec2(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield endpoint
     finally:
         server.stop()
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def doc_table(doc: str, heading: str) -> list[list[str]]:
+    """The body rows of the first table under ``## heading`` in ``docs/<doc>``, cells stripped."""
+    text = (DOCS / doc).read_text()
+    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]

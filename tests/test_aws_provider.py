@@ -8,12 +8,12 @@ so botocore's real retry machinery runs (the Stubber would bypass it).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from conftest import doc_table
 from test_instance_cli import launch, states
 
 from snoozebot.sdk import (
@@ -244,13 +244,8 @@ def test_model_cache_is_built_once_reused_and_repaired(moto_ec2: str, tmp_path: 
 
 # -- docs/aws.md keeps up with the code --------------------------------------------------
 
-DOC = (Path(__file__).resolve().parent.parent / "docs" / "aws.md").read_text()
-
-
 def _table(heading: str) -> list[list[str]]:
-    section = DOC.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
-    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+    return doc_table("aws.md", heading)
 
 
 def test_docs_list_exactly_the_options() -> None:

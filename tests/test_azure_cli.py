@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port, leftover_workers, run_cli
+from conftest import doc_table, free_port, leftover_workers, run_cli
 from fake_arm import SUBSCRIPTION, FakeArm
 
 
@@ -228,9 +228,7 @@ DOC = (Path(__file__).resolve().parent.parent / "docs" / "azure.md").read_text()
 
 
 def _table(heading: str) -> list[list[str]]:
-    section = DOC.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
-    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+    return doc_table("azure.md", heading)
 
 
 def test_docs_list_exactly_the_options() -> None:

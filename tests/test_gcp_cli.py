@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import leftover_workers, run_cli
+from conftest import doc_table, leftover_workers, run_cli
 from fake_gce import ACCESS_TOKEN, FakeComputeEngine, isolate_from_google, write_service_account_key
 
 A, B = "us-central1-a", "europe-west1-b"
@@ -173,9 +173,7 @@ DOC = (Path(__file__).resolve().parent.parent / "docs" / "gcp.md").read_text()
 
 
 def _table(heading: str) -> list[list[str]]:
-    section = DOC.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
-    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+    return doc_table("gcp.md", heading)
 
 
 def test_docs_list_exactly_the_options() -> None:
