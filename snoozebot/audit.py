@@ -15,9 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from snoozebot.results import ActionResult
 from snoozebot.state import exclusive_lock
 
-__all__ = ["AuditEntry", "AuditLog", "Outcome"]
+__all__ = ["AUDIT_FILE", "AuditEntry", "AuditLog"]
+
+AUDIT_FILE = "audit.sqlite3"
+"""The audit log's file name in the state directory."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS attempts (
@@ -41,16 +45,6 @@ _COLUMNS = (
     "id, time, finished, actor, source, provider, instance, action, dry_run, result,"
     " state, error_code, error_message"
 )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How one attempt ended: ``ok`` or ``error``, the state seen, and the error."""
-
-    ok: bool
-    state: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,12 +82,17 @@ class AuditEntry:
         }
 
 
+def _error_columns(result: ActionResult) -> tuple[str | None, str | None]:
+    failure = result.failure
+    return (failure.code, failure.message) if failure is not None else (None, None)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class AuditLog:
-    """Append-and-complete access to ``audit.sqlite3``."""
+    """Append-and-complete access to the audit database (``AUDIT_FILE``)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -147,8 +146,17 @@ class AuditLog:
             conn.execute("COMMIT")
         return ids
 
-    def finish(self, outcomes: Iterable[tuple[int, Outcome]]) -> None:
-        """Complete pending attempts with their outcomes, in one transaction."""
+    @classmethod
+    def in_directory(cls, state_directory: Path) -> AuditLog:
+        """The audit log of a state directory."""
+        return cls(state_directory / AUDIT_FILE)
+
+    def finish(self, outcomes: Iterable[tuple[int, ActionResult]], *, result: str | None = None) -> None:
+        """Complete pending attempts with their results, in one transaction.
+
+        ``result`` overrides the ``ok``/``error`` column, e.g. ``unknown`` when
+        the plugin's reply did not tell whether it acted.
+        """
         now = _now()
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -156,8 +164,8 @@ class AuditLog:
                 "UPDATE attempts SET finished = ?, result = ?, state = ?, error_code = ?, error_message = ?"
                 " WHERE id = ?",
                 [
-                    (now, "ok" if o.ok else "error", o.state, o.error_code, o.error_message, row_id)
-                    for row_id, o in outcomes
+                    (now, result or ("ok" if r.ok else "error"), r.state, *_error_columns(r), row_id)
+                    for row_id, r in outcomes
                 ],
             )
             conn.execute("COMMIT")

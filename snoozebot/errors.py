@@ -146,10 +146,13 @@ def error_to_wire(exc: BaseException, *, plugin: str) -> dict[str, Any]:
     }
 
 
-def provider_error_from_wire(error: dict[str, Any]) -> sdk.ProviderError:
-    """Rebuild the ProviderError a worker reported."""
+def provider_error_from_wire(error: Any) -> sdk.ProviderError:
+    """Rebuild the ProviderError a worker reported (an error of another shape is a plugin error)."""
+    if not isinstance(error, dict):
+        return PluginError(f"a plugin reported an error that is not an object: {error!r:.200}")
     cls = _PROVIDER_ERRORS.get(str(error.get("code")), sdk.ProviderError)
-    return cls(str(error.get("message", "")), cloud_code=error.get("cloud_code"))
+    cloud_code = error.get("cloud_code")
+    return cls(str(error.get("message", "")), cloud_code=cloud_code if isinstance(cloud_code, str) else None)
 
 
 def exit_code_for(exc: BaseException) -> int:

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import getpass
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
 from snoozebot import sdk
-from snoozebot.audit import AuditLog, Outcome
+from snoozebot.audit import AuditLog
 from snoozebot.errors import PluginUnavailable
-from snoozebot.host.client import ActionOutcome, ProviderClient
+from snoozebot.host.client import ProviderClient
+from snoozebot.host.replies import MalformedReply
+from snoozebot.results import Action, ActionResult
 from snoozebot.state import exclusive_lock
 
-__all__ = ["ACTION_LOCK_FILE", "Action", "ActionResult", "action_lock", "default_actor", "run_action"]
+__all__ = ["ACTION_LOCK_FILE", "action_lock", "default_actor", "run_action"]
 
-Action = Literal["stop", "start"]
 ACTION_LOCK_FILE = "actions.lock"
 
 
@@ -35,35 +34,6 @@ def default_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except Exception:
         return "cli:unknown"
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    """One instance's result, in the JSON shape of DESIGN.md section 4."""
-
-    id: str
-    provider: str
-    ok: bool
-    state: str | None
-    error_code: str | None = None
-    error_message: str | None = None
-    instance: sdk.Instance | None = None
-
-    @classmethod
-    def from_outcome(cls, outcome: ActionOutcome) -> ActionResult:
-        if outcome.error is not None:
-            return cls(outcome.id, outcome.provider, False, None, outcome.error.code, outcome.error.message)
-        state = outcome.instance.state.value if outcome.instance else None
-        return cls(outcome.id, outcome.provider, True, state, instance=outcome.instance)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "provider": self.provider,
-            "ok": self.ok,
-            "state": self.state,
-            "error": {"code": self.error_code, "message": self.error_message} if not self.ok else None,
-        }
 
 
 def run_action(
@@ -88,14 +58,14 @@ def run_action(
     )
     try:
         if action == "stop":
-            outcomes = client.stop_instances(ids, hibernate=hibernate, dry_run=dry_run)
+            results = client.stop_instances(ids, hibernate=hibernate, dry_run=dry_run)
         else:
-            outcomes = client.start_instances(ids, dry_run=dry_run)
+            results = client.start_instances(ids, dry_run=dry_run)
     except (PluginUnavailable, sdk.ProviderError) as exc:
-        code = getattr(exc, "code", "error")
-        audit.finish((row, Outcome(False, None, code, str(exc))) for row in rows)
+        # A malformed reply leaves it open whether the plugin acted: the rows say "unknown".
+        result = "unknown" if isinstance(exc, MalformedReply) else None
+        failed = (ActionResult.failed(iid, client.name, exc) for iid in ids)
+        audit.finish(zip(rows, failed, strict=True), result=result)
         raise
-    results = [ActionResult.from_outcome(o) for o in outcomes]
-    outcomes_by_row = zip(rows, results, strict=True)
-    audit.finish((row, Outcome(r.ok, r.state, r.error_code, r.error_message)) for row, r in outcomes_by_row)
+    audit.finish(zip(rows, results, strict=True))
     return results

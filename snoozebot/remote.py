@@ -1,12 +1,11 @@
 """The CLI's client of a running agent: plugin and instance calls over its REST API.
 
 With ``--agent URL`` (or ``$SNOOZEBOT_AGENT_URL``) and ``$SNOOZEBOT_TOKEN``, the
-``plugins`` and ``instance`` commands swap their local plugin manager for a
-:class:`RemoteManager`: the same methods the commands call, answered by the
-agent. :class:`RemoteProviderClient` is a :class:`ProviderClient` whose wire is
-HTTP instead of a worker pipe, so the results (and the errors, hence the exit
-codes) are the ones the local path produces. The agent audits stops and starts
-(the token's name is the actor), so :func:`run_actions` writes no local record.
+``plugins`` and ``instance`` commands run on an :class:`AgentBackend` instead
+of the local one: the same :class:`~snoozebot.backend.Backend` operations,
+answered by the agent, with the same results (and errors, hence exit codes)
+as the local path. The agent audits stops and starts (the token's name is the
+actor), so nothing is written locally.
 
 Agent answers become the host's exceptions: 401/403 and bad input are usage
 errors (exit 2); an unknown, unloaded, crashed or hung plugin is
@@ -18,14 +17,13 @@ be reached is :class:`AgentUnavailable` (exit 3).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from snoozebot import sdk
-from snoozebot.config import Config
+from snoozebot.backend import OnDone
 from snoozebot.errors import (
     EXIT_UNAVAILABLE,
     PluginCrashed,
@@ -38,26 +36,23 @@ from snoozebot.errors import (
     UsageError,
     provider_error_from_wire,
 )
-from snoozebot.host.client import ProviderClient
-from snoozebot.host.discovery import DiscoveredPlugin
-from snoozebot.host.manager import PluginManager, PluginStatus
-from snoozebot.operations import Action, ActionResult
+from snoozebot.host.manager import LoadReport, PluginStatus
+from snoozebot.host.replies import parse_instance, parse_instances
+from snoozebot.results import Action, ActionResult
 
 if TYPE_CHECKING:
     import httpx
 
-    from snoozebot.cli.runtime import Runtime
-
 __all__ = [
     "AGENT_URL_ENV",
     "TOKEN_ENV",
+    "AgentBackend",
     "AgentConnection",
+    "AgentProviderCalls",
     "AgentUnavailable",
-    "RemoteManager",
-    "RemoteProviderClient",
     "agent_url",
     "error_from_answer",
-    "run_actions",
+    "instances_path",
 ]
 
 AGENT_URL_ENV = "SNOOZEBOT_AGENT_URL"
@@ -69,8 +64,6 @@ _PLUGIN_ERRORS: dict[str, type[PluginUnavailable]] = {
     cls.code: cls
     for cls in (PluginNotFound, PluginLoadError, PluginIncompatible, PluginCrashed, PluginTimeout)
 }
-
-OnDone = Callable[[int], None]
 
 
 class AgentUnavailable(SnoozebotError):
@@ -164,142 +157,90 @@ class AgentConnection:
         self._http.close()
 
 
-def _status(doc: dict[str, Any]) -> PluginStatus:
-    return PluginStatus(
-        name=doc["name"],
-        distribution=doc.get("distribution"),
-        version=doc.get("version"),
-        target=doc.get("entry_point", ""),
-        loaded=bool(doc.get("loaded")),
-        error=doc.get("error"),
-        status=doc.get("status", "not started"),
-        plugin_version=doc.get("plugin_version"),
-        api_version=doc.get("api_version"),
-        pid=doc.get("pid"),
-        restarts=int(doc.get("restarts") or 0),
-        crashes=int(doc.get("crashes") or 0),
-        last_error=doc.get("last_error"),
-        problems=tuple(doc.get("problems") or ()),
-    )
+class AgentProviderCalls:
+    """The read operations of one provider, answered by the agent."""
 
-
-def _plugin(status: PluginStatus) -> DiscoveredPlugin:
-    return DiscoveredPlugin(status.name, status.target, status.distribution, status.version, status.error)
-
-
-class RemoteProviderClient(ProviderClient):
-    """The provider operations of one provider, answered by the agent instead of a worker."""
-
-    def __init__(self, connection: AgentConnection, name: str, *, timeout: float) -> None:
-        # No supervisor: every call goes through _call, which speaks HTTP.
+    def __init__(self, connection: AgentConnection, name: str) -> None:
         self.name = name
-        self.timeout = timeout
         self._agent = connection
-        self.config_error: str | None = None
 
-    def _instances_path(self, instance_id: str | None = None) -> str:
-        base = f"/api/providers/{quote(self.name, safe='')}/instances"
-        return base if instance_id is None else f"{base}/{quote(instance_id, safe='/')}"
+    def list_instances(self, filters: Mapping[str, str] | None = None) -> list[sdk.Instance]:
+        pairs = [f"{k}={v}" for k, v in (filters or {}).items()]
+        found = self._agent.request("GET", instances_path(self.name), params={"filter": pairs})
+        return parse_instances(found, self.name)
 
-    def _call(self, method: str, params: dict[str, Any]) -> Any:
-        if method == "ping":
-            self._agent.request("GET", f"/api/plugins/{quote(self.name, safe='')}")
-            error = {"code": sdk.ConfigurationError.code, "message": self.config_error}
-            return {"error": error if self.config_error else None}
-        if method == "list_instances":
-            filters = [f"{k}={v}" for k, v in params["filters"].items()]
-            return self._agent.request("GET", self._instances_path(), params={"filter": filters})
-        if method == "get_instance_info":
-            return self._agent.request("GET", self._instances_path(params["instance_id"]))
-        if method in ("stop_instances", "start_instances"):
-            return self._act(method.partition("_")[0], params)
-        raise UsageError(f"{method} is not available through the agent")
-
-    def _act(self, action: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        body = {"dry_run": params["dry_run"]}
-        if action == "stop":
-            body["hibernate"] = params["hibernate"]
-
-        def one(instance_id: str) -> dict[str, Any]:
-            path = f"{self._instances_path(instance_id)}/{action}"
-            try:
-                answer = self._agent.request("POST", path, json=body)
-            except sdk.ProviderError as exc:
-                error = {"code": exc.code, "message": exc.message, "cloud_code": exc.cloud_code}
-                return {"id": instance_id, "error": error}
-            return {"id": instance_id, "instance": answer["instance"]}
-
-        ids: list[str] = params["instance_ids"]
-        with ThreadPoolExecutor(max_workers=max(1, min(_ACTION_THREADS, len(ids)))) as pool:
-            return list(pool.map(one, ids))
+    def get_instance_info(self, instance_id: str) -> sdk.Instance:
+        return parse_instance(self._agent.request("GET", instances_path(self.name, instance_id)), self.name)
 
 
-class RemoteManager(PluginManager):
-    """The plugin manager's operations, answered by the agent (nothing runs locally)."""
+def instances_path(provider: str, instance_id: str | None = None) -> str:
+    """The REST path of a provider's instances, or of one of them (ids may hold ``/``)."""
+    base = f"/api/providers/{quote(provider, safe='')}/instances"
+    return base if instance_id is None else f"{base}/{quote(instance_id, safe='/')}"
 
-    def __init__(
-        self, connection: AgentConnection, *, config: Config, state_directory: Path, timeout: float
-    ) -> None:
-        super().__init__(config=config, state_directory=state_directory, timeout=timeout)
+
+class AgentBackend:
+    """The ``plugins`` and ``instance`` operations answered by a running agent (a
+    :class:`~snoozebot.backend.Backend`); nothing runs locally, and the agent audits."""
+
+    def __init__(self, connection: AgentConnection) -> None:
         self.agent = connection
-        self._clients: dict[str, RemoteProviderClient] = {}
 
-    def _get(self, name: str) -> PluginStatus:
-        return _status(self.agent.request("GET", f"/api/plugins/{quote(name, safe='')}"))
+    def _status(self, name: str) -> PluginStatus:
+        return PluginStatus.from_dict(self.agent.request("GET", f"/api/plugins/{quote(name, safe='')}"))
 
     def statuses(self, *, fresh: bool = False) -> list[PluginStatus]:
-        return [_status(d) for d in self.agent.request("GET", "/api/plugins/discover")]
+        # The agent's discovery always scans afresh.
+        return [PluginStatus.from_dict(d) for d in self.agent.request("GET", "/api/plugins/discover")]
 
-    def discover(self) -> list[DiscoveredPlugin]:
-        return [_plugin(s) for s in self.statuses()]
-
-    def find(self, name: str, plugins: list[DiscoveredPlugin] | None = None) -> DiscoveredPlugin:
-        return _plugin(self._get(name))
-
-    def status(self, plugin: DiscoveredPlugin, loaded: set[str] | None = None) -> PluginStatus:
-        return self._get(plugin.name)
+    def describe(self, name: str) -> PluginStatus:
+        return self._status(name)
 
     def loaded_names(self) -> list[str]:
         return [d["name"] for d in self.agent.request("GET", "/api/plugins")]
 
-    def client(self, name: str) -> RemoteProviderClient:
-        if name not in self._clients:
-            self._clients[name] = RemoteProviderClient(self.agent, name, timeout=self.timeout)
-        return self._clients[name]
-
-    def load_all(self, name: str) -> list[PluginStatus]:
+    def load(self, name: str) -> LoadReport:
         answer = self.agent.request("POST", "/api/plugins/load", json={"plugin": name})
-        self.client(name).config_error = answer.get("config_error")
-        return [*(self._get(n) for n in answer.get("also_loaded", [])), _status(answer)]
+        required = [self._status(n) for n in answer.get("also_loaded", [])]
+        return LoadReport([*required, PluginStatus.from_dict(answer)], answer.get("config_error"))
 
     def unload(self, name: str, *, force: bool = False) -> list[str]:
         answer = self.agent.request("POST", "/api/plugins/unload", json={"plugin": name, "force": force})
         return [*answer.get("also_unloaded", []), name]
 
-    def supervisor(self, name: str) -> Any:
-        raise UsageError("workers are the agent's own; this command cannot run through the agent")
+    def provider(self, name: str) -> AgentProviderCalls:
+        return AgentProviderCalls(self.agent, name)
 
-    def shutdown(self) -> None:
+    def act(
+        self,
+        provider: str,
+        action: Action,
+        instance_ids: list[str],
+        *,
+        hibernate: bool = False,
+        dry_run: bool = False,
+        on_done: OnDone | None = None,
+    ) -> list[ActionResult]:
+        """One request per id, concurrently; the agent audits each under the token's name."""
+        body: dict[str, bool] = {"dry_run": dry_run}
+        if action == "stop":
+            body["hibernate"] = hibernate
+
+        def one(instance_id: str) -> ActionResult:
+            path = f"{instances_path(provider, instance_id)}/{action}"
+            try:
+                answer = self.agent.request("POST", path, json=body)
+                doc = answer.get("instance") if isinstance(answer, dict) else None
+                result = ActionResult(instance_id, provider, parse_instance(doc, provider))
+            except sdk.ProviderError as exc:
+                result = ActionResult.failed(instance_id, provider, exc)
+            if on_done is not None:
+                on_done(1)
+            return result
+
+        threads = max(1, min(_ACTION_THREADS, len(instance_ids)))
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return list(pool.map(one, instance_ids))
+
+    def close(self) -> None:
         self.agent.close()
-
-
-def run_actions(
-    rt: Runtime,
-    provider: str,
-    action: Action,
-    instance_ids: list[str],
-    *,
-    hibernate: bool = False,
-    dry_run: bool = False,
-    on_done: OnDone | None = None,
-) -> list[ActionResult]:
-    """Stop or start through the agent, which audits each attempt under the token's name."""
-    client = rt.manager.client(provider)
-    ids = list(dict.fromkeys(instance_ids))
-    if action == "stop":
-        outcomes = client.stop_instances(ids, hibernate=hibernate, dry_run=dry_run)
-    else:
-        outcomes = client.start_instances(ids, dry_run=dry_run)
-    if on_done is not None:
-        on_done(len(ids))
-    return [ActionResult.from_outcome(o) for o in outcomes]

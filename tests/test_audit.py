@@ -6,14 +6,16 @@ import multiprocessing
 from pathlib import Path
 from typing import Any
 
-from snoozebot.audit import AuditLog, Outcome
+from snoozebot import sdk
+from snoozebot.audit import AuditLog
+from snoozebot.results import ActionResult, Failure
 
 
 def _record(path: str, instance: str, barrier: Any) -> None:
     log = AuditLog(Path(path))
     barrier.wait(timeout=30)  # everyone opens the brand-new log at the same moment
     [row] = log.begin(actor="t", source="test", provider="p", action="stop", instances=[instance], dry_run=False)
-    log.finish([(row, Outcome(True, "stopping"))])
+    log.finish([(row, ActionResult(instance, "p", sdk.Instance(instance, "p", sdk.InstanceState.STOPPING)))])
 
 
 def test_many_processes_opening_a_new_log_at_once_lose_nothing(tmp_path: Path) -> None:
@@ -35,7 +37,9 @@ def test_an_attempt_is_pending_until_finished_and_filters_apply(tmp_path: Path) 
     log = AuditLog(tmp_path / "audit.sqlite3")
     rows = log.begin(actor="cli:me", source="cli", provider="aws", action="stop", instances=["a", "b"], dry_run=True)
     assert [e.result for e in log.entries()] == ["pending", "pending"]
-    log.finish([(rows[0], Outcome(True, "stopped")), (rows[1], Outcome(False, None, "instance_not_found", "gone"))])
+    stopped = ActionResult("a", "aws", sdk.Instance("a", "aws", sdk.InstanceState.STOPPED))
+    gone = ActionResult("b", "aws", failure=Failure("instance_not_found", "gone"))
+    log.finish([(rows[0], stopped), (rows[1], gone)])
     [failed] = log.entries(result="error")
     assert failed.instance == "b" and failed.to_dict()["error"] == {"code": "instance_not_found", "message": "gone"}
     assert [e.instance for e in log.entries(provider="aws", action="stop")] == ["b", "a"]

@@ -58,7 +58,7 @@ def _pid_of(mgr: PluginManager, name: str) -> int:
 
 
 def test_healthy_provider_serves_calls_and_is_remembered_as_loaded(manager: PluginManager) -> None:
-    status = manager.load("memory")
+    status = manager.load_all("memory").status
     assert status.loaded and status.plugin_version == "1.0.0" and status.api_version == "1.0"
     client = manager.client("memory")
     instances = client.list_instances({"team": "ml"})
@@ -78,7 +78,8 @@ def test_provider_errors_cross_the_channel_typed(manager: PluginManager) -> None
     assert info.value.cloud_code == "NotFound"
     outcomes = client.stop_instances(["mem-0", "nope"])
     assert [o.ok for o in outcomes] == [True, False]
-    assert isinstance(outcomes[1].error, sdk.InstanceNotFound)
+    failure = outcomes[1].failure
+    assert failure is not None and (failure.code, failure.cloud_code) == ("instance_not_found", "NotFound")
 
 
 def test_a_slow_call_does_not_block_a_fast_one(manager: PluginManager) -> None:
@@ -143,18 +144,18 @@ def test_plugin_output_becomes_prefixed_log_records(manager: PluginManager, capl
 
 def test_import_failure_names_the_missing_module(manager: PluginManager) -> None:
     with pytest.raises(PluginLoadError, match="snoozebot_fixture_missing_dependency"):
-        manager.load("broken")
+        manager.load_all("broken")
     assert manager.loaded_names() == []
 
 
 def test_incompatible_api_version_names_both_versions(manager: PluginManager) -> None:
     with pytest.raises(PluginIncompatible, match=r"needs plugin API 2\.0.*provides API 1\.0"):
-        manager.load("future")
+        manager.load_all("future")
 
 
 def test_unknown_provider_is_not_found(manager: PluginManager) -> None:
     with pytest.raises(PluginNotFound, match="no provider named 'nope'"):
-        manager.load("nope")
+        manager.load_all("nope")
     with pytest.raises(PluginNotFound):
         manager.client("nope").list_instances()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from snoozebot import sdk
 from snoozebot.audit import AuditLog
 from snoozebot.errors import PluginCrashed
-from snoozebot.host.client import ActionOutcome
+from snoozebot.results import ActionResult
 from snoozebot.schedule.grammar import parse_schedule
 from snoozebot.schedule.runner import RunRecord, run_all
 
@@ -47,9 +47,9 @@ class StubClient:
         if self.crash:
             raise PluginCrashed("stub", "plugin 'stub' crashed during stop_instances (exit code 17)")
         return [
-            ActionOutcome(i, "stub", error=sdk.PermissionDenied("stop protection is on"))
+            ActionResult.failed(i, "stub", sdk.PermissionDenied("stop protection is on"))
             if i in self.refuse
-            else ActionOutcome(i, "stub", instance=vm(i, "stopping"))
+            else ActionResult(i, "stub", instance=vm(i, "stopping"))
             for i in ids
         ]
 

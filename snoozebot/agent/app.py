@@ -50,7 +50,7 @@ def create_app(
     )
     metrics = AgentMetrics()
     service = AgentService(
-        manager, audit=AuditLog(state_directory / "audit.sqlite3"), metrics=metrics, threads=threads
+        manager, audit=AuditLog.in_directory(state_directory), metrics=metrics, threads=threads
     )
 
     @asynccontextmanager

@@ -15,11 +15,10 @@ after the agent's own loads and unloads.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -33,10 +32,11 @@ from snoozebot.audit import AuditLog
 from snoozebot.errors import PluginLoadError, PluginNotFound, SnoozebotError, UsageError
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.discovery import DiscoveredPlugin
-from snoozebot.host.manager import PluginManager, PluginStatus
-from snoozebot.operations import Action, ActionResult, run_action
+from snoozebot.host.manager import LoadReport, PluginManager, PluginStatus
+from snoozebot.operations import run_action
+from snoozebot.results import Action, ActionResult
 
-__all__ = ["AgentActionResult", "AgentService", "LoadResult", "UnloadResult"]
+__all__ = ["AgentService", "UnloadResult"]
 
 log = logging.getLogger("snoozebot.agent")
 
@@ -47,16 +47,6 @@ _LOADED_TTL = 0.5
 
 
 @dataclass(frozen=True)
-class LoadResult:
-    """A loaded plugin's status, its setup problem if it is not configured yet,
-    and the providers it requires that were loaded with it."""
-
-    status: PluginStatus
-    config_error: str | None
-    also_loaded: list[str]
-
-
-@dataclass(frozen=True)
 class UnloadResult:
     """An unloaded plugin's status, and the loaded providers that required it (``force``)."""
 
@@ -64,23 +54,14 @@ class UnloadResult:
     also_unloaded: list[str]
 
 
-@dataclass(frozen=True)
-class AgentActionResult(ActionResult):
-    """An :class:`ActionResult` that also keeps the cloud's own error code (answered with 502)."""
-
-    cloud_code: str | None = None
-
-
 class _TimedClient(ProviderClient):
-    """A ProviderClient (one per request) that reports every worker call's latency and result,
-    and keeps the cloud error codes of the instances a stop or start failed on."""
+    """A ProviderClient (one per request) that reports every worker call's latency and result."""
 
     def __init__(self, manager: PluginManager, name: str, metrics: AgentMetrics) -> None:
         super().__init__(manager.supervisor(name), timeout=manager.timeout)
         self._metrics = metrics
-        self.cloud_codes: dict[str, str | None] = {}
 
-    def _call(self, method: str, params: dict[str, Any]) -> Any:
+    def _call(self, method: str, params: Mapping[str, Any]) -> Any:
         started = time.perf_counter()
         result = "ok"
         try:
@@ -90,8 +71,6 @@ class _TimedClient(ProviderClient):
             raise
         finally:
             self._metrics.observe_rpc(self.name, method, result, time.perf_counter() - started)
-        if method in ("stop_instances", "start_instances"):
-            self.cloud_codes = {i["id"]: i["error"].get("cloud_code") for i in reply if i.get("error")}
         return reply
 
 
@@ -191,27 +170,26 @@ class AgentService:
         loaded = set(self.loaded_names())
         return [self.manager.status(p, loaded) for p in plugins]
 
-    async def load(self, name: str) -> LoadResult:
+    async def load(self, name: str) -> LoadReport:
         """Load ``name`` and the providers it requires; loads and unloads run one at a time."""
         async with self._changing:
             return await self._load(name)
 
-    async def _load(self, name: str) -> LoadResult:
+    async def _load(self, name: str) -> LoadReport:
         plugin = await self.find(name)
         try:
             if plugin.error:
                 raise PluginLoadError(name, f"provider {name!r} cannot be loaded: {plugin.error}")
             try:
-                *required, status = await self.run(self.manager.load_all, name)
+                report = await self.run(self.manager.load_all, name)
             finally:
                 self._forget_loaded()
-            setup = await self.run(self.client(name).ping)
         except (SnoozebotError, sdk.ProviderError):
             self.metrics.plugin_loads.labels(name, "error").inc()
             raise
-        for each in [*required, status]:
+        for each in report.loaded:
             self.metrics.plugin_loads.labels(each.name, "ok").inc()
-        return LoadResult(status, setup.message if setup else None, [r.name for r in required])
+        return report
 
     async def unload(self, name: str, *, force: bool = False) -> UnloadResult:
         """Mark the plugin unloaded and stop its worker (calls in flight answer 503).
@@ -273,10 +251,10 @@ class AgentService:
 
     async def act(
         self, provider: str, instance_id: str, *, action: Action, actor: str, hibernate: bool, dry_run: bool
-    ) -> AgentActionResult:
+    ) -> ActionResult:
         """Stop or start one instance through the audited operation; the actor is the token's name."""
 
-        def call(client: ProviderClient) -> AgentActionResult:
+        def call(client: ProviderClient) -> ActionResult:
             [result] = run_action(
                 client,
                 self.audit,
@@ -287,9 +265,7 @@ class AgentService:
                 actor=actor,
                 source="agent",
             )
-            codes = client.cloud_codes if isinstance(client, _TimedClient) else {}
-            fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(ActionResult)}
-            return AgentActionResult(**fields, cloud_code=codes.get(instance_id))
+            return result
 
         try:
             result = await self.call(provider, call)

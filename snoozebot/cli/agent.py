@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 
 from snoozebot.cli.options import ConfigOpt, JsonOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, info, table
-from snoozebot.cli.runtime import Runtime, open_runtime, resolve_timeout
+from snoozebot.runtime import resolve_timeout
 
-__all__ = ["AgentOpt", "app", "open_runtime_for"]
+__all__ = ["AgentOpt", "app"]
 
 AgentOpt = Annotated[
     str | None,
@@ -24,37 +21,6 @@ AgentOpt = Annotated[
     ),
 ]
 
-
-@contextlib.contextmanager
-def open_runtime_for(
-    agent: str | None, *, config: str | None, options: list[str] | None, timeout: float | None
-) -> Iterator[Runtime]:
-    """The local runtime, or, with ``--agent``/``$SNOOZEBOT_AGENT_URL``, one whose manager is the agent."""
-    if not (agent or os.environ.get("SNOOZEBOT_AGENT_URL")):  # local: keep start-up light
-        with open_runtime(config=config, options=options, timeout=timeout) as rt:
-            yield rt
-        return
-    from snoozebot.remote import agent_url
-
-    url = agent_url(agent)
-    assert url is not None
-    from snoozebot.config import Config
-    from snoozebot.errors import UsageError
-    from snoozebot.remote import AgentConnection, RemoteManager
-    from snoozebot.state import state_dir
-
-    if options:
-        raise UsageError(
-            "-o/--option does not apply through the agent: it uses its own [providers.NAME] config"
-        )
-    seconds = resolve_timeout(timeout)
-    directory = state_dir()
-    connection = AgentConnection.from_environment(url, timeout=seconds)
-    manager = RemoteManager(connection, config=Config(), state_directory=directory, timeout=seconds)
-    try:
-        yield Runtime(Config(), directory, seconds, {}, manager)
-    finally:
-        manager.shutdown()
 
 app = typer.Typer(
     help="The long-running agent: plugins and instances over a REST API with tokens.",

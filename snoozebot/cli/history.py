@@ -34,9 +34,8 @@ def history(
     Example: snoozebot history --limit 20 --json
     """
     from snoozebot.audit import AuditLog  # sqlite only for this command
-    from snoozebot.cli.instance_calls import AUDIT_FILE
 
-    entries = AuditLog(state_dir() / AUDIT_FILE).entries(limit=limit, provider=provider, instance=instance)
+    entries = AuditLog.in_directory(state_dir()).entries(limit=limit, provider=provider, instance=instance)
     if json_:
         emit_json([e.to_dict() for e in entries])
         return

@@ -10,7 +10,6 @@ import typer
 
 from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, error, info
-from snoozebot.cli.runtime import open_runtime, resolve_timeout
 from snoozebot.config import load_config
 from snoozebot.errors import OperationFailed
 from snoozebot.idle import (
@@ -23,6 +22,7 @@ from snoozebot.idle import (
     resolve_settings,
     run_check,
 )
+from snoozebot.runtime import open_runtime, resolve_timeout
 from snoozebot.state import exclusive_lock, state_dir
 
 __all__ = ["app"]
@@ -84,13 +84,12 @@ class _StopThisInstance:
         self.options, self.config, self.timeout = options, config, timeout
 
     def __call__(self, *, dry_run: bool) -> StopOutcome:
-        from snoozebot.audit import AuditLog
         from snoozebot.operations import default_actor, run_action
 
         me = identify(self.provider)
         found = [f"{k}={v}" for k, v in me.options.items()]
         with open_runtime(config=self.config, options=[*found, *self.options], timeout=self.timeout) as rt:
-            client = rt.manager.client(me.provider)
+            client = rt.backend.provider(me.provider)
             instance = client.get_instance_info(me.instance_id)
             if instance.state not in STOPPABLE:
                 return StopOutcome("none", instance)
@@ -98,15 +97,16 @@ class _StopThisInstance:
                 return StopOutcome("would-stop", instance)
             [result] = run_action(
                 client,
-                AuditLog(rt.state / "audit.sqlite3"),
+                rt.backend.audit,
                 action="stop",
                 instance_ids=[me.instance_id],
                 hibernate=self.hibernate,
                 actor=default_actor(),
                 source="idle",
             )
-        if not result.ok:
-            return StopOutcome("stop", instance, f"stopping {me.instance_id} failed: {result.error_message}")
+        if result.failure is not None:
+            problem = f"stopping {me.instance_id} failed: {result.failure.message}"
+            return StopOutcome("stop", instance, problem)
         return StopOutcome("stop", result.instance or instance)
 
 

@@ -9,16 +9,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from snoozebot.cli.agent import AgentOpt, open_runtime_for
+from snoozebot.cli.agent import AgentOpt
 from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, error, info, table
 from snoozebot.cli.progress import progress
-from snoozebot.cli.runtime import Runtime
 from snoozebot.config import parse_options
 from snoozebot.errors import OperationFailed, UsageError, exit_code_for
+from snoozebot.runtime import Runtime, open_runtime_for
 
 if TYPE_CHECKING:
-    from snoozebot.operations import Action, ActionResult
+    from snoozebot.backend import Backend
+    from snoozebot.results import Action, ActionResult
 
 __all__ = ["app"]
 
@@ -111,7 +112,7 @@ def list_(  # noqa: PLR0917 - Typer passes options by keyword
 
     filters = parse_options(filter_ or [])
     with open_runtime_for(agent, config=config, options=option, timeout=timeout) as rt:
-        providers = [provider] if provider else rt.manager.loaded_names()
+        providers = [provider] if provider else rt.backend.loaded_names()
         if not providers:
             info("No providers are loaded. Load one first, e.g.: snoozebot plugins load aws")
         listing = calls.list_instances(rt, providers, filters)
@@ -147,10 +148,8 @@ def info_(  # noqa: PLR0917 - Typer passes options by keyword
 
     Example: snoozebot instance info i-0123456789abcdef0 -p aws
     """
-    from snoozebot.cli import instance_calls as calls
-
     with open_runtime_for(agent, config=config, options=option, timeout=timeout) as rt:
-        instance = calls.get_instance(rt, provider, _check_ids([instance_id])[0])
+        instance = rt.backend.provider(provider).get_instance_info(_check_ids([instance_id])[0])
     doc = instance.to_dict()
     if json_:
         emit_json(doc)
@@ -163,14 +162,14 @@ def info_(  # noqa: PLR0917 - Typer passes options by keyword
 
 
 @contextlib.contextmanager
-def _acting(rt: Runtime, *, dry_run: bool, lock_timeout: float) -> Iterator[None]:
+def _acting(rt: Runtime[Backend], *, dry_run: bool, lock_timeout: float) -> Iterator[None]:
     """The action lock, except for dry runs, which change nothing."""
     from snoozebot.operations import action_lock
 
     if dry_run:
         yield
         return
-    with action_lock(rt.state, timeout=lock_timeout):
+    with action_lock(rt.state_directory, timeout=lock_timeout):
         yield
 
 
@@ -189,7 +188,6 @@ def _act(
     lock_timeout: float | None,
     agent: str | None,
 ) -> None:
-    from snoozebot import remote
     from snoozebot.cli import instance_calls as calls
 
     ids = _check_ids(ids)
@@ -200,9 +198,8 @@ def _act(
         _acting(rt, dry_run=dry_run, lock_timeout=wait_lock),
     ):
         with progress(f"{verb} {len(ids)} instance(s)", len(ids), enabled=len(ids) > 1) as bar:
-            run = remote.run_actions if isinstance(rt.manager, remote.RemoteManager) else calls.run_actions
-            results = run(
-                rt, provider, action, ids, hibernate=hibernate, dry_run=dry_run,
+            results = rt.backend.act(
+                provider, action, ids, hibernate=hibernate, dry_run=dry_run,
                 on_done=bar.advance if bar.visible else None,
             )
         if wait and not dry_run:
@@ -215,16 +212,20 @@ def _act(
     _report(action, results, dry_run=dry_run, json_=json_)
 
 
+def _problem(result: ActionResult) -> str:
+    return result.failure.message if result.failure is not None else ""
+
+
 def _report(action: Action, results: list[ActionResult], *, dry_run: bool, json_: bool) -> None:
     failed = [r for r in results if not r.ok]
     if json_:
         emit_json([r.to_dict() for r in results])
     elif dry_run:
-        rows = [[r.id, r.state, f"would {action}" if r.ok else "", r.error_message or ""] for r in results]
+        rows = [[r.id, r.state, f"would {action}" if r.ok else "", _problem(r)] for r in results]
         table(None, ["ID", "STATE NOW", "ACTION", "PROBLEM"], rows)
         info("Dry run: nothing was changed.")
     else:
-        rows = [[r.id, r.state, "ok" if r.ok else "failed", r.error_message or ""] for r in results]
+        rows = [[r.id, r.state, "ok" if r.ok else "failed", _problem(r)] for r in results]
         table(None, ["ID", "STATE", "RESULT", "ERROR"], rows)
     if failed:
         raise OperationFailed(f"{len(failed)} of {len(results)} instance(s) failed to {action}")

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from snoozebot.cli.agent import AgentOpt, open_runtime_for
+from snoozebot.cli.agent import AgentOpt
 from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, info, table
-from snoozebot.cli.runtime import open_runtime
 from snoozebot.host.manager import PluginStatus
+from snoozebot.runtime import open_runtime, open_runtime_for
 
 if TYPE_CHECKING:
     from snoozebot.host.requirements import PluginReport
@@ -85,7 +85,7 @@ def list_(json_: JsonOpt = False, config: ConfigOpt = None, agent: AgentOpt = No
     Example: snoozebot plugins list --json
     """
     with open_runtime_for(agent, config=config, options=None, timeout=None) as rt:
-        _print_list(rt.manager.statuses(), as_json=json_)
+        _print_list(rt.backend.statuses(), as_json=json_)
 
 
 @app.command("discover")
@@ -95,7 +95,7 @@ def discover(json_: JsonOpt = False, config: ConfigOpt = None, agent: AgentOpt =
     Example: pip install snoozebot-acme && snoozebot plugins discover
     """
     with open_runtime_for(agent, config=config, options=None, timeout=None) as rt:
-        _print_list(rt.manager.statuses(fresh=True), as_json=json_)
+        _print_list(rt.backend.statuses(fresh=True), as_json=json_)
 
 
 @app.command("load")
@@ -117,22 +117,18 @@ def load(  # noqa: PLR0917 - Typer passes options by keyword
     Example: snoozebot plugins load aws
     """
     with open_runtime_for(agent, config=config, options=option, timeout=timeout) as rt:
-        *dependencies, status = rt.manager.load_all(name)
-        setup_error = rt.manager.client(name).ping()
-        if json_:
-            emit_json(
-                {
-                    **status.to_dict(),
-                    "config_error": setup_error.message if setup_error else None,
-                    "also_loaded": [d.name for d in dependencies],
-                }
-            )
-            return
-        for dep in dependencies:
-            info(f"Loaded {dep.name} {dep.plugin_version} (required by {name}).")
-        info(f"Loaded {name} {status.plugin_version} (plugin API {status.api_version}).")
-        if setup_error:
-            info(f"warning: {name} is not configured yet: {setup_error.message}")
+        report = rt.backend.load(name)
+    status = report.status
+    if json_:
+        emit_json(
+            {**status.to_dict(), "config_error": report.config_error, "also_loaded": report.also_loaded}
+        )
+        return
+    for dep in report.loaded[:-1]:
+        info(f"Loaded {dep.name} {dep.plugin_version} (required by {name}).")
+    info(f"Loaded {name} {status.plugin_version} (plugin API {status.api_version}).")
+    if report.config_error:
+        info(f"warning: {name} is not configured yet: {report.config_error}")
 
 
 @app.command("unload")
@@ -150,8 +146,7 @@ def unload(
     Example: snoozebot plugins unload gcp
     """
     with open_runtime_for(agent, config=config, options=None, timeout=None) as rt:
-        rt.manager.find(name)
-        _report_unloaded(name, rt.manager.unload(name, force=force))
+        _report_unloaded(name, rt.backend.unload(name, force=force))
 
 
 @app.command("info")
@@ -170,20 +165,11 @@ def info_(  # noqa: PLR0917 - Typer passes options by keyword
     Example: snoozebot plugins info aws --json
     """
     with open_runtime_for(agent, config=config, options=option, timeout=timeout) as rt:
-        plugin = rt.manager.find(name)
-        last_error = plugin.error
-        if last_error is None:
-            try:
-                setup_error = rt.manager.client(name).ping()
-                last_error = setup_error.message if setup_error else None
-            except Exception as exc:  # shown, not raised: info reports problems
-                last_error = str(exc)
-        status = rt.manager.status(plugin)
-        doc = {**status.to_dict(), "last_error": last_error or status.last_error}
-        if json_:
-            emit_json(doc)
-            return
-        table(None, ["FIELD", "VALUE"], [[k, "" if v is None else v] for k, v in doc.items()])
+        doc = rt.backend.describe(name).to_dict()
+    if json_:
+        emit_json(doc)
+        return
+    table(None, ["FIELD", "VALUE"], [[k, "" if v is None else v] for k, v in doc.items()])
 
 
 @app.command("check")
@@ -204,7 +190,7 @@ def check(
     Example: snoozebot plugins check acme --json
     """
     with open_runtime(config=config, options=option, timeout=timeout) as rt:
-        reports = rt.manager.check(None if name is None else [name])
+        reports = rt.backend.manager.check(None if name is None else [name])
     _print_reports(reports, as_json=json_)
 
 
@@ -232,8 +218,8 @@ def install(
 
     change = installer.install(target, upgrade=upgrade)
     with open_runtime(config=config, options=None, timeout=timeout) as rt:
-        names = installer.providers_of(change, rt.manager.discover())
-        reports = rt.manager.check(names) if names else []
+        names = installer.providers_of(change, rt.backend.manager.discover())
+        reports = rt.backend.manager.check(names) if names else []
     if json_:
         emit_json({**change.to_dict(), "providers": names, "check": [r.to_dict() for r in reports]})
     _summarise(change.added, change.upgraded)
@@ -263,14 +249,15 @@ def uninstall(
     from snoozebot.host import installer
 
     with open_runtime(config=config, options=None, timeout=timeout) as rt:
-        distribution, providers = installer.owner(name, rt.manager.discover())
+        distribution, providers = installer.owner(name, rt.backend.manager.discover())
         for provider in providers:
-            if provider in rt.manager.loaded_names():
-                _report_unloaded(provider, rt.manager.unload(provider, force=force))
+            if provider in rt.backend.loaded_names():
+                _report_unloaded(provider, rt.backend.unload(provider, force=force))
     change = installer.uninstall(distribution)
     with open_runtime(config=config, options=None, timeout=timeout) as rt:
         gone = {*providers, *change.removed}
-        affected = [r for r in rt.manager.check() if any(not c.ok and c.project in gone for c in r.checks)]
+        reports = rt.backend.manager.check()
+        affected = [r for r in reports if any(not c.ok and c.project in gone for c in r.checks)]
     if json_:
         emit_json({**change.to_dict(), "providers": providers, "check": [r.to_dict() for r in affected]})
     info(f"Uninstalled {distribution} (providers: {', '.join(providers)}).")

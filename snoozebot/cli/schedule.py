@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from snoozebot.audit import AuditLog
 from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, ProviderOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, error, info, table
-from snoozebot.cli.runtime import Runtime, open_runtime
 from snoozebot.config import Config, load_config
 from snoozebot.errors import OperationFailed, UsageError, exit_code_for
+from snoozebot.local import LocalBackend
 from snoozebot.operations import default_actor
+from snoozebot.runtime import Runtime, open_runtime
 from snoozebot.schedule import (
     SCHEDULE_TAG,
     SNOOZE_TAG,
@@ -114,19 +114,24 @@ def run(
     moment = _parse_now(now)
     with open_runtime(config=config, options=option, timeout=timeout) as rt:
         schedules = _schedules(rt.config)
-        names = list(dict.fromkeys(provider or rt.manager.loaded_names()))
+        names = list(dict.fromkeys(provider or rt.backend.loaded_names()))
         if not names:
             raise UsageError("no provider is loaded: pass -p PROVIDER, or run `snoozebot plugins load NAME`")
         for name in names:
-            rt.manager.find(name)
-        record = RunRecord(rt.state)
-        audit = AuditLog(rt.state / "audit.sqlite3")
-        clients = [rt.manager.client(name) for name in names]
+            rt.backend.manager.find(name)
+        record = RunRecord(rt.state_directory)
+        clients = [rt.backend.provider(name) for name in names]
         lock = contextlib.nullcontext() if dry_run else record.locked(timeout=rt.timeout)
         with lock:
             moment = moment if now else _parse_now(None)  # the clock once a previous run let go
             report = run_all(
-                clients, audit, schedules, record, now=moment, dry_run=dry_run, actor=default_actor()
+                clients,
+                rt.backend.audit,
+                schedules,
+                record,
+                now=moment,
+                dry_run=dry_run,
+                actor=default_actor(),
             )
     _print_report(report, as_json=json_, dry_run=dry_run)
     if report.failures:
@@ -169,11 +174,13 @@ def show(
     table(f"{name} ({schedule.timezone.key})", ["WHEN", "ACTION"], rows)
 
 
-def _explain(rt: Runtime, instance_id: str, provider: str, moment: dt.datetime) -> dict[str, Any]:
+def _explain(
+    rt: Runtime[LocalBackend], instance_id: str, provider: str, moment: dt.datetime
+) -> dict[str, Any]:
     schedules = _schedules(rt.config)
-    rt.manager.find(provider)
-    instance = rt.manager.client(provider).get_instance_info(instance_id)
-    previous = RunRecord(rt.state).previous(provider)
+    rt.backend.manager.find(provider)
+    instance = rt.backend.provider(provider).get_instance_info(instance_id)
+    previous = RunRecord(rt.state_directory).previous(provider)
     after = window_start(previous, moment)
     decision = decide(instance, schedules, after=after, now=moment)
     schedule = schedules.get(decision.schedule or "")

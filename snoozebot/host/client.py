@@ -1,41 +1,33 @@
-"""Typed calls to one provider: JSON on the wire, sdk objects for the caller."""
+"""Typed calls to one provider's worker: JSON on the wire, checked sdk objects and results for the caller."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from snoozebot import sdk
 from snoozebot.errors import provider_error_from_wire
+from snoozebot.host.replies import parse_batch, parse_instance, parse_instances
 from snoozebot.host.supervisor import Supervisor
+from snoozebot.results import ActionResult
 
-__all__ = ["ActionOutcome", "ProviderClient"]
-
-
-@dataclass(frozen=True)
-class ActionOutcome:
-    """What happened to one instance in a stop or start request."""
-
-    id: str
-    provider: str
-    instance: sdk.Instance | None = None
-    error: sdk.ProviderError | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
+__all__ = ["ProviderClient"]
 
 
 class ProviderClient:
-    """The provider operations of the plugin contract, over a supervised worker."""
+    """The provider operations of the plugin contract, over a supervised worker.
+
+    Every reply is checked (:mod:`snoozebot.host.replies`): a malformed one
+    raises :class:`~snoozebot.host.replies.MalformedReply` for that call alone.
+    """
 
     def __init__(self, supervisor: Supervisor, *, timeout: float) -> None:
         self.name = supervisor.provider
         self.supervisor = supervisor
         self.timeout = timeout
 
-    def _call(self, method: str, params: dict[str, Any]) -> Any:
-        return self.supervisor.call(method, params, timeout=self.timeout)
+    def _call(self, method: str, params: Mapping[str, Any]) -> Any:
+        return self.supervisor.call(method, dict(params), timeout=self.timeout)
 
     def ping(self) -> sdk.ProviderError | None:
         """Health check: None when the provider is ready, else its setup error."""
@@ -43,32 +35,22 @@ class ProviderClient:
         error = reply.get("error") if isinstance(reply, dict) else None
         return provider_error_from_wire(error) if error else None
 
-    def list_instances(self, filters: dict[str, str] | None = None) -> list[sdk.Instance]:
-        return [sdk.Instance.from_dict(d) for d in self._call("list_instances", {"filters": filters or {}})]
+    def list_instances(self, filters: Mapping[str, str] | None = None) -> list[sdk.Instance]:
+        """Instances whose tags/labels equal every ``filters`` item."""
+        return parse_instances(self._call("list_instances", {"filters": dict(filters or {})}), self.name)
 
     def get_instance_info(self, instance_id: str) -> sdk.Instance:
-        return sdk.Instance.from_dict(self._call("get_instance_info", {"instance_id": instance_id}))
+        """One instance as the provider describes it now."""
+        return parse_instance(self._call("get_instance_info", {"instance_id": instance_id}), self.name)
 
     def stop_instances(
         self, instance_ids: list[str], *, hibernate: bool = False, dry_run: bool = False
-    ) -> list[ActionOutcome]:
+    ) -> list[ActionResult]:
+        """Stop many instances in one call; one result per id, in order."""
         params = {"instance_ids": instance_ids, "hibernate": hibernate, "dry_run": dry_run}
-        return self._outcomes(self._call("stop_instances", params))
+        return parse_batch(self._call("stop_instances", params), instance_ids, self.name)
 
-    def start_instances(self, instance_ids: list[str], *, dry_run: bool = False) -> list[ActionOutcome]:
-        return self._outcomes(
-            self._call("start_instances", {"instance_ids": instance_ids, "dry_run": dry_run})
-        )
-
-    def _outcomes(self, results: list[dict[str, Any]]) -> list[ActionOutcome]:
-        outcomes = []
-        for item in results:
-            if item.get("error"):
-                outcomes.append(
-                    ActionOutcome(item["id"], self.name, error=provider_error_from_wire(item["error"]))
-                )
-            else:
-                outcomes.append(
-                    ActionOutcome(item["id"], self.name, instance=sdk.Instance.from_dict(item["instance"]))
-                )
-        return outcomes
+    def start_instances(self, instance_ids: list[str], *, dry_run: bool = False) -> list[ActionResult]:
+        """Start many instances in one call; one result per id, in order."""
+        params = {"instance_ids": instance_ids, "dry_run": dry_run}
+        return parse_batch(self._call("start_instances", params), instance_ids, self.name)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # process machinery and requirement checks are imported when 
     from snoozebot.host.requirements import PluginReport, ProviderFacts
     from snoozebot.host.supervisor import RestartPolicy, Supervisor
 
-__all__ = ["DEFAULT_TIMEOUT", "PluginManager", "PluginStatus"]
+__all__ = ["DEFAULT_TIMEOUT", "LoadReport", "PluginManager", "PluginStatus"]
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -62,6 +62,45 @@ class PluginStatus:
             "last_error": self.last_error,
             "problems": list(self.problems),
         }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> PluginStatus:
+        """Rebuild a status from :meth:`to_dict` output (the agent's answers)."""
+        return cls(
+            name=str(doc["name"]),
+            distribution=doc.get("distribution"),
+            version=doc.get("version"),
+            target=str(doc.get("entry_point") or ""),
+            loaded=bool(doc.get("loaded")),
+            error=doc.get("error"),
+            status=str(doc.get("status") or "not started"),
+            plugin_version=doc.get("plugin_version"),
+            api_version=doc.get("api_version"),
+            pid=doc.get("pid"),
+            restarts=int(doc.get("restarts") or 0),
+            crashes=int(doc.get("crashes") or 0),
+            last_error=doc.get("last_error"),
+            problems=tuple(doc.get("problems") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What loading a provider did: the statuses in load order (what it requires first, the
+    provider last), and its setup problem when it is loaded but not configured yet."""
+
+    loaded: list[PluginStatus]
+    config_error: str | None = None
+
+    @property
+    def status(self) -> PluginStatus:
+        """The status of the provider that was asked for."""
+        return self.loaded[-1]
+
+    @property
+    def also_loaded(self) -> list[str]:
+        """The providers loaded because it requires them."""
+        return [s.name for s in self.loaded[:-1]]
 
 
 class PluginManager:
@@ -189,16 +228,11 @@ class PluginManager:
 
         return ProviderClient(self.supervisor(name), timeout=self.timeout)
 
-    def load(self, name: str) -> PluginStatus:
-        """Load ``name`` (and the providers it requires, first); its status."""
-        return self.load_all(name)[-1]
-
-    def load_all(self, name: str) -> list[PluginStatus]:
+    def load_all(self, name: str) -> LoadReport:
         """Check requirements, then start, health-check and mark loaded ``name`` and what it requires.
 
         Refuses (nothing is marked loaded) when any requirement is unmet or the
-        providers require each other in a cycle. Returns the statuses in load
-        order: dependencies first, ``name`` last.
+        providers require each other in a cycle. Each worker is pinged once.
         """
         from snoozebot.host.requirements import check_plugins, load_order
 
@@ -213,11 +247,13 @@ class PluginManager:
         reports = {r.name: r for r in check_plugins(plugins, names=list(learnt), facts=_facts(learnt))}
         order = load_order(name, reports)
         by_name = {p.name: p for p in plugins}
-        for each in order:
-            self.client(each).ping()
+        setup_errors = {each: self.client(each).ping() for each in order}
         for each in order:
             self.loaded_set.add(each)
-        return [self.status(by_name[each]) for each in order]
+        setup_error = setup_errors[name]
+        return LoadReport(
+            [self.status(by_name[each]) for each in order], setup_error.message if setup_error else None
+        )
 
     def unload(self, name: str, *, force: bool = False) -> list[str]:
         """Mark ``name`` unloaded and stop its worker; the names unloaded, in order.

@@ -25,7 +25,8 @@ from snoozebot import sdk
 from snoozebot.audit import AuditLog
 from snoozebot.errors import PluginUnavailable
 from snoozebot.host.client import ProviderClient
-from snoozebot.operations import Action, ActionResult, run_action
+from snoozebot.operations import run_action
+from snoozebot.results import Action, ActionResult
 from snoozebot.schedule.decision import SCHEDULE_TAG, Decision, DecisionAction, decide
 from snoozebot.schedule.grammar import Schedule
 from snoozebot.state import atomic_write_json, exclusive_lock, read_json
@@ -145,8 +146,8 @@ def _act(
         error: dict[str, Any] | None = None
         if result is None:
             error = {"code": "no_result", "message": f"the provider returned no result for {inst.id}"}
-        elif not result.ok:
-            error = {"code": result.error_code, "message": result.error_message}
+        elif result.failure is not None:
+            error = result.failure.to_dict()
         rows.append(
             Row(inst.id, client.name, decision.schedule, action, error is None, error, decision.reason)
         )

@@ -13,9 +13,9 @@ from snoozebot.agent.auth import require
 from snoozebot.agent.errors import ApiError, api_error_for
 from snoozebot.agent.models import ActionResultModel, InstanceModel, StartRequest, StopRequest
 from snoozebot.agent.routes.deps import errors, service_of
-from snoozebot.agent.service import AgentActionResult
 from snoozebot.agent.tokens import Role, TokenRecord
 from snoozebot.errors import provider_error_from_wire
+from snoozebot.results import ActionResult
 
 __all__ = ["router"]
 
@@ -41,10 +41,9 @@ def _filters(pairs: list[str]) -> dict[str, str]:
     return filters
 
 
-def _answer(result: AgentActionResult) -> dict[str, Any]:
-    if not result.ok:
-        error = {"code": result.error_code, "message": result.error_message, "cloud_code": result.cloud_code}
-        raise api_error_for(provider_error_from_wire(error))
+def _answer(result: ActionResult) -> dict[str, Any]:
+    if result.failure is not None:
+        raise api_error_for(provider_error_from_wire(result.failure.to_wire()))
     return {**result.to_dict(), "instance": result.instance.to_dict() if result.instance else None}
 
 

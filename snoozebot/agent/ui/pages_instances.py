@@ -29,7 +29,7 @@ from snoozebot.agent.ui.guard import (
 )
 from snoozebot.agent.ui.render import render
 from snoozebot.agent.ui.views import ACTIONS, BUSY_STATES, InstanceFilter, actions_for
-from snoozebot.operations import ActionResult
+from snoozebot.results import ActionResult
 
 __all__ = ["router"]
 
@@ -105,9 +105,9 @@ def _instances_url(provider: str, back: str) -> str:
 
 
 def _outcome(result: ActionResult, name: str) -> tuple[str, str]:
-    if result.ok:
+    if result.failure is None:
         return "ok", f"{name}: request accepted; its state is now {result.state}."
-    return "error", f"{name}: {result.error_message} ({result.error_code})"
+    return "error", f"{name}: {result.failure.message} ({result.failure.code})"
 
 
 @router.post("/instances/action")
