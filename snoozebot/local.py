@@ -5,11 +5,10 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
-from snoozebot.audit import AuditLog
 from snoozebot.backend import OnDone
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.manager import LoadReport, PluginManager, PluginStatus
-from snoozebot.operations import default_actor, run_action
+from snoozebot.operations import ActionContext, default_actor, run_action
 from snoozebot.results import Action, ActionResult
 
 __all__ = ["LocalBackend"]
@@ -25,9 +24,9 @@ class LocalBackend:
     (requirement checks, install, schedules, idle checks).
     """
 
-    def __init__(self, manager: PluginManager, audit: AuditLog) -> None:
+    def __init__(self, manager: PluginManager, context: ActionContext) -> None:
         self.manager = manager
-        self.audit = audit
+        self.context = context
 
     def statuses(self, *, fresh: bool = False) -> list[PluginStatus]:
         return self.manager.statuses(fresh=fresh)
@@ -81,7 +80,7 @@ class LocalBackend:
         def one(chunk: list[str]) -> list[ActionResult]:
             results = run_action(
                 client,
-                self.audit,
+                self.context,
                 action=action,
                 instance_ids=chunk,
                 dry_run=dry_run,

@@ -1,13 +1,15 @@
-"""Stopping and starting instances through a provider, with the audit trail.
+"""Stopping and starting instances through a provider: locked, audited, batched.
 
-Shared by the CLI, the agent and the scheduler: one place that records an
+Shared by every acting path (the CLI, the scheduler, idle checks, the agent's
+REST and UI actions): one place that takes the instances' locks, records each
 attempt before the call, makes the batched call, and completes the record.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
-from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 
 from snoozebot import sdk
@@ -15,17 +17,29 @@ from snoozebot.audit import AuditLog
 from snoozebot.errors import PluginUnavailable
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.replies import MalformedReply
+from snoozebot.locks import InstanceLocks
 from snoozebot.results import Action, ActionResult
-from snoozebot.state import exclusive_lock
 
-__all__ = ["ACTION_LOCK_FILE", "action_lock", "default_actor", "run_action"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "ActionContext", "default_actor", "run_action"]
 
-ACTION_LOCK_FILE = "actions.lock"
+DEFAULT_LOCK_TIMEOUT = 60.0
+"""Seconds an acting path waits for another one's instance locks (``--lock-timeout``)."""
 
 
-def action_lock(state_directory: Path, *, timeout: float) -> AbstractContextManager[None]:
-    """The lock a run holds while it starts or stops instances, so overlapping cron runs take turns."""
-    return exclusive_lock(state_directory / ACTION_LOCK_FILE, timeout=timeout, what="instance actions")
+@dataclass(frozen=True)
+class ActionContext:
+    """What every stop and start goes through: the audit log and the per-instance locks."""
+
+    audit: AuditLog
+    locks: InstanceLocks
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+
+    @classmethod
+    def in_directory(
+        cls, state_directory: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> ActionContext:
+        """The audit log and locks of a state directory."""
+        return cls(AuditLog.in_directory(state_directory), InstanceLocks(state_directory), lock_timeout)
 
 
 def default_actor() -> str:
@@ -38,7 +52,7 @@ def default_actor() -> str:
 
 def run_action(
     client: ProviderClient,
-    audit: AuditLog,
+    context: ActionContext,
     *,
     action: Action,
     instance_ids: list[str],
@@ -47,12 +61,35 @@ def run_action(
     actor: str,
     source: str = "cli",
 ) -> list[ActionResult]:
-    """Stop or start ``instance_ids`` in one batched call, audited before and after.
+    """Stop or start ``instance_ids`` in one batched call, locked and audited before and after.
 
+    Waiting for the locks is bounded by the context's ``lock_timeout``
+    (LockTimeout, exit 1); a dry run changes nothing and takes no lock.
     Per-instance failures are results with ``ok`` false; a plugin that is
     unavailable fails every attempt in the log and is re-raised.
     """
     ids = list(dict.fromkeys(instance_ids))
+    locked = (
+        contextlib.nullcontext()
+        if dry_run
+        else context.locks.hold(client.name, ids, timeout=context.lock_timeout)
+    )
+    with locked:
+        return _audited(client, context.audit, action, ids, dry_run=dry_run, hibernate=hibernate,
+                        actor=actor, source=source)
+
+
+def _audited(
+    client: ProviderClient,
+    audit: AuditLog,
+    action: Action,
+    ids: list[str],
+    *,
+    dry_run: bool,
+    hibernate: bool,
+    actor: str,
+    source: str,
+) -> list[ActionResult]:
     rows = audit.begin(
         actor=actor, source=source, provider=client.name, action=action, instances=ids, dry_run=dry_run
     )

@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from snoozebot.audit import AuditLog
 from snoozebot.backend import Backend
 from snoozebot.config import Config, load_config, parse_options
 from snoozebot.errors import UsageError
 from snoozebot.host import prestart
 from snoozebot.host.manager import DEFAULT_TIMEOUT, PluginManager
 from snoozebot.local import LocalBackend
+from snoozebot.operations import DEFAULT_LOCK_TIMEOUT, ActionContext
 from snoozebot.remote import AGENT_URL_ENV
 from snoozebot.state import state_dir
 
-__all__ = ["Runtime", "open_runtime", "open_runtime_for", "resolve_timeout"]
+__all__ = ["Runtime", "open_runtime", "open_runtime_for", "resolve_lock_timeout", "resolve_timeout"]
 
 B_co = TypeVar("B_co", bound=Backend, covariant=True)
 
@@ -46,6 +46,19 @@ def resolve_timeout(timeout: float | None) -> float:
     return value
 
 
+def resolve_lock_timeout(lock_timeout: float | None) -> float:
+    """``--lock-timeout``, else ``$SNOOZEBOT_LOCK_TIMEOUT``, else the default (60 s)."""
+    if lock_timeout is not None:
+        return lock_timeout
+    text = os.environ.get("SNOOZEBOT_LOCK_TIMEOUT")
+    if not text:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        raise UsageError(f"SNOOZEBOT_LOCK_TIMEOUT must be a number of seconds, got {text!r}") from None
+
+
 @dataclass(frozen=True)
 class Runtime(Generic[B_co]):
     """Resolved settings plus the backend, which is closed (its workers stopped) on exit."""
@@ -58,7 +71,11 @@ class Runtime(Generic[B_co]):
 
 @contextlib.contextmanager
 def open_runtime(
-    *, config: str | None, options: list[str] | None, timeout: float | None
+    *,
+    config: str | None,
+    options: list[str] | None,
+    timeout: float | None,
+    lock_timeout: float | None = None,
 ) -> Iterator[Runtime[LocalBackend]]:
     """This machine's runtime; every worker it started is shut down on the way out."""
     cfg = load_config(config)
@@ -72,7 +89,8 @@ def open_runtime(
         option_overrides=overrides,
         prestarted=prestart.adopt(cfg, overrides),
     )
-    backend = LocalBackend(manager, AuditLog.in_directory(directory))
+    context = ActionContext.in_directory(directory, lock_timeout=resolve_lock_timeout(lock_timeout))
+    backend = LocalBackend(manager, context)
     try:
         yield Runtime(cfg, directory, seconds, backend)
     finally:
@@ -81,12 +99,21 @@ def open_runtime(
 
 @contextlib.contextmanager
 def open_runtime_for(
-    agent: str | None, *, config: str | None, options: list[str] | None, timeout: float | None
+    agent: str | None,
+    *,
+    config: str | None,
+    options: list[str] | None,
+    timeout: float | None,
+    lock_timeout: float | None = None,
 ) -> Iterator[Runtime[Backend]]:
-    """The local runtime, or, with ``--agent``/``$SNOOZEBOT_AGENT_URL``, one whose backend is the agent."""
+    """The local runtime, or, with ``--agent``/``$SNOOZEBOT_AGENT_URL``, one whose backend is the agent.
+
+    Through the agent, the agent's own locks and lock timeout apply.
+    """
     if not (agent or os.environ.get(AGENT_URL_ENV)):
-        with open_runtime(config=config, options=options, timeout=timeout) as local:
-            yield local
+        local = open_runtime(config=config, options=options, timeout=timeout, lock_timeout=lock_timeout)
+        with local as runtime:
+            yield runtime
         return
     from snoozebot.remote import AgentBackend, AgentConnection, agent_url
 

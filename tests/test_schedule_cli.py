@@ -238,7 +238,7 @@ def test_unavailable_provider_is_exit_3(fleet: Path, isolated_home: Path) -> Non
 
 def test_overlapping_run_waits_for_the_lock(fleet: Path, isolated_home: Path) -> None:
     with exclusive_lock(isolated_home / "schedule.lock", timeout=1):
-        res = schedule_run("--now", MON_1905, "--timeout", "0.5")
+        res = schedule_run("--now", MON_1905, "--lock-timeout", "0.5")
     assert res.returncode == 1
     assert "another snoozebot run holds the lock on schedule runs" in res.stderr
     assert set(states(fleet).values()) == {"running"} if fleet.exists() else True

@@ -14,6 +14,8 @@ from pathlib import Path
 from snoozebot import sdk
 from snoozebot.audit import AuditLog
 from snoozebot.errors import PluginCrashed
+from snoozebot.locks import InstanceLocks
+from snoozebot.operations import ActionContext
 from snoozebot.results import ActionResult
 from snoozebot.schedule.grammar import parse_schedule
 from snoozebot.schedule.runner import RunRecord, run_all
@@ -54,6 +56,10 @@ class StubClient:
         ]
 
 
+def context(directory: Path) -> ActionContext:
+    return ActionContext(AuditLog(directory / "a.db"), InstanceLocks(directory), lock_timeout=5)
+
+
 def audit_rows(path: Path) -> list[tuple[str, str, str | None]]:
     with sqlite3.connect(path) as conn:
         return conn.execute("SELECT instance, result, error_code FROM attempts ORDER BY instance").fetchall()
@@ -62,7 +68,7 @@ def audit_rows(path: Path) -> list[tuple[str, str, str | None]]:
 def test_one_list_and_one_batched_stop(tmp_path: Path) -> None:
     client = StubClient([vm("a"), vm("b"), vm("c", "stopped")])
     record = RunRecord(tmp_path)
-    report = run_all([client], AuditLog(tmp_path / "a.db"), SCHEDULES, record, now=NOW, dry_run=False, actor="t")
+    report = run_all([client], context(tmp_path), SCHEDULES, record, now=NOW, dry_run=False, actor="t")
     assert client.calls == [("list", []), ("stop", ["a", "b"])]
     assert [(r.id, r.action, r.ok) for r in report.rows] == [("a", "stop", True), ("b", "stop", True), ("c", "none", True)]
     assert report.ok and record.previous("stub") == NOW
@@ -71,7 +77,7 @@ def test_one_list_and_one_batched_stop(tmp_path: Path) -> None:
 def test_per_instance_failures_still_count_as_a_run(tmp_path: Path) -> None:
     client = StubClient([vm("a"), vm("b")], refuse={"b"})
     record = RunRecord(tmp_path)
-    report = run_all([client], AuditLog(tmp_path / "a.db"), SCHEDULES, record, now=NOW, dry_run=False, actor="t")
+    report = run_all([client], context(tmp_path), SCHEDULES, record, now=NOW, dry_run=False, actor="t")
     assert [(r.id, r.ok, (r.error or {}).get("code")) for r in report.rows] == [
         ("a", True, None),
         ("b", False, "permission_denied"),
@@ -84,7 +90,7 @@ def test_per_instance_failures_still_count_as_a_run(tmp_path: Path) -> None:
 def test_a_batch_that_fails_as_a_whole_fails_its_rows_and_keeps_the_window(tmp_path: Path) -> None:
     client = StubClient([vm("a"), vm("b")], crash=True)
     record = RunRecord(tmp_path)
-    report = run_all([client], AuditLog(tmp_path / "a.db"), SCHEDULES, record, now=NOW, dry_run=False, actor="t")
+    report = run_all([client], context(tmp_path), SCHEDULES, record, now=NOW, dry_run=False, actor="t")
     assert [(r.id, r.action, r.ok, (r.error or {}).get("code")) for r in report.rows] == [
         ("a", "stop", False, "plugin_crashed"),
         ("b", "stop", False, "plugin_crashed"),

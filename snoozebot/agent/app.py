@@ -23,9 +23,9 @@ from snoozebot.agent.routes import api_routers
 from snoozebot.agent.service import AgentService
 from snoozebot.agent.tokens import TokenStore
 from snoozebot.agent.ui import install_ui
-from snoozebot.audit import AuditLog
 from snoozebot.config import Config
 from snoozebot.host.manager import DEFAULT_TIMEOUT, PluginManager
+from snoozebot.operations import ActionContext
 
 __all__ = ["WORKER_START_METHOD", "create_app"]
 
@@ -50,7 +50,11 @@ def create_app(
     )
     metrics = AgentMetrics()
     service = AgentService(
-        manager, audit=AuditLog.in_directory(state_directory), metrics=metrics, threads=threads
+        manager,
+        # A request waits for another path's instance lock at most as long as for a plugin call.
+        context=ActionContext.in_directory(state_directory, lock_timeout=timeout),
+        metrics=metrics,
+        threads=threads,
     )
 
     @asynccontextmanager

@@ -28,12 +28,11 @@ import anyio.to_thread
 from snoozebot import sdk
 from snoozebot.agent.errors import ApiError
 from snoozebot.agent.metrics import AgentMetrics
-from snoozebot.audit import AuditLog
 from snoozebot.errors import PluginLoadError, PluginNotFound, SnoozebotError, UsageError
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.discovery import DiscoveredPlugin
 from snoozebot.host.manager import LoadReport, PluginManager, PluginStatus
-from snoozebot.operations import run_action
+from snoozebot.operations import ActionContext, run_action
 from snoozebot.results import Action, ActionResult
 
 __all__ = ["AgentService", "UnloadResult"]
@@ -78,10 +77,11 @@ class AgentService:
     """Plugins and instances for the routes; owns the manager's workers while the agent runs."""
 
     def __init__(
-        self, manager: PluginManager, *, audit: AuditLog, metrics: AgentMetrics, threads: int = 64
+        self, manager: PluginManager, *, context: ActionContext, metrics: AgentMetrics, threads: int = 64
     ) -> None:
         self.manager = manager
-        self.audit = audit
+        self.context = context
+        self.audit = context.audit
         self.metrics = metrics
         self._limiter = anyio.CapacityLimiter(threads)
         self._installed: dict[str, DiscoveredPlugin] = {}
@@ -257,7 +257,7 @@ class AgentService:
         def call(client: ProviderClient) -> ActionResult:
             [result] = run_action(
                 client,
-                self.audit,
+                self.context,
                 action=action,
                 instance_ids=[instance_id],
                 dry_run=dry_run,

@@ -97,7 +97,7 @@ class _StopThisInstance:
                 return StopOutcome("would-stop", instance)
             [result] = run_action(
                 client,
-                rt.backend.audit,
+                rt.backend.context,
                 action="stop",
                 instance_ids=[me.instance_id],
                 hibernate=self.hibernate,

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from snoozebot.cli.agent import AgentOpt
-from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, TimeoutOpt
+from snoozebot.cli.options import ConfigOpt, JsonOpt, LockTimeoutOpt, OptionOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, error, info, table
 from snoozebot.cli.progress import progress
 from snoozebot.config import parse_options
 from snoozebot.errors import OperationFailed, UsageError, exit_code_for
-from snoozebot.runtime import Runtime, open_runtime_for
+from snoozebot.runtime import open_runtime_for
 
 if TYPE_CHECKING:
-    from snoozebot.backend import Backend
     from snoozebot.results import Action, ActionResult
 
 __all__ = ["app"]
@@ -27,8 +24,6 @@ app = typer.Typer(
     help="Cloud instances: list, inspect, stop and start them through a provider.",
     no_args_is_help=True,
 )
-
-_DEFAULT_LOCK_TIMEOUT = 60.0
 
 ProviderRequired = Annotated[
     str, typer.Option("--provider", "-p", metavar="PROVIDER", help="Provider name, e.g. aws or gcp.")
@@ -55,27 +50,6 @@ WaitOpt = Annotated[
     bool,
     typer.Option("--wait", help="Wait until every instance reports the target state (within --timeout)."),
 ]
-LockTimeoutOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--lock-timeout",
-        metavar="SECONDS",
-        min=0,
-        help="How long to wait for another run's lock. Default: $SNOOZEBOT_LOCK_TIMEOUT, else 60.",
-    ),
-]
-
-
-def _lock_timeout(value: float | None) -> float:
-    if value is not None:
-        return value
-    text = os.environ.get("SNOOZEBOT_LOCK_TIMEOUT")
-    if not text:
-        return _DEFAULT_LOCK_TIMEOUT
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        raise UsageError(f"SNOOZEBOT_LOCK_TIMEOUT must be a number of seconds, got {text!r}") from None
 
 
 def _check_ids(ids: list[str]) -> list[str]:
@@ -161,18 +135,6 @@ def info_(  # noqa: PLR0917 - Typer passes options by keyword
 # -- stop and start ------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _acting(rt: Runtime[Backend], *, dry_run: bool, lock_timeout: float) -> Iterator[None]:
-    """The action lock, except for dry runs, which change nothing."""
-    from snoozebot.operations import action_lock
-
-    if dry_run:
-        yield
-        return
-    with action_lock(rt.state_directory, timeout=lock_timeout):
-        yield
-
-
 def _act(
     action: Action,
     ids: list[str],
@@ -191,12 +153,10 @@ def _act(
     from snoozebot.cli import instance_calls as calls
 
     ids = _check_ids(ids)
-    wait_lock = _lock_timeout(lock_timeout)
     verb = "Stopping" if action == "stop" else "Starting"
-    with (
-        open_runtime_for(agent, config=config, options=option, timeout=timeout) as rt,
-        _acting(rt, dry_run=dry_run, lock_timeout=wait_lock),
-    ):
+    with open_runtime_for(
+        agent, config=config, options=option, timeout=timeout, lock_timeout=lock_timeout
+    ) as rt:
         with progress(f"{verb} {len(ids)} instance(s)", len(ids), enabled=len(ids) > 1) as bar:
             results = rt.backend.act(
                 provider, action, ids, hibernate=hibernate, dry_run=dry_run,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["ConfigOpt", "JsonOpt", "OptionOpt", "ProviderOpt", "TimeoutOpt"]
+__all__ = ["ConfigOpt", "JsonOpt", "LockTimeoutOpt", "OptionOpt", "ProviderOpt", "TimeoutOpt"]
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else there.")
@@ -39,4 +39,14 @@ TimeoutOpt = Annotated[
 ]
 ProviderOpt = Annotated[
     str, typer.Option("--provider", "-p", metavar="PROVIDER", help="Provider name, e.g. aws or gcp.")
+]
+LockTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--lock-timeout",
+        metavar="SECONDS",
+        min=0,
+        help="How long to wait for another run acting on the same instances. "
+        "Default: $SNOOZEBOT_LOCK_TIMEOUT, else 60.",
+    ),
 ]

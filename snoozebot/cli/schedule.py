@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, ProviderOpt, TimeoutOpt
+from snoozebot.cli.options import ConfigOpt, JsonOpt, LockTimeoutOpt, OptionOpt, ProviderOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, error, info, table
 from snoozebot.config import Config, load_config
 from snoozebot.errors import OperationFailed, UsageError, exit_code_for
@@ -101,6 +101,7 @@ def run(
     option: OptionOpt = None,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
+    lock_timeout: LockTimeoutOpt = None,
 ) -> None:
     """Apply every schedule boundary that passed since the previous run.
 
@@ -112,7 +113,7 @@ def run(
     Example (crontab): */10 * * * * snoozebot schedule run --json >> ~/snoozebot.log
     """
     moment = _parse_now(now)
-    with open_runtime(config=config, options=option, timeout=timeout) as rt:
+    with open_runtime(config=config, options=option, timeout=timeout, lock_timeout=lock_timeout) as rt:
         schedules = _schedules(rt.config)
         names = list(dict.fromkeys(provider or rt.backend.loaded_names()))
         if not names:
@@ -121,12 +122,12 @@ def run(
             rt.backend.manager.find(name)
         record = RunRecord(rt.state_directory)
         clients = [rt.backend.provider(name) for name in names]
-        lock = contextlib.nullcontext() if dry_run else record.locked(timeout=rt.timeout)
+        lock = contextlib.nullcontext() if dry_run else record.locked(timeout=rt.backend.context.lock_timeout)
         with lock:
             moment = moment if now else _parse_now(None)  # the clock once a previous run let go
             report = run_all(
                 clients,
-                rt.backend.audit,
+                rt.backend.context,
                 schedules,
                 record,
                 now=moment,

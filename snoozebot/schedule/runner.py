@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from snoozebot import sdk
-from snoozebot.audit import AuditLog
 from snoozebot.errors import PluginUnavailable
 from snoozebot.host.client import ProviderClient
-from snoozebot.operations import run_action
+from snoozebot.operations import ActionContext, run_action
 from snoozebot.results import Action, ActionResult
 from snoozebot.schedule.decision import SCHEDULE_TAG, Decision, DecisionAction, decide
 from snoozebot.schedule.grammar import Schedule
@@ -126,7 +125,7 @@ def window_start(previous: dt.datetime | None, now: dt.datetime) -> dt.datetime:
 
 def _act(
     client: ProviderClient,
-    audit: AuditLog,
+    context: ActionContext,
     action: Action,
     decided: Sequence[tuple[sdk.Instance, Decision]],
     *,
@@ -135,7 +134,9 @@ def _act(
     """One batched, audited call; a call that fails as a whole fails each row and is returned."""
     ids = [inst.id for inst, _ in decided]
     try:
-        results = run_action(client, audit, action=action, instance_ids=ids, actor=actor, source="schedule")
+        results = run_action(
+            client, context, action=action, instance_ids=ids, actor=actor, source="schedule"
+        )
     except (PluginUnavailable, sdk.ProviderError) as exc:
         failed = {"code": exc.code, "message": str(exc)}
         return [Row(i.id, client.name, d.schedule, action, False, failed, d.reason) for i, d in decided], exc
@@ -156,7 +157,7 @@ def _act(
 
 def run_provider(
     client: ProviderClient,
-    audit: AuditLog,
+    context: ActionContext,
     schedules: Mapping[str, Schedule],
     *,
     after: dt.datetime,
@@ -183,7 +184,7 @@ def run_provider(
     failure: Exception | None = None
     for action, group in pending.items():
         if group:
-            acted, error = _act(client, audit, action, group, actor=actor)
+            acted, error = _act(client, context, action, group, actor=actor)
             rows += acted
             failure = failure or error
     order = {inst.id: n for n, (inst, _) in enumerate(decided)}
@@ -192,7 +193,7 @@ def run_provider(
 
 def run_all(
     clients: Sequence[ProviderClient],
-    audit: AuditLog,
+    context: ActionContext,
     schedules: Mapping[str, Schedule],
     record: RunRecord,
     *,
@@ -206,7 +207,7 @@ def run_all(
         after = window_start(record.previous(client.name), now)
         try:
             rows, failure = run_provider(
-                client, audit, schedules, after=after, now=now, dry_run=dry_run, actor=actor
+                client, context, schedules, after=after, now=now, dry_run=dry_run, actor=actor
             )
         except (PluginUnavailable, sdk.ProviderError) as exc:
             report.failures.append(ProviderFailure(client.name, exc))

@@ -2,7 +2,9 @@
 
 Options: ``count`` (instances to create, default 3), ``state_file`` (a JSON
 file that keeps the instances across processes, so consecutive CLI commands
-see each other's changes), ``delay`` (seconds every call sleeps).
+see each other's changes), ``delay`` (seconds every call sleeps), ``call_log``
+(a file that gets one JSON line per stop or start: action, id, pid, and the
+wall-clock start and end of the call, so tests can see whether calls overlapped).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class MemoryProvider(CloudProvider):
         super().__init__(config)
         self._file = config.get("state_file")
         self._delay = float(config.get("delay", "0"))
+        self._call_log = config.get("call_log")
         self._lock = threading.Lock()
         self._memory = _seed(int(config.get("count", "3")))
 
@@ -94,12 +97,18 @@ class MemoryProvider(CloudProvider):
             return self._to_instance(instance_id, data[instance_id])
 
     def _transition(self, instance_id: str, target: str, dry_run: bool) -> Instance:
+        started = time.time()
         with self._instances() as data:
             if instance_id not in data:
                 raise InstanceNotFound(f"instance {instance_id} not found", cloud_code="NotFound")
             if not dry_run:
                 data[instance_id]["state"] = target
-            return self._to_instance(instance_id, data[instance_id])
+            instance = self._to_instance(instance_id, data[instance_id])
+        if self._call_log:
+            line = {"action": target, "id": instance_id, "pid": os.getpid(), "start": started, "end": time.time()}
+            with open(self._call_log, "a") as log:
+                log.write(json.dumps(line) + "\n")
+        return instance
 
     def stop_instance(self, instance_id: str, *, hibernate: bool = False, dry_run: bool = False) -> Instance:
         return self._transition(instance_id, "suspended" if hibernate else "stopped", dry_run)
