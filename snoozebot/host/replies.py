@@ -27,7 +27,7 @@ from snoozebot.results import ActionResult, Failure
 
 __all__ = ["MalformedReply", "parse_batch", "parse_instance", "parse_instances"]
 
-_OPTIONAL_TEXT = ("name", "instance_type", "region", "zone")
+_NULLABLE_TEXT = ("raw_state", "launch_time", "name", "instance_type", "region", "zone")
 
 
 class MalformedReply(PluginError):
@@ -38,45 +38,66 @@ class MalformedReply(PluginError):
         self.plugin = plugin
 
 
-def _text(doc: dict[str, Any], key: str, plugin: str, *, optional: bool) -> str | None:
-    value = doc.get(key)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise MalformedReply(plugin, f"{key} is {type(value).__name__}, not a string")
-    return value
+def _fits(doc: Any) -> bool:
+    """The whole check of a well-formed instance, in one pass (the common case, kept cheap)."""
+    if type(doc) is not dict:
+        return False
+    get = doc.get
+    instance_id, provider = get("id"), get("provider")
+    if type(instance_id) is not str or type(provider) is not str or not instance_id or not provider:
+        return False
+    if type(get("state")) is not str:
+        return False
+    for key in _NULLABLE_TEXT:
+        value = get(key)
+        if value is not None and type(value) is not str:
+            return False
+    tags = get("tags")
+    if tags is None:
+        return True
+    if type(tags) is not dict:
+        return False
+    return all(type(value) is str for value in tags.values())  # JSON object keys are strings
+
+
+def _problem(doc: Any) -> str:
+    """What is wrong with an instance that did not fit, in words."""
+    if not isinstance(doc, dict):
+        return f"an instance is {type(doc).__name__}, not an object"
+    for key in ("id", "provider", "state"):
+        if not isinstance(doc.get(key), str):
+            return f"{key} is {type(doc.get(key)).__name__}, not a string"
+    if not doc["id"] or not doc["provider"]:
+        return "an instance has an empty id or provider"
+    for key in _NULLABLE_TEXT:
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            return f"{key} of {doc['id']!r} is {type(doc[key]).__name__}, not a string"
+    return f"tags of {doc['id']!r} are not an object of strings"
 
 
 def parse_instance(doc: Any, plugin: str) -> sdk.Instance:
     """The Instance a reply describes; MalformedReply when any field has the wrong type."""
-    if not isinstance(doc, dict):
-        raise MalformedReply(plugin, f"an instance is {type(doc).__name__}, not an object")
-    instance_id = _text(doc, "id", plugin, optional=False)
-    provider = _text(doc, "provider", plugin, optional=False)
-    if not instance_id or not provider:
-        raise MalformedReply(plugin, "an instance has an empty id or provider")
-    tags = doc.get("tags") or {}
-    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-        raise MalformedReply(plugin, f"tags of {instance_id!r} are not an object of strings")
-    launch = _text(doc, "launch_time", plugin, optional=True)
+    if not _fits(doc):
+        raise MalformedReply(plugin, _problem(doc))
+    launch = doc.get("launch_time")
     try:
         launch_time = datetime.fromisoformat(launch) if launch else None
     except ValueError:
-        raise MalformedReply(plugin, f"launch_time of {instance_id!r} is not ISO 8601: {launch!r}") from None
+        raise MalformedReply(plugin, f"launch_time of {doc['id']!r} is not ISO 8601: {launch!r}") from None
     if launch_time is not None and launch_time.tzinfo is None:
-        raise MalformedReply(plugin, f"launch_time of {instance_id!r} has no time zone")
-    name, instance_type, region, zone = (_text(doc, key, plugin, optional=True) for key in _OPTIONAL_TEXT)
+        raise MalformedReply(plugin, f"launch_time of {doc['id']!r} has no time zone")
+    get = doc.get
     return sdk.Instance(
-        id=instance_id,
-        provider=provider,
-        state=sdk.InstanceState.parse(_text(doc, "state", plugin, optional=False) or ""),
-        raw_state=_text(doc, "raw_state", plugin, optional=True) or "",
-        name=name,
-        instance_type=instance_type,
-        region=region,
-        zone=zone,
+        id=doc["id"],
+        provider=doc["provider"],
+        state=sdk.InstanceState.parse(doc["state"]),
+        raw_state=get("raw_state") or "",
+        name=get("name"),
+        instance_type=get("instance_type"),
+        region=get("region"),
+        zone=get("zone"),
         launch_time=launch_time,
-        tags=tags,
+        tags=get("tags") or {},
     )
 
 
