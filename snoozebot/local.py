@@ -54,6 +54,8 @@ class LocalBackend:
         return self.manager.unload(name, force=force)
 
     def provider(self, name: str) -> ProviderClient:
+        if name not in self.manager.loaded_names():  # loaded ones are known to be installed
+            self.manager.find(name)
         return self.manager.client(name)
 
     def act(
@@ -72,7 +74,7 @@ class LocalBackend:
         say; when ``on_done`` watches progress, parts of 100 ids are sent
         concurrently instead, so the bar moves.
         """
-        client = self.manager.client(provider)
+        client = self.provider(provider)
         actor = default_actor()
         size = _PROGRESS_CHUNK if on_done is not None else max(1, len(instance_ids))
         chunks = [instance_ids[i : i + size] for i in range(0, len(instance_ids), size)]

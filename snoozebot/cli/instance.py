@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from snoozebot.cli.agent import AgentOpt
-from snoozebot.cli.options import ConfigOpt, JsonOpt, LockTimeoutOpt, OptionOpt, TimeoutOpt
+from snoozebot.cli.options import (
+    ConfigOpt,
+    JsonOpt,
+    LockTimeoutOpt,
+    OptionOpt,
+    ProviderOpt,
+    TimeoutOpt,
+    key_value_pairs,
+    provider_names,
+)
 from snoozebot.cli.output import emit_json, error, info, table
 from snoozebot.cli.progress import progress
 from snoozebot.config import parse_options
@@ -25,19 +34,23 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-ProviderRequired = Annotated[
-    str, typer.Option("--provider", "-p", metavar="PROVIDER", help="Provider name, e.g. aws or gcp.")
-]
-ProviderOptional = Annotated[
-    str | None,
+ProvidersOpt = Annotated[
+    list[str] | None,
     typer.Option(
-        "--provider", "-p", metavar="PROVIDER", help="Provider name. Default: every loaded provider."
+        "--provider",
+        "-p",
+        metavar="PROVIDER",
+        help="Provider name, repeatable. Default: every loaded provider.",
+        callback=provider_names,
     ),
 ]
 FilterOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--filter", metavar="KEY=VALUE", help="Only instances whose tag/label KEY equals VALUE; repeatable."
+        "--filter",
+        metavar="KEY=VALUE",
+        help="Only instances whose tag/label KEY equals VALUE; repeatable.",
+        callback=key_value_pairs,
     ),
 ]
 IdsArg = Annotated[
@@ -68,7 +81,7 @@ def _tags_text(tags: Mapping[str, str]) -> str:
 
 @app.command("list")
 def list_(  # noqa: PLR0917 - Typer passes options by keyword
-    provider: ProviderOptional = None,
+    provider: ProvidersOpt = None,
     filter_: FilterOpt = None,
     json_: JsonOpt = False,
     option: OptionOpt = None,
@@ -86,12 +99,12 @@ def list_(  # noqa: PLR0917 - Typer passes options by keyword
 
     filters = parse_options(filter_ or [])
     with open_runtime_for(agent, config=config, options=option, timeout=timeout) as rt:
-        providers = [provider] if provider else rt.backend.loaded_names()
+        providers = list(dict.fromkeys(provider or rt.backend.loaded_names()))
         if not providers:
             info("No providers are loaded. Load one first, e.g.: snoozebot plugins load aws")
         listing = calls.list_instances(rt, providers, filters)
-    if provider and provider in listing.errors:
-        raise listing.errors[provider]
+    if len(providers) == 1 and listing.errors:
+        raise listing.errors[providers[0]]
     if json_:
         emit_json([i.to_dict() for i in listing.instances])
     elif listing.instances:
@@ -100,18 +113,20 @@ def list_(  # noqa: PLR0917 - Typer passes options by keyword
             for i in listing.instances
         ]
         table(None, ["PROVIDER", "ID", "NAME", "STATE", "TYPE", "ZONE", "TAGS"], rows)
-    elif providers:
+    elif providers and not listing.errors:
         info("No instances found.")
     for name, exc in sorted(listing.errors.items()):
         error(f"{name}: {exc}")
     if listing.errors:
-        raise typer.Exit(max(exit_code_for(e) for e in listing.errors.values()))
+        # some providers listed, some not: the listing is incomplete (exit 1)
+        every = len(listing.errors) == len(providers)
+        raise typer.Exit(max(exit_code_for(e) for e in listing.errors.values()) if every else 1)
 
 
 @app.command("info")
 def info_(  # noqa: PLR0917 - Typer passes options by keyword
     instance_id: Annotated[str, typer.Argument(metavar="ID", help="Instance id.")],
-    provider: ProviderRequired,
+    provider: ProviderOpt,
     json_: JsonOpt = False,
     option: OptionOpt = None,
     config: ConfigOpt = None,
@@ -194,7 +209,7 @@ def _report(action: Action, results: list[ActionResult], *, dry_run: bool, json_
 @app.command("stop")
 def stop(  # noqa: PLR0917 - Typer passes options by keyword
     ids: IdsArg,
-    provider: ProviderRequired,
+    provider: ProviderOpt,
     hibernate: Annotated[
         bool, typer.Option("--hibernate", help="Hibernate (keep memory) where the cloud supports it.")
     ] = False,
@@ -233,7 +248,7 @@ def stop(  # noqa: PLR0917 - Typer passes options by keyword
 @app.command("start")
 def start(  # noqa: PLR0917 - Typer passes options by keyword
     ids: IdsArg,
-    provider: ProviderRequired,
+    provider: ProviderOpt,
     dry_run: DryRunOpt = False,
     wait: WaitOpt = False,
     json_: JsonOpt = False,

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from snoozebot.cli.options import ConfigOpt, JsonOpt, LockTimeoutOpt, OptionOpt, ProviderOpt, TimeoutOpt
+from snoozebot.cli.options import (
+    ConfigOpt,
+    JsonOpt,
+    LockTimeoutOpt,
+    OptionOpt,
+    ProviderOpt,
+    TimeoutOpt,
+    provider_names,
+)
 from snoozebot.cli.output import emit_json, error, info, table
 from snoozebot.config import Config, load_config
 from snoozebot.errors import OperationFailed, UsageError, exit_code_for
@@ -93,7 +101,13 @@ def run(
     *,
     provider: Annotated[
         list[str] | None,
-        typer.Option("--provider", "-p", metavar="PROVIDER", help="Repeatable. Default: every loaded one."),
+        typer.Option(
+            "--provider",
+            "-p",
+            metavar="PROVIDER",
+            help="Repeatable. Default: every loaded one.",
+            callback=provider_names,
+        ),
     ] = None,
     dry_run: DryRunOpt = False,
     json_: JsonOpt = False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -144,8 +145,11 @@ class PluginManager:
         for plugin in plugins:
             if plugin.name == name:
                 return plugin
-        known = ", ".join(p.name for p in plugins) or "none"
-        raise PluginNotFound(name, f"no provider named {name!r} is installed (installed: {known})")
+        names = [p.name for p in plugins]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        known = ", ".join(names) or "none"
+        raise PluginNotFound(name, f"no provider named {name!r} is installed (installed: {known}){hint}")
 
     def loaded_names(self) -> list[str]:
         return self.loaded_set.names()
