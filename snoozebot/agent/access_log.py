@@ -3,7 +3,7 @@
 uvicorn's default configuration writes the access log to stdout with the full
 request target. The agent keeps stdout free and writes every log line to
 stderr; a query string may hold a secret (a token pasted into a URL), so the
-access log shows the path alone (see docs/agent.md, "Logs").
+access log shows the path alone (see docs/agent.md, "`snoozebot agent serve`").
 """
 
 from __future__ import annotations
