@@ -6,9 +6,9 @@ Two pure ASGI middlewares (see docs/rest.md, "Errors"):
   ``Content-Length`` over the limit is answered at once; a chunked body is
   counted as the route reads it, and reading past the limit raises the 413
   ``HTTPException`` that the JSON error handler answers.
-- :class:`BodyMediaTypeRequired`: a body without a ``Content-Type`` gets 415
-  (the API reads JSON only, and guessing could make a ``dry_run`` body count
-  for nothing).
+- :class:`BodyMediaTypeRequired`: a body without a ``Content-Type`` gets 415,
+  as one sent as anything but JSON does (the API reads JSON only, and does
+  not guess).
 """
 
 from __future__ import annotations
