@@ -14,7 +14,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +39,8 @@ class Agent:
     tokens: dict[str, str]
     stderr_lines: list[str] = field(default_factory=list)
     reader: threading.Thread | None = None
+    stdout_lines: list[str] = field(default_factory=list)
+    stdout_reader: threading.Thread | None = None
 
     def headers(self, who: str | None) -> dict[str, str]:
         """Authorization for the token named ``who`` (None: no header)."""
@@ -51,6 +53,10 @@ class Agent:
     def stderr(self) -> str:
         return "".join(self.stderr_lines)
 
+    @property
+    def stdout(self) -> str:
+        return "".join(self.stdout_lines)
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Send ``sig`` and wait (bounded) for the exit; returns the exit status."""
         if self.process.poll() is None:
@@ -61,8 +67,9 @@ class Agent:
             self.process.kill()
             self.process.wait(timeout=5)
             raise AssertionError(f"agent did not stop within {STOP_TIMEOUT}s after {sig}") from None
-        if self.reader is not None:
-            self.reader.join(timeout=5)  # the last lines of stderr
+        for reader in (self.reader, self.stdout_reader):
+            if reader is not None:
+                reader.join(timeout=5)  # the last lines of stderr and stdout
         return code
 
 
@@ -84,14 +91,19 @@ def wait_gone(home: Path, timeout: float = 10.0) -> list[object]:
 
 @contextmanager
 def running_agent(
-    home: Path, config: Path, *, timeout: float = 10.0, extra_env: dict[str, str] | None = None
+    home: Path,
+    config: Path,
+    *,
+    timeout: float = 10.0,
+    extra_env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> Iterator[Agent]:
-    """Start an agent for ``home``; stop it and check for leftovers on the way out."""
+    """Start an agent for ``home`` (``args`` added to its command line); stop it and check for leftovers."""
     tokens = make_tokens(home) if not TokenStore(home).list() else {}
     env = {**os.environ, "SNOOZEBOT_HOME": str(home), "SNOOZEBOT_CONFIG": str(config), **(extra_env or {})}
     process = subprocess.Popen(
-        [SNOOZEBOT, "agent", "serve", "--port", "0", "--timeout", str(timeout)],
-        stdout=subprocess.DEVNULL,
+        [SNOOZEBOT, "agent", "serve", "--port", "0", "--timeout", str(timeout), *args],
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
@@ -106,8 +118,17 @@ def running_agent(
             if _LISTENING.search(line):
                 found.set()
 
+    out: list[str] = []
+
+    def pump_stdout() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            out.append(line)
+
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
+    stdout_reader = threading.Thread(target=pump_stdout, daemon=True)
+    stdout_reader.start()
     deadline = time.monotonic() + START_TIMEOUT
     while not found.is_set() and process.poll() is None and time.monotonic() < deadline:
         found.wait(0.05)
@@ -116,7 +137,7 @@ def running_agent(
         process.kill()
         process.wait(timeout=5)
         raise AssertionError(f"agent did not start:\n{''.join(lines)}")
-    agent = Agent(match.group(1), home, process, tokens, lines, reader)
+    agent = Agent(match.group(1), home, process, tokens, lines, reader, out, stdout_reader)
     _wait_healthy(agent)
     try:
         yield agent

@@ -16,8 +16,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from snoozebot import __version__
+from snoozebot.agent.auth import RefuseQueryTokens
 from snoozebot.agent.errors import install_error_handlers
-from snoozebot.agent.limits import MAX_BODY_BYTES, BodySizeLimit
+from snoozebot.agent.limits import MAX_BODY_BYTES, BodyMediaTypeRequired, BodySizeLimit
 from snoozebot.agent.metrics import AgentMetrics, HttpMetricsMiddleware
 from snoozebot.agent.routes import api_routers
 from snoozebot.agent.service import AgentService
@@ -85,6 +86,8 @@ def create_app(
     for router in api_routers():
         app.include_router(router)
     install_ui(app)
+    app.add_middleware(BodyMediaTypeRequired)
     app.add_middleware(BodySizeLimit, limit=max_body_bytes)
+    app.add_middleware(RefuseQueryTokens)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     return app

@@ -5,6 +5,12 @@ one clear error line (and ``--port 0`` picks a free one). uvicorn handles
 SIGINT and SIGTERM: it stops accepting, waits up to ``GRACE_SECONDS`` for
 requests in flight, then the app's lifespan stops every worker; afterwards
 the signal is re-raised, so Ctrl-C ends with exit code 130 as in the CLI.
+
+Slow and hostile clients (docs/agent.md): uvicorn runs the agent's own
+HTTP/1.1 protocol (:mod:`snoozebot.agent.protocol`: a deadline and a size
+limit on request heads), closes idle kept-alive connections after
+``KEEP_ALIVE_TIMEOUT`` seconds, and logs to stderr only
+(:mod:`snoozebot.agent.access_log`).
 """
 
 from __future__ import annotations
@@ -75,7 +81,9 @@ def serve(options: ServeOptions, *, config: Config, state_directory: Path) -> No
     """Serve until SIGINT or SIGTERM; every worker is stopped before this returns."""
     import uvicorn
 
+    from snoozebot.agent.access_log import log_config
     from snoozebot.agent.app import create_app
+    from snoozebot.agent.protocol import KEEP_ALIVE_TIMEOUT, GuardedHttpToolsProtocol
     from snoozebot.agent.tokens import TokenStore
 
     sock = bind(options.host, options.port)
@@ -90,6 +98,10 @@ def serve(options: ServeOptions, *, config: Config, state_directory: Path) -> No
     server = uvicorn.Server(
         uvicorn.Config(
             app,
+            http=GuardedHttpToolsProtocol,
+            ws="none",
+            timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+            log_config=log_config(),
             log_level="info",
             access_log=options.access_log,
             timeout_graceful_shutdown=int(GRACE_SECONDS),
