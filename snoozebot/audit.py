@@ -146,6 +146,17 @@ class AuditLog:
             conn.execute("COMMIT")
         return ids
 
+    def note(self, *, actor: str, source: str, provider: str, action: str, instance: str = "") -> None:
+        """Record something done that is no instance action (e.g. a schedule record reset), finished."""
+        now = _now()
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO attempts"
+                " (time, finished, actor, source, provider, instance, action, dry_run, result)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 0, 'ok')",
+                (now, now, actor, source, provider, instance, action),
+            )
+
     @classmethod
     def in_directory(cls, state_directory: Path) -> AuditLog:
         """The audit log of a state directory."""

@@ -37,6 +37,7 @@ from snoozebot.schedule import (
     run_all,
     window_start,
 )
+from snoozebot.state import state_dir
 
 __all__ = ["app"]
 
@@ -149,10 +150,64 @@ def run(
                 actor=default_actor(),
             )
     _print_report(report, as_json=json_, dry_run=dry_run)
+    if not dry_run:
+        _warn_if_ahead(RunRecord(rt.state_directory), names)
     if report.failures:
         raise typer.Exit(max(exit_code_for(f.error) for f in report.failures))
     if not report.ok:
         raise typer.Exit(OperationFailed.exit_code)
+
+
+_CLOCK_SLACK = dt.timedelta(minutes=1)
+
+
+def _warn_if_ahead(record: RunRecord, providers: list[str]) -> None:
+    """One stderr line when a previous-run record lies ahead of the clock (a real run with --now)."""
+    clock = dt.datetime.now(dt.UTC) + _CLOCK_SLACK
+    ahead = {name: when for name, when in record.ahead_of(clock).items() if name in providers}
+    if ahead:
+        names = ", ".join(sorted(ahead))
+        until = max(ahead.values()).isoformat()
+        flags = " ".join(f"-p {n}" for n in sorted(ahead))
+        info(
+            f"warning: the previous run of {names} is now recorded at {until}, ahead of the clock: "
+            f"boundaries before then will not be acted on; undo with: snoozebot schedule reset {flags}"
+        )
+
+
+@app.command("reset")
+def reset(
+    *,
+    provider: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--provider",
+            "-p",
+            metavar="PROVIDER",
+            help="Repeatable. Default: every provider with a record.",
+            callback=provider_names,
+        ),
+    ] = None,
+    lock_timeout: LockTimeoutOpt = None,
+) -> None:
+    """Forget the previous-run records, so the next run looks back one hour again.
+
+    Use it after a rehearsal with --now that moved a record into the future.
+    Each forgotten record is written to the audit log (action reset).
+
+    Example: snoozebot schedule reset -p aws
+    """
+    from snoozebot.audit import AuditLog
+    from snoozebot.runtime import resolve_lock_timeout
+    directory = state_dir()
+    record = RunRecord(directory)
+    with record.locked(timeout=resolve_lock_timeout(lock_timeout)):
+        names = list(dict.fromkeys(provider or record.providers()))
+        gone = record.forget(names)
+    audit = AuditLog.in_directory(directory)
+    for name in gone:
+        audit.note(actor=default_actor(), source="schedule", provider=name, action="reset")
+    info(f"Forgot the previous run of {', '.join(gone)}." if gone else "No previous-run record to forget.")
 
 
 @app.command("show")
@@ -175,6 +230,8 @@ def show(
         known = ", ".join(sorted(schedules)) or "none configured"
         raise UsageError(f"unknown schedule {name!r} (known: {known})")
     upcoming = next_boundaries(schedule, moment, count=count)
+    for provider, when in sorted(RunRecord(state_dir()).ahead_of(dt.datetime.now(dt.UTC)).items()):
+        info(f"warning: {_ahead_text(provider, when.isoformat())}")
     if json_:
         emit_json(
             {
@@ -197,6 +254,8 @@ def _explain(
     instance = rt.backend.provider(provider).get_instance_info(instance_id)
     previous = RunRecord(rt.state_directory).previous(provider)
     after = window_start(previous, moment)
+    ahead = previous is not None and previous > moment
+    upcoming_from = previous if previous is not None and ahead else moment
     decision = decide(instance, schedules, after=after, now=moment)
     schedule = schedules.get(decision.schedule or "")
     zone = schedule.timezone if schedule else dt.UTC
@@ -213,9 +272,10 @@ def _explain(
         "previous_run": previous.astimezone(zone).isoformat() if previous else None,
         "window": {"after": after.astimezone(zone).isoformat(), "until": moment.astimezone(zone).isoformat()},
         "boundary": _boundary_dict(decision.boundary, schedule) if decision.boundary and schedule else None,
-        "next": [_boundary_dict(b, schedule) for b in next_boundaries(schedule, moment, count=2)]
+        "next": [_boundary_dict(b, schedule) for b in next_boundaries(schedule, upcoming_from, count=2)]
         if schedule
         else [],
+        "record_ahead": ahead,
     }
 
 
@@ -252,4 +312,13 @@ def explain(
         ["why", doc["reason"]],
         *(["next", f"{b['action']} at {b['at']}"] for b in doc["next"]),
     ]
+    if doc["record_ahead"]:
+        rows.append(["warning", _ahead_text(doc["provider"], doc["previous_run"])])
     table(None, ["", ""], rows)
+
+
+def _ahead_text(provider: str, when: str) -> str:
+    return (
+        f"the previous run of {provider} is recorded at {when}, after now: boundaries until then "
+        f"are not acted on (undo: snoozebot schedule reset -p {provider})"
+    )

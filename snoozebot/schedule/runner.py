@@ -113,6 +113,25 @@ class RunRecord:
             providers[provider] = now.astimezone(dt.UTC).isoformat()
             atomic_write_json(self._path, {"providers": providers})
 
+    def providers(self) -> list[str]:
+        """The providers that have a record."""
+        data = read_json(self._path, {})
+        return sorted(data.get("providers", {})) if isinstance(data, dict) else []
+
+    def ahead_of(self, clock: dt.datetime) -> dict[str, dt.datetime]:
+        """The providers whose record lies after ``clock`` (a real run with a future ``--now``)."""
+        ahead = {name: self.previous(name) for name in self.providers()}
+        return {name: when for name, when in ahead.items() if when is not None and when > clock}
+
+    def forget(self, providers: Sequence[str]) -> list[str]:
+        """Remove the records of ``providers``; the names that had one. Hold the run lock."""
+        data = read_json(self._path, {})
+        records = dict(data.get("providers", {})) if isinstance(data, dict) else {}
+        gone = [name for name in providers if records.pop(name, None) is not None]
+        if gone:
+            atomic_write_json(self._path, {"providers": records})
+        return gone
+
     def locked(self, *, timeout: float) -> AbstractContextManager[None]:
         """The lock that keeps two overlapping runs from acting on the same instances."""
         return exclusive_lock(self.lock_path, timeout=timeout, what="schedule runs")
