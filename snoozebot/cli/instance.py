@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from snoozebot.cli.agent import AgentOpt, open_runtime_for
-from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, TimeoutOpt
+from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, ProviderOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, error, info, table
 from snoozebot.cli.progress import progress
 from snoozebot.cli.runtime import Runtime
@@ -29,9 +29,6 @@ app = typer.Typer(
 
 _DEFAULT_LOCK_TIMEOUT = 60.0
 
-ProviderRequired = Annotated[
-    str, typer.Option("--provider", "-p", metavar="PROVIDER", help="Provider name, e.g. aws or gcp.")
-]
 ProviderOptional = Annotated[
     str | None,
     typer.Option(
@@ -136,7 +133,7 @@ def list_(  # noqa: PLR0917 - Typer passes options by keyword
 @app.command("info")
 def info_(  # noqa: PLR0917 - Typer passes options by keyword
     instance_id: Annotated[str, typer.Argument(metavar="ID", help="Instance id.")],
-    provider: ProviderRequired,
+    provider: ProviderOpt,
     json_: JsonOpt = False,
     option: OptionOpt = None,
     config: ConfigOpt = None,
@@ -233,7 +230,7 @@ def _report(action: Action, results: list[ActionResult], *, dry_run: bool, json_
 @app.command("stop")
 def stop(  # noqa: PLR0917 - Typer passes options by keyword
     ids: IdsArg,
-    provider: ProviderRequired,
+    provider: ProviderOpt,
     hibernate: Annotated[
         bool, typer.Option("--hibernate", help="Hibernate (keep memory) where the cloud supports it.")
     ] = False,
@@ -272,7 +269,7 @@ def stop(  # noqa: PLR0917 - Typer passes options by keyword
 @app.command("start")
 def start(  # noqa: PLR0917 - Typer passes options by keyword
     ids: IdsArg,
-    provider: ProviderRequired,
+    provider: ProviderOpt,
     dry_run: DryRunOpt = False,
     wait: WaitOpt = False,
     json_: JsonOpt = False,
