@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,3 +30,48 @@ def test_every_command_has_an_example() -> None:
     assert leaves
     missing = [s.splitlines()[0] for s in leaves if "Example" not in s]
     assert missing == [], f"commands whose --help has no example: {missing}"
+
+
+def _rows(section: str) -> list[str]:
+    """The table rows of one command's --help, without the box's borders."""
+    return [line.strip("│ ").rstrip("│ ") for line in section.splitlines() if line.startswith("│")]
+
+
+def test_flags_and_arguments_show_no_type_placeholder() -> None:
+    """A flag takes no value, so its row names no metavar (Typer 0.29 printed ``<bool>``)."""
+    import typer.main
+
+    from snoozebot.cli.app import build_app
+
+    text = _generator().render()
+    root = typer.main.get_command(build_app())
+    sections = {s.splitlines()[0].strip(): s for s in text.split("\n## snoozebot")[1:]}
+    checked = 0
+
+    def visit(command: object, path: list[str]) -> None:
+        nonlocal checked
+        section = sections[" ".join(path)]
+        for param in getattr(command, "params", []):
+            if not getattr(param, "is_flag", False) or not param.help:
+                continue
+            longest = max(param.opts, key=len)
+            [row] = [r for r in _rows(section) if r.lstrip("* ").startswith(f"{longest} ")]
+            names = row.lstrip("* ").split(param.help.split()[0], 1)[0].split()
+            assert set(names) <= set(param.opts) | set(param.secondary_opts), (
+                f"snoozebot {' '.join(path)}: {longest} shows a metavar: {row!r}"
+            )
+            checked += 1
+        for name, sub in getattr(command, "commands", {}).items():
+            visit(sub, [*path, name])
+
+    visit(root, [])
+    assert checked > 20  # --json, --dry-run, --wait, ... on many commands
+    assert "<bool>" not in text and "<list[" not in text  # --help's own row and the ID... arguments
+
+
+def test_ids_argument_reads_id_dots_in_the_real_cli(cli: Any) -> None:
+    result = cli("instance", "stop", "--help", env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"})
+    assert result.returncode == 0
+    assert "Usage: snoozebot instance stop [OPTIONS] {ID...}" in result.stdout
+    [hibernate] = [r for r in _rows(result.stdout) if r.startswith("--hibernate")]
+    assert hibernate.split()[:2] == ["--hibernate", "Hibernate"]
