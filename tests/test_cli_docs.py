@@ -1,10 +1,12 @@
-"""docs/cli.md is the CLI's own --help output: it fails when either drifts."""
+"""docs/cli.md is the CLI's own --help output, docs/json.md its JSON and exit codes: it fails when either drifts."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 from typing import Any
+
+from conftest import doc_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,3 +77,39 @@ def test_ids_argument_reads_id_dots_in_the_real_cli(cli: Any) -> None:
     assert "Usage: snoozebot instance stop [OPTIONS] {ID...}" in result.stdout
     [hibernate] = [r for r in _rows(result.stdout) if r.startswith("--hibernate")]
     assert hibernate.split()[:2] == ["--hibernate", "Hibernate"]
+
+
+def test_exit_codes_page_matches_the_code() -> None:
+    from snoozebot import errors
+
+    documented = {int(row[0]) for row in doc_table("json.md", "Exit codes")}
+    assert documented == {
+        errors.EXIT_OK, errors.EXIT_FAILED, errors.EXIT_USAGE, errors.EXIT_UNAVAILABLE, errors.EXIT_INTERRUPTED
+    }
+
+
+def _documented_fields(command: str) -> set[str]:
+    [row] = [r for r in doc_table("json.md", "Documents") if f"`{command}`" in r[0]]
+    return {field.strip().strip("`") for field in row[2].split(",")}
+
+
+def test_json_documents_have_exactly_the_documented_fields(cli: Any) -> None:
+    """The real command's --json output, against the field lists in docs/json.md."""
+    listed = cli("plugins", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [memory] = [p for p in listed.json() if p["name"] == "memory"]
+    assert set(memory) == _documented_fields("plugins list")
+
+    instances = cli("instance", "list", "-p", "memory", "--json")
+    assert instances.returncode == 0, instances.stderr
+    assert {frozenset(i) for i in instances.json()} == {frozenset(_documented_fields("instance list"))}
+
+    stopped = cli("instance", "stop", "mem-0", "no-such-id", "-p", "memory", "--json")
+    assert stopped.returncode == 1  # one of two failed: exit 1, the other still stopped
+    ok, failed = stopped.json()
+    assert set(ok) == set(failed) == _documented_fields("instance stop")
+    assert (ok["ok"], ok["error"], failed["ok"], set(failed["error"])) == (True, None, False, {"code", "message"})
+
+    history = cli("history", "--json")
+    assert history.returncode == 0, history.stderr
+    assert {frozenset(a) for a in history.json()} == {frozenset(_documented_fields("history"))}
