@@ -108,9 +108,16 @@ def test_json_documents_have_exactly_the_documented_fields(cli: Any) -> None:
     [memory] = [p for p in listed.json() if p["name"] == "memory"]
     assert set(memory) == _documented_fields("plugins list")
 
+    info = cli("plugins", "info", "memory", "--json")
+    assert info.returncode == 0, info.stderr
+    assert set(info.json()) == _documented_fields("plugins list")
+
     instances = cli("instance", "list", "-p", "memory", "--json")
     assert instances.returncode == 0, instances.stderr
     assert {frozenset(i) for i in instances.json()} == {frozenset(_documented_fields("instance list"))}
+    one = cli("instance", "info", "mem-0", "-p", "memory", "--json")
+    assert one.returncode == 0, one.stderr
+    assert set(one.json()) == _documented_fields("instance info")
 
     stopped = cli("instance", "stop", "mem-0", "no-such-id", "-p", "memory", "--json")
     assert stopped.returncode == 1  # one of two failed: exit 1, the other still stopped
