@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 
 from snoozebot.host.requirements.graph import (
     api_verdict,
-    graph,
     load_order,
     provider_check,
+    provider_graph,
     provider_requirements,
     required_providers,
 )
@@ -96,7 +96,7 @@ def check_plugins(
     wanted = list(by_name) if names is None else list(names)
     checks = {p.name: metadata_checks(p, installed) for p in by_name.values() if not p.error}
     with_conflicts(checks, by_name)
-    edges = graph(facts or {})
+    edges = provider_graph(facts or {})
     reports = []
     for name in wanted:
         plugin = by_name[name]

@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "api_verdict",
-    "graph",
     "load_order",
     "provider_check",
+    "provider_graph",
     "provider_requirements",
     "required_providers",
 ]
@@ -54,7 +54,7 @@ def required_providers(facts: ProviderFacts) -> list[str]:
     return [req.name for _, req, _ in provider_requirements(facts) if req is not None]
 
 
-def graph(facts: Mapping[str, ProviderFacts]) -> dict[str, list[str]]:
+def provider_graph(facts: Mapping[str, ProviderFacts]) -> dict[str, list[str]]:
     """Provider name -> the providers it requires."""
     return {name: required_providers(f) for name, f in facts.items()}
 
