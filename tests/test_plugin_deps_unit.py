@@ -11,7 +11,7 @@ from snoozebot.errors import PluginIncompatible, UsageError
 from snoozebot.host import requirements as rq
 from snoozebot.host.discovery import DiscoveredPlugin
 from snoozebot.host.installer import resolve_target
-from snoozebot.host.requirements import Installed, ProviderFacts, Status
+from snoozebot.host.requirements import Installed, ProviderFacts, Status, metadata
 
 INSTALLED = {
     "lib": Installed("lib", "1.5.0"),
@@ -103,7 +103,7 @@ def test_conflict_when_no_version_satisfies_two_plugins() -> None:
 def test_overlap_of_specifier_sets(a: str, b: str, overlap: bool) -> None:
     from packaging.specifiers import SpecifierSet
 
-    assert rq._overlap(SpecifierSet(a), SpecifierSet(b)) is overlap
+    assert metadata.overlap(SpecifierSet(a), SpecifierSet(b)) is overlap
 
 
 def facts(version: str = "1.0.0", *requires: str, error: str | None = None, code: str | None = None) -> ProviderFacts:

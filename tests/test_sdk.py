@@ -2,32 +2,71 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from snoozebot import sdk
 
+EXPORTED = [
+    "API_VERSION",
+    "BatchResult",
+    "CloudProvider",
+    "ConfigurationError",
+    "Instance",
+    "InstanceNotFound",
+    "InstanceState",
+    "InvalidInstanceState",
+    "PermissionDenied",
+    "ProviderError",
+    "Throttled",
+]
+"""The public surface of ``snoozebot.sdk``, exactly: the one list to change with the contract."""
 
-def test_public_names_are_exactly_the_contract() -> None:
-    assert sorted(sdk.__all__) == sorted(
-        [
-            "API_VERSION",
-            "BatchResult",
-            "CloudProvider",
-            "ConfigurationError",
-            "Instance",
-            "InstanceNotFound",
-            "InstanceState",
-            "InvalidInstanceState",
-            "PermissionDenied",
-            "ProviderError",
-            "Throttled",
-        ]
-    )
-    assert sdk.API_VERSION == "1.0"
+
+def _defined_at_top_level(tree: ast.Module) -> set[str]:
+    """Names that ``snoozebot/sdk.py`` itself defines (classes, functions, assignments), not imports."""
+    names: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign):
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names.add(node.target.id)
+            elif isinstance(node, ast.If | ast.Try):
+                visit(node.body)
+                visit(node.orelse)
+
+    visit(tree.body)
+    return names - {"__all__"}
+
+
+def test_exports_are_exactly_the_contract() -> None:
+    assert len(sdk.__all__) == len(set(sdk.__all__)), "a name is listed twice in sdk.__all__"
+    assert sorted(sdk.__all__) == sorted(EXPORTED)
+
+
+def test_every_exported_name_exists_and_is_public() -> None:
     for name in sdk.__all__:
-        assert hasattr(sdk, name)
+        assert not name.startswith("_"), f"sdk.__all__ exports the private name {name!r}"
+        assert hasattr(sdk, name), f"sdk.__all__ names {name!r}, which sdk does not define"
+
+
+def test_every_public_name_defined_in_the_module_is_exported() -> None:
+    assert sdk.__file__
+    defined = _defined_at_top_level(ast.parse(Path(sdk.__file__).read_text()))
+    public = {name for name in defined if not name.startswith("_")}
+    assert public - set(sdk.__all__) == set(), "public names of sdk.py missing from __all__ (or make them _private)"
+    assert defined >= {"CloudProvider", "_DEFAULT_BATCH_CONCURRENCY"}  # the scan sees classes and constants
+
+
+def test_api_version() -> None:
+    assert sdk.API_VERSION == "1.0"
 
 
 def test_state_values_and_unknown_fallback() -> None:

@@ -16,6 +16,7 @@ from typing import Any, cast
 import typer
 
 from snoozebot import __version__
+from snoozebot.cli.options import PlainHelpGroup
 
 __all__ = ["COMMANDS", "GROUPS", "build_app"]
 
@@ -75,6 +76,7 @@ def build_app(argv: Sequence[str] = ()) -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
+        cls=PlainHelpGroup,
     )
 
     @app.callback()

@@ -1,16 +1,24 @@
-"""Option types shared by the command groups (DESIGN.md section 4)."""
+"""Option types shared by the command groups, and how their help rows look (docs/cli.md).
+
+Typer 0.29 prints each parameter's Python type in the help tables: ``<bool>``
+after every flag, ``<list[str]>`` after ``ID...``. A flag takes no value and an
+argument is named by its metavar, so :class:`PlainHelpGroup` (the root group's
+class) shows neither: the one place the help rows are shaped.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 __all__ = [
     "ConfigOpt",
     "JsonOpt",
     "LockTimeoutOpt",
     "OptionOpt",
+    "PlainHelpGroup",
     "ProviderOpt",
     "TimeoutOpt",
     "key_value_pairs",
@@ -93,3 +101,43 @@ LockTimeoutOpt = Annotated[
         "Default: $SNOOZEBOT_LOCK_TIMEOUT, else 60.",
     ),
 ]
+
+
+class _Flag(TyperOption):
+    """A flag: nothing after its name in the help table."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+class _Argument(TyperArgument):
+    """An argument named by its metavar (``ID...``): no type after it, no second ``...`` in the usage."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def get_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces: list[str] = super().get_usage_pieces(ctx)
+        if self.metavar and self.metavar.endswith("..."):
+            return [piece.removesuffix("...") for piece in pieces]
+        return pieces
+
+
+def _plain_help(command: Any, ctx: Any) -> None:
+    """Give ``command``'s flags and arguments (and its sub-commands', recursively) plain help rows."""
+    for param in command.get_params(ctx):  # with the help option, which click makes on demand
+        if type(param) is TyperOption and param.is_flag:
+            param.__class__ = _Flag
+        elif type(param) is TyperArgument:
+            param.__class__ = _Argument
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub, ctx)
+
+
+class PlainHelpGroup(TyperGroup):
+    """The root group: before parsing, every command below it gets plain help rows."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        _plain_help(self, ctx)
+        result: list[str] = super().parse_args(ctx, args)
+        return result

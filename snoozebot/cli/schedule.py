@@ -213,7 +213,7 @@ def reset(
 @app.command("show")
 def show(
     *,
-    name: Annotated[str, typer.Argument(help="Schedule name, as in [schedules.NAME].")],
+    name: Annotated[str, typer.Argument(help="Schedule name, as in \\[schedules.NAME].")],
     count: Annotated[int, typer.Option("--count", "-n", min=1, max=100, help="How many boundaries.")] = 6,
     now: NowOpt = None,
     json_: JsonOpt = False,
