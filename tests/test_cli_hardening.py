@@ -79,6 +79,34 @@ def test_hostile_names_tags_and_log_lines_stay_one_line_each() -> None:
     ]
 
 
+def test_hostile_text_on_a_terminal_is_escaped_and_never_markup() -> None:
+    import pty
+
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [SNOOZEBOT, "instance", "list", "-p", "rude"],
+        stdin=subprocess.DEVNULL, stdout=terminal, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "300"},
+    )
+    os.close(terminal)
+    shown = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the terminal's last writer has gone
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert proc.wait(timeout=30) == 0
+    text = shown.decode()
+    assert "┃" in text  # the rich table of a terminal
+    assert ESCAPED.split(NEWLINE)[0] in text.replace("\r\n", "\n")
+    without_rich_styles = re.sub(r"\x1b\[[0-9;]*m", "", text.replace("\r\n", "\n"))
+    assert "\x1b[31m" not in text and not RAW_CONTROL.search(without_rich_styles)
+
+
 def test_hostile_json_is_exact_and_ascii() -> None:
     result = run_cli("instance", "info", "rude-0", "-p", "rude", "--json")
     assert result.returncode == 0, result.stderr
