@@ -6,6 +6,7 @@
      ├── UsageError                exit 2: bad usage or bad input
      ├── OperationFailed           exit 1: some cloud operation failed
      ├── LockTimeout               exit 1: another run holds the lock
+     ├── OutputFailed              exit 1: the output cannot be written
      └── PluginUnavailable         exit 3: the plugin cannot serve calls
           ├── PluginNotFound       not installed
           ├── PluginLoadError      its module failed to import or instantiate
@@ -21,6 +22,7 @@ one place that turns an exception into an exit code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from snoozebot import sdk
@@ -29,10 +31,12 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_TERMINATED",
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
     "LockTimeout",
     "OperationFailed",
+    "OutputFailed",
     "PluginCrashed",
     "PluginError",
     "PluginIncompatible",
@@ -52,6 +56,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
 
 
 class SnoozebotError(Exception):
@@ -82,6 +87,12 @@ class LockTimeout(SnoozebotError):
     """Another snoozebot run held the state lock for longer than we wait."""
 
     code = "locked"
+
+
+class OutputFailed(SnoozebotError):
+    """stdout is closed, full, a broken pipe, or its encoding cannot hold the text."""
+
+    code = "output_failed"
 
 
 class PluginUnavailable(SnoozebotError):
@@ -136,14 +147,35 @@ _PROVIDER_ERRORS: dict[str, type[sdk.ProviderError]] = {
 
 
 def error_to_wire(exc: BaseException, *, plugin: str) -> dict[str, Any]:
-    """The JSON form of an exception raised inside a worker."""
+    """The JSON form of an exception raised inside a worker; never raises.
+
+    A plugin's exception is untrusted: its ``__str__``, ``__repr__``,
+    ``message`` or ``cloud_code`` may raise or be of any type. What cannot be
+    read is said to be unreadable, so the call is still answered at once.
+    """
+    name = _safe_str(lambda: type(exc).__name__) or "exception"
     if isinstance(exc, sdk.ProviderError):
-        return {"code": exc.code, "message": exc.message, "cloud_code": exc.cloud_code}
+        message = _safe_str(lambda: exc.message)
+        return {
+            "code": _safe_str(lambda: exc.code) or sdk.ProviderError.code,
+            "message": f"{name} (its message could not be read)" if message is None else message,
+            "cloud_code": _safe_str(lambda: exc.cloud_code),
+        }
+    detail = _safe_str(lambda: exc) or _safe_str(lambda: repr(exc)) or "its message could not be read"
     return {
         "code": PluginError.code,
-        "message": f"internal error in plugin {plugin!r}: {type(exc).__name__}: {exc}",
+        "message": f"internal error in plugin {plugin!r}: {name}: {detail}",
         "cloud_code": None,
     }
+
+
+def _safe_str(get: Callable[[], object]) -> str | None:
+    """``str()`` of what ``get`` returns; None when that is None or either raises."""
+    try:
+        value = get()
+        return None if value is None else str(value)
+    except BaseException:  # anything a plugin's object raises, even SystemExit
+        return None
 
 
 def provider_error_from_wire(error: Any) -> sdk.ProviderError:

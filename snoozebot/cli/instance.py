@@ -66,9 +66,14 @@ WaitOpt = Annotated[
 
 
 def _check_ids(ids: list[str]) -> list[str]:
+    from snoozebot.text import has_control, one_line
+
     cleaned = [i.strip() for i in ids]
     if any(not i for i in cleaned):
         raise UsageError("an instance id must not be empty")
+    for iid in cleaned:
+        if has_control(iid):
+            raise UsageError(f"an instance id must not contain control characters: {one_line(iid)}")
     return list(dict.fromkeys(cleaned))
 
 

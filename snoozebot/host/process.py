@@ -33,6 +33,7 @@ from snoozebot.errors import (
 )
 from snoozebot.host import protocol
 from snoozebot.host.worker import run_worker
+from snoozebot.text import one_line
 
 __all__ = ["Handshake", "WorkerProcess", "choose_start_method"]
 
@@ -269,7 +270,7 @@ class WorkerProcess:
 
     def _log(self, message: dict[str, Any]) -> None:
         level = int(message.get("level", logging.INFO))
-        self._plugin_log.log(level, "[%s] %s", self.provider, message.get("message", ""))
+        self._plugin_log.log(level, "[%s] %s", self.provider, one_line(str(message.get("message", ""))))
 
     def _on_death(self) -> None:
         with self._pending_lock:

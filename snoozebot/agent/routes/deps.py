@@ -19,7 +19,7 @@ def service_of(request: Request) -> AgentService:
 
 
 _DESCRIPTIONS = {
-    400: "Malformed JSON body.",
+    400: "Malformed JSON body, or an instance id with a control character.",
     401: "No bearer token, or an unknown or revoked one.",
     403: "The token's role is too low.",
     404: "Unknown provider, plugin or instance.",

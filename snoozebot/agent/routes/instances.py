@@ -1,6 +1,8 @@
 """``/api/providers/{provider}/instances``: list, info (viewer); stop, start (operator).
 
-``{instance_id}`` may contain ``/`` (GCP ``ZONE/NAME``, Azure ``RG/NAME``).
+``{instance_id}`` may contain ``/`` (GCP ``ZONE/NAME``, Azure ``RG/NAME``); one
+with a control character (NUL, ESC, newline, ...) is refused with 400 before
+any plugin sees it (docs/rest.md).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from snoozebot.agent.routes.deps import errors, service_of
 from snoozebot.agent.tokens import Role, TokenRecord
 from snoozebot.errors import provider_error_from_wire
 from snoozebot.results import ActionResult
+from snoozebot.text import has_control, one_line
 
 __all__ = ["router"]
 
@@ -28,6 +31,7 @@ InstanceId = Annotated[
 Operator = Annotated[TokenRecord, Depends(require(Role.OPERATOR))]
 _viewer = [Depends(require(Role.VIEWER))]
 _read_errors = errors(401, 403, 404, 409, 422, 502, 503)
+_info_errors = errors(400, 401, 403, 404, 409, 422, 502, 503)
 _write_errors = errors(400, 401, 403, 404, 409, 413, 415, 422, 502, 503)
 
 
@@ -39,6 +43,13 @@ def _filters(pairs: list[str]) -> dict[str, str]:
             raise ApiError(422, "invalid_request", f"filter must be KEY=VALUE, got {pair!r}")
         filters[key] = value
     return filters
+
+
+def _checked(instance_id: str) -> str:
+    if has_control(instance_id):
+        message = f"an instance id must not contain control characters: {one_line(instance_id)}"
+        raise ApiError(400, "bad_request", message)
+    return instance_id
 
 
 def _answer(result: ActionResult) -> dict[str, Any]:
@@ -79,7 +90,7 @@ async def stop(
 ) -> dict[str, Any]:
     result = await service_of(request).act(
         provider,
-        instance_id,
+        _checked(instance_id),
         action="stop",
         actor=caller.name,
         hibernate=body.hibernate if body else False,
@@ -103,7 +114,7 @@ async def start(
 ) -> dict[str, Any]:
     result = await service_of(request).act(
         provider,
-        instance_id,
+        _checked(instance_id),
         action="start",
         actor=caller.name,
         hibernate=False,
@@ -117,7 +128,7 @@ async def start(
     response_model=InstanceModel,
     dependencies=_viewer,
     summary="One instance",
-    responses=_read_errors,
+    responses=_info_errors,
 )
 async def instance(provider: Provider, instance_id: InstanceId, request: Request) -> dict[str, Any]:
-    return (await service_of(request).instance(provider, instance_id)).to_dict()
+    return (await service_of(request).instance(provider, _checked(instance_id))).to_dict()
