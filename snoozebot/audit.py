@@ -7,6 +7,7 @@ processes at once (WAL journal, busy timeout).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -41,9 +42,11 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE INDEX IF NOT EXISTS attempts_time ON attempts (time);
 """
+_ADDED_COLUMNS = {"target": "TEXT", "scope": "TEXT"}
+"""Columns added after the first release; an older log gains them when opened."""
 _COLUMNS = (
     "id, time, finished, actor, source, provider, instance, action, dry_run, result,"
-    " state, error_code, error_message"
+    " state, error_code, error_message, target, scope"
 )
 
 
@@ -64,6 +67,16 @@ class AuditEntry:
     state: str | None
     error_code: str | None
     error_message: str | None
+    target: str | None = None
+    scope: str | None = None
+
+    def scope_labels(self) -> dict[str, str]:
+        """The scope the attempt was made in (``{}`` for a single scope)."""
+        try:
+            value = json.loads(self.scope) if self.scope else {}
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +92,8 @@ class AuditEntry:
             "result": self.result,
             "state": self.state,
             "error": ({"code": self.error_code, "message": self.error_message} if self.error_code else None),
+            "target": self.target,
+            "scope": self.scope_labels(),
         }
 
 
@@ -111,6 +126,10 @@ class AuditLog:
         ):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            present = {row[1] for row in conn.execute("PRAGMA table_info(attempts)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in present:
+                    conn.execute(f"ALTER TABLE attempts ADD COLUMN {column} {kind}")
         self._ready = True
 
     @contextmanager
@@ -130,6 +149,8 @@ class AuditLog:
         action: str,
         instances: Sequence[str],
         dry_run: bool,
+        target: str | None = None,
+        scope: str | None = None,
     ) -> list[int]:
         """Record pending attempts, one per instance, in one transaction; returns their ids."""
         now = _now()
@@ -138,9 +159,9 @@ class AuditLog:
             ids = []
             for instance in instances:
                 cur = conn.execute(
-                    "INSERT INTO attempts (time, actor, source, provider, instance, action, dry_run, result)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
-                    (now, actor, source, provider, instance, action, int(dry_run)),
+                    "INSERT INTO attempts (time, actor, source, provider, instance, action, dry_run, result,"
+                    " target, scope) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                    (now, actor, source, provider, instance, action, int(dry_run), target, scope),
                 )
                 ids.append(int(cur.lastrowid or 0))
             conn.execute("COMMIT")
@@ -209,6 +230,9 @@ class AuditLog:
             query = f"SELECT {_COLUMNS} FROM attempts {clause} ORDER BY id DESC LIMIT ?"  # noqa: S608
             rows = conn.execute(query, [*args, limit]).fetchall()
         return [
-            AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9], r[10], r[11], r[12])
+            AuditEntry(
+                *(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8])),
+                *(r[9], r[10], r[11], r[12], r[13], r[14]),
+            )
             for r in rows
         ]

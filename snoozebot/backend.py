@@ -9,10 +9,9 @@ implementations share no code by inheritance:
   runs the workers and writes the audit log itself.
 
 Commands never ask which one they hold (see ``docs/architecture.md``).
-Everything a call names (the provider, the ids, the options) is an argument,
-so a fleet's scope (one account, one region of a target) can be named by a
-keyword-only argument of :meth:`Backend.provider` and :meth:`Backend.act`
-without changing a caller that does not use it.
+A call may name a fleet scope (one account and region of a target,
+:class:`~snoozebot.fleet.Scope`); without one it covers the provider's own
+options.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from snoozebot import sdk
+from snoozebot.fleet import Scope
 from snoozebot.host.manager import LoadReport, PluginStatus
 from snoozebot.results import Action, ActionResult
 
@@ -67,8 +67,8 @@ class Backend(Protocol):
         """Mark ``name`` unloaded and stop its worker; the names unloaded, in order."""
         ...
 
-    def provider(self, name: str) -> ProviderCalls:
-        """The read operations of provider ``name``."""
+    def provider(self, name: str, *, scope: Scope | None = None) -> ProviderCalls:
+        """The read operations of provider ``name`` (in ``scope``)."""
         ...
 
     def act(
@@ -80,8 +80,9 @@ class Backend(Protocol):
         hibernate: bool = False,
         dry_run: bool = False,
         on_done: OnDone | None = None,
+        scope: Scope | None = None,
     ) -> list[ActionResult]:
-        """Stop or start ``instance_ids``, audited; one result per id, in order."""
+        """Stop or start ``instance_ids`` (in ``scope``), audited; one result per id, in order."""
         ...
 
     def close(self) -> None:

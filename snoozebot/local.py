@@ -6,6 +6,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
 from snoozebot.backend import OnDone
+from snoozebot.fleet import Scope
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.manager import LoadReport, PluginManager, PluginStatus
 from snoozebot.operations import ActionContext, default_actor, run_action
@@ -53,10 +54,11 @@ class LocalBackend:
         self.manager.find(name)
         return self.manager.unload(name, force=force)
 
-    def provider(self, name: str) -> ProviderClient:
+    def provider(self, name: str, *, scope: Scope | None = None) -> ProviderClient:
         if name not in self.manager.loaded_names():  # loaded ones are known to be installed
             self.manager.find(name)
-        return self.manager.client(name)
+        fleet = scope is not None and scope.target is not None
+        return self.manager.client(name, scope=scope.options if fleet and scope else None)
 
     def act(
         self,
@@ -67,6 +69,7 @@ class LocalBackend:
         hibernate: bool = False,
         dry_run: bool = False,
         on_done: OnDone | None = None,
+        scope: Scope | None = None,
     ) -> list[ActionResult]:
         """Stop or start in id order, audited as the user running the command.
 
@@ -74,7 +77,7 @@ class LocalBackend:
         say; when ``on_done`` watches progress, parts of 100 ids are sent
         concurrently instead, so the bar moves.
         """
-        client = self.provider(provider)
+        client = self.provider(provider, scope=scope)
         actor = default_actor()
         size = _PROGRESS_CHUNK if on_done is not None else max(1, len(instance_ids))
         chunks = [instance_ids[i : i + size] for i in range(0, len(instance_ids), size)]
@@ -88,6 +91,7 @@ class LocalBackend:
                 dry_run=dry_run,
                 hibernate=hibernate,
                 actor=actor,
+                where=scope,
             )
             if on_done is not None:
                 on_done(len(chunk))

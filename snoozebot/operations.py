@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from snoozebot import sdk
 from snoozebot.audit import AuditLog
 from snoozebot.errors import PluginUnavailable
+from snoozebot.fleet import Scope
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.replies import MalformedReply
 from snoozebot.locks import InstanceLocks
@@ -60,8 +61,12 @@ def run_action(
     hibernate: bool = False,
     actor: str,
     source: str = "cli",
+    where: Scope | None = None,
 ) -> list[ActionResult]:
     """Stop or start ``instance_ids`` in one batched call, locked and audited before and after.
+
+    ``where`` is the fleet scope the client serves (None: the provider's own
+    options); its target and labels go into the audit rows and the results.
 
     Waiting for the locks is bounded by the context's ``lock_timeout``
     (LockTimeout, exit 1); a dry run changes nothing and takes no lock.
@@ -72,11 +77,19 @@ def run_action(
     locked = (
         contextlib.nullcontext()
         if dry_run
-        else context.locks.hold(client.name, ids, timeout=context.lock_timeout)
+        # ids are unique within a scope: a fleet scope's locks are its own
+        else context.locks.hold(_lock_owner(client.name, where), ids, timeout=context.lock_timeout)
     )
     with locked:
-        return _audited(client, context.audit, action, ids, dry_run=dry_run, hibernate=hibernate,
-                        actor=actor, source=source)
+        results = _audited(client, context.audit, action, ids, dry_run=dry_run, hibernate=hibernate,
+                           actor=actor, source=source, where=where)
+    if where is None or where.target is None:
+        return results
+    return [replace(r, target=where.target, scope=dict(where.labels)) for r in results]
+
+
+def _lock_owner(provider: str, where: Scope | None) -> str:
+    return provider if where is None or where.target is None else f"{provider} {where.labels_json()}"
 
 
 def _audited(
@@ -89,9 +102,18 @@ def _audited(
     hibernate: bool,
     actor: str,
     source: str,
+    where: Scope | None,
 ) -> list[ActionResult]:
+    target = where.target if where is not None else None
     rows = audit.begin(
-        actor=actor, source=source, provider=client.name, action=action, instances=ids, dry_run=dry_run
+        actor=actor,
+        source=source,
+        provider=client.name,
+        action=action,
+        instances=ids,
+        dry_run=dry_run,
+        target=target,
+        scope=where.labels_json() if where is not None and target is not None else None,
     )
     try:
         if action == "stop":

@@ -36,6 +36,7 @@ from snoozebot.errors import (
     UsageError,
     provider_error_from_wire,
 )
+from snoozebot.fleet import Scope
 from snoozebot.host.manager import LoadReport, PluginStatus
 from snoozebot.host.replies import parse_instance, parse_instances
 from snoozebot.results import Action, ActionResult
@@ -173,6 +174,14 @@ class AgentProviderCalls:
         return parse_instance(self._agent.request("GET", instances_path(self.name, instance_id)), self.name)
 
 
+def _no_target(scope: Scope | None) -> None:
+    if scope is not None and scope.target is not None:
+        raise UsageError(
+            f"{scope.describe()}: fleet targets are not served through the agent; "
+            "run the command without --agent (the REST API names one provider)"
+        )
+
+
 def instances_path(provider: str, instance_id: str | None = None) -> str:
     """The REST path of a provider's instances, or of one of them (ids may hold ``/``)."""
     base = f"/api/providers/{quote(provider, safe='')}/instances"
@@ -208,7 +217,8 @@ class AgentBackend:
         answer = self.agent.request("POST", "/api/plugins/unload", json={"plugin": name, "force": force})
         return [*answer.get("also_unloaded", []), name]
 
-    def provider(self, name: str) -> AgentProviderCalls:
+    def provider(self, name: str, *, scope: Scope | None = None) -> AgentProviderCalls:
+        _no_target(scope)
         return AgentProviderCalls(self.agent, name)
 
     def act(
@@ -220,8 +230,10 @@ class AgentBackend:
         hibernate: bool = False,
         dry_run: bool = False,
         on_done: OnDone | None = None,
+        scope: Scope | None = None,
     ) -> list[ActionResult]:
         """One request per id, concurrently; the agent audits each under the token's name."""
+        _no_target(scope)
         body: dict[str, bool] = {"dry_run": dry_run}
         if action == "stop":
             body["hibernate"] = hibernate

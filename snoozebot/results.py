@@ -9,7 +9,8 @@ own error code all the way through. The JSON shape is the one documented in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from snoozebot import sdk
@@ -49,6 +50,8 @@ class ActionResult:
     provider: str
     instance: sdk.Instance | None = None
     failure: Failure | None = None
+    target: str | None = None
+    scope: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -64,11 +67,13 @@ class ActionResult:
         return cls(instance_id, provider, failure=Failure.of(exc))
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"id", "provider", "ok", "state", "error"}``: the CLI's ``--json`` shape."""
+        """``{"id", "provider", "ok", "state", "error", "target", "scope"}``: the CLI's ``--json`` shape."""
         return {
             "id": self.id,
             "provider": self.provider,
             "ok": self.ok,
             "state": self.state,
             "error": self.failure.to_dict() if self.failure is not None else None,
+            "target": self.target,
+            "scope": dict(self.scope),
         }

@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from snoozebot.cli.agent import AgentOpt
 from snoozebot.cli.options import (
+    ConcurrencyOpt,
     ConfigOpt,
     JsonOpt,
     LockTimeoutOpt,
     OptionOpt,
-    ProviderOpt,
+    ScopeOpt,
+    TargetsOpt,
     TimeoutOpt,
     key_value_pairs,
     provider_names,
 )
 from snoozebot.cli.output import emit_json, error, info, table
 from snoozebot.cli.progress import progress
-from snoozebot.config import parse_options
+from snoozebot.config import load_config, parse_options
 from snoozebot.errors import OperationFailed, UsageError, exit_code_for
-from snoozebot.runtime import open_runtime_for
+from snoozebot.runtime import Runtime, open_runtime_for
 
 if TYPE_CHECKING:
+    from snoozebot.backend import Backend
+    from snoozebot.fleet import Scope
     from snoozebot.results import Action, ActionResult
 
 __all__ = ["app"]
@@ -54,7 +60,10 @@ FilterOpt = Annotated[
     ),
 ]
 IdsArg = Annotated[
-    list[str], typer.Argument(metavar="ID...", help="Instance ids, one or more.", show_default=False)
+    list[str] | None,
+    typer.Argument(
+        metavar="ID...", help="Instance ids; none with --filter acts on every match.", show_default=False
+    ),
 ]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Change nothing; check and say what would happen.")
@@ -77,6 +86,57 @@ def _check_ids(ids: list[str]) -> list[str]:
     return list(dict.fromkeys(cleaned))
 
 
+# -- where a command looks: providers, targets, scopes -------------------------------
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The options every instance command shares: where to look, and how."""
+
+    providers: list[str]
+    targets: list[str]
+    scope: list[str]
+    concurrency: int
+    option: list[str] | None
+    config: str | None
+    timeout: float | None
+    agent: str | None
+    lock_timeout: float | None = None
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[tuple[Runtime[Backend], list[Scope]]]:
+        """The runtime, and the scopes the command covers (usage errors before anything runs)."""
+        from snoozebot.fleet import choose_scopes
+
+        filters = parse_options(self.scope)
+        with open_runtime_for(
+            self.agent, config=self.config, options=self.option, timeout=self.timeout,
+            lock_timeout=self.lock_timeout,
+        ) as rt:
+            scopes = choose_scopes(
+                rt.config if not self.agent else load_config(self.config),
+                providers=self.providers,
+                targets=self.targets,
+                filters=filters,
+                overrides=parse_options(self.option or []),
+                default_providers=rt.backend.loaded_names,
+            )
+            fleet = {s.provider for s in scopes if s.target is not None}
+            if fleet:
+                installed = {s.name for s in rt.backend.statuses()}
+                for name in sorted(fleet - installed):
+                    raise UsageError(f"a target names provider {name!r}, which is not installed")
+            yield rt, scopes
+
+
+def _scope_text(labels: Mapping[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in labels.items())
+
+
+def _scope_failed(scope: Scope, exc: Exception) -> None:
+    error(f"{scope.describe()}: {exc}")
+
+
 # -- list and info -------------------------------------------------------------
 
 
@@ -87,51 +147,60 @@ def _tags_text(tags: Mapping[str, str]) -> str:
 @app.command("list")
 def list_(  # noqa: PLR0917 - Typer passes options by keyword
     provider: ProvidersOpt = None,
+    target: TargetsOpt = None,
+    scope: ScopeOpt = None,
     filter_: FilterOpt = None,
     json_: JsonOpt = False,
+    concurrency: ConcurrencyOpt = 16,
     option: OptionOpt = None,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
     agent: AgentOpt = None,
 ) -> None:
-    """List instances (terminated ones are left out) of one provider or every loaded one.
+    """List instances (terminated ones are left out) of providers or fleet targets.
 
+    Without -p or -t: every target of the config, else every loaded provider.
     Filters are server-side tag/label equality filters.
 
-    Example: snoozebot instance list -p aws --filter Team=ml --json
+    Example: snoozebot instance list -t prod --scope region=eu-west-1 --filter Team=ml --json
     """
     from snoozebot.cli import instance_calls as calls  # keeps `plugins list` fast
 
     filters = parse_options(filter_ or [])
-    with open_runtime_for(agent, config=config, options=option, timeout=timeout) as rt:
-        providers = list(dict.fromkeys(provider or rt.backend.loaded_names()))
-        if not providers:
+    where = _Where(provider or [], target or [], scope or [], concurrency, option, config, timeout, agent)
+    with where.open() as (rt, scopes):
+        if not scopes:
             info("No providers are loaded. Load one first, e.g.: snoozebot plugins load aws")
-        listing = calls.list_instances(rt, providers, filters)
-    if len(providers) == 1 and listing.errors:
-        raise listing.errors[providers[0]]
+        listing = calls.list_instances(rt, scopes, filters, concurrency=concurrency)
+    if len(scopes) == 1 and listing.errors:
+        raise listing.errors[0][1]
+    fleet = any(s.target is not None for s in scopes)
     if json_:
-        emit_json([i.to_dict() for i in listing.instances])
-    elif listing.instances:
+        emit_json([calls.instance_doc(s, i) for s, i in listing.found])
+    elif listing.found:
+        columns = ["TARGET", "SCOPE"] if fleet else []
         rows = [
-            [i.provider, i.id, i.name, i.state.value, i.instance_type, i.zone, _tags_text(i.tags)]
-            for i in listing.instances
+            [*([s.target, _scope_text(s.labels)] if fleet else []), i.provider, i.id, i.name, i.state.value,
+             i.instance_type, i.zone, _tags_text(i.tags)]
+            for s, i in listing.found
         ]
-        table(None, ["PROVIDER", "ID", "NAME", "STATE", "TYPE", "ZONE", "TAGS"], rows)
-    elif providers and not listing.errors:
+        table(None, [*columns, "PROVIDER", "ID", "NAME", "STATE", "TYPE", "ZONE", "TAGS"], rows)
+    elif scopes and not listing.errors:
         info("No instances found.")
-    for name, exc in sorted(listing.errors.items()):
-        error(f"{name}: {exc}")
+    for failed_scope, exc in listing.errors:
+        _scope_failed(failed_scope, exc)
     if listing.errors:
-        # some providers listed, some not: the listing is incomplete (exit 1)
-        every = len(listing.errors) == len(providers)
-        raise typer.Exit(max(exit_code_for(e) for e in listing.errors.values()) if every else 1)
+        # some scopes listed, some not: the listing is incomplete (exit 1)
+        every = len(listing.errors) == len(scopes)
+        raise typer.Exit(max(exit_code_for(e) for _, e in listing.errors) if every else 1)
 
 
 @app.command("info")
 def info_(  # noqa: PLR0917 - Typer passes options by keyword
     instance_id: Annotated[str, typer.Argument(metavar="ID", help="Instance id.")],
-    provider: ProviderOpt,
+    provider: ProvidersOpt = None,
+    target: TargetsOpt = None,
+    scope: ScopeOpt = None,
     json_: JsonOpt = False,
     option: OptionOpt = None,
     config: ConfigOpt = None,
@@ -140,15 +209,24 @@ def info_(  # noqa: PLR0917 - Typer passes options by keyword
 ) -> None:
     """Show one instance: state (and the cloud's own word for it), type, zone, launch time, tags.
 
+    With a target, the instance is looked for in each of its scopes.
+
     Example: snoozebot instance info i-0123456789abcdef0 -p aws
     """
-    with open_runtime_for(agent, config=config, options=option, timeout=timeout) as rt:
-        instance = rt.backend.provider(provider).get_instance_info(_check_ids([instance_id])[0])
-    doc = instance.to_dict()
+    from snoozebot.cli import instance_calls as calls
+
+    iid = _check_ids([instance_id])[0]
+    where = _Where(provider or [], target or [], scope or [], 16, option, config, timeout, agent)
+    with where.open() as (rt, scopes):
+        if not scopes:
+            raise UsageError("no provider is loaded: name one with -p PROVIDER (or a target with -t)")
+        found_scope, instance = calls.find_instance(rt, scopes, iid, concurrency=16)
+    doc = calls.instance_doc(found_scope, instance)
     if json_:
         emit_json(doc)
         return
     doc["tags"] = _tags_text(instance.tags)
+    doc["scope"] = _scope_text(found_scope.labels)
     table(None, ["FIELD", "VALUE"], [[k, v] for k, v in doc.items()])
 
 
@@ -157,130 +235,143 @@ def info_(  # noqa: PLR0917 - Typer passes options by keyword
 
 def _act(
     action: Action,
-    ids: list[str],
+    ids: list[str] | None,
+    filter_: list[str] | None,
     *,
-    provider: str,
+    where: _Where,
     hibernate: bool,
     dry_run: bool,
     wait: bool,
     json_: bool,
-    option: list[str] | None,
-    config: str | None,
-    timeout: float | None,
-    lock_timeout: float | None,
-    agent: str | None,
 ) -> None:
     from snoozebot.cli import instance_calls as calls
 
-    ids = _check_ids(ids)
-    verb = "Stopping" if action == "stop" else "Starting"
-    with open_runtime_for(
-        agent, config=config, options=option, timeout=timeout, lock_timeout=lock_timeout
-    ) as rt:
-        with progress(f"{verb} {len(ids)} instance(s)", len(ids), enabled=len(ids) > 1) as bar:
-            results = rt.backend.act(
-                provider, action, ids, hibernate=hibernate, dry_run=dry_run,
-                on_done=bar.advance if bar.visible else None,
-            )
+    if ids and filter_:
+        raise UsageError("give instance ids or --filter, not both")
+    if not ids and not filter_:
+        raise UsageError("name the instances: IDs, or --filter KEY=VALUE to act on every match")
+    unlisted = 0
+    with where.open() as (rt, covered):
+        if not covered:
+            raise UsageError("no provider is loaded: name one with -p PROVIDER (or a target with -t)")
+        scopes = covered
+        if ids:
+            wanted = _check_ids(ids)
+        else:
+            filters = parse_options(filter_ or [])
+            listing = calls.list_instances(rt, covered, filters, concurrency=where.concurrency)
+            for failed_scope, exc in listing.errors:
+                _scope_failed(failed_scope, exc)
+            unlisted = len(listing.errors)
+            matches = [(s, i) for s, i in listing.found if calls.eligible(i, action)]
+            scopes = list(dict.fromkeys(s for s, _ in matches))
+            wanted = list(dict.fromkeys(i.id for _, i in matches))
+        verb = "Stopping" if action == "stop" else "Starting"
+        with progress(f"{verb} {len(wanted)} instance(s)", len(wanted), enabled=len(wanted) > 1) as bar:
+            acted = calls.act(
+                rt, scopes, action, wanted, hibernate=hibernate, dry_run=dry_run,
+                concurrency=where.concurrency, on_done=bar.advance if bar.visible else None,
+            ) if wanted else calls.Acted()
         if wait and not dry_run:
-            target = "stopped" if action == "stop" else "running"
-            waiting = sum(r.ok for r in results)
-            with progress(f"Waiting until {target}", waiting) as bar:
-                results = calls.wait_results(
-                    rt, results, hibernate=hibernate, action=action, on_done=bar.advance
-                )
-    _report(action, results, dry_run=dry_run, json_=json_)
+            goal = "stopped" if action == "stop" else "running"
+            with progress(f"Waiting until {goal}", sum(r.ok for r in acted.results)) as bar:
+                acted = calls.wait_results(rt, acted, hibernate=hibernate, action=action, on_done=bar.advance)
+    for failed_scope, exc in acted.failed:
+        _scope_failed(failed_scope, exc)
+    _report(action, acted.results, dry_run=dry_run, json_=json_, fleet=any(s.target for s in scopes))
+    if unlisted:
+        raise typer.Exit(1)
 
 
 def _problem(result: ActionResult) -> str:
     return result.failure.message if result.failure is not None else ""
 
 
-def _report(action: Action, results: list[ActionResult], *, dry_run: bool, json_: bool) -> None:
+def _report(action: Action, results: list[ActionResult], *, dry_run: bool, json_: bool, fleet: bool) -> None:
     failed = [r for r in results if not r.ok]
+    columns = ["TARGET", "SCOPE"] if fleet else []
+
+    def where(result: ActionResult) -> list[str | None]:
+        return [result.target, _scope_text(result.scope)] if fleet else []
+
     if json_:
         emit_json([r.to_dict() for r in results])
     elif dry_run:
-        rows = [[r.id, r.state, f"would {action}" if r.ok else "", _problem(r)] for r in results]
-        table(None, ["ID", "STATE NOW", "ACTION", "PROBLEM"], rows)
+        rows = [[*where(r), r.id, r.state, f"would {action}" if r.ok else "", _problem(r)] for r in results]
+        table(None, [*columns, "ID", "STATE NOW", "ACTION", "PROBLEM"], rows)
         info("Dry run: nothing was changed.")
+    elif results:
+        rows = [[*where(r), r.id, r.state, "ok" if r.ok else "failed", _problem(r)] for r in results]
+        table(None, [*columns, "ID", "STATE", "RESULT", "ERROR"], rows)
     else:
-        rows = [[r.id, r.state, "ok" if r.ok else "failed", _problem(r)] for r in results]
-        table(None, ["ID", "STATE", "RESULT", "ERROR"], rows)
+        info(f"No instance matches; nothing to {action}.")
     if failed:
         raise OperationFailed(f"{len(failed)} of {len(results)} instance(s) failed to {action}")
 
 
+HibernateOpt = Annotated[
+    bool, typer.Option("--hibernate", help="Hibernate (keep memory) where the cloud supports it.")
+]
+
+
 @app.command("stop")
 def stop(  # noqa: PLR0917 - Typer passes options by keyword
-    ids: IdsArg,
-    provider: ProviderOpt,
-    hibernate: Annotated[
-        bool, typer.Option("--hibernate", help="Hibernate (keep memory) where the cloud supports it.")
-    ] = False,
+    ids: IdsArg = None,
+    provider: ProvidersOpt = None,
+    target: TargetsOpt = None,
+    scope: ScopeOpt = None,
+    filter_: FilterOpt = None,
+    hibernate: HibernateOpt = False,
     dry_run: DryRunOpt = False,
     wait: WaitOpt = False,
     json_: JsonOpt = False,
+    concurrency: ConcurrencyOpt = 16,
     option: OptionOpt = None,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
     lock_timeout: LockTimeoutOpt = None,
     agent: AgentOpt = None,
 ) -> None:
-    """Stop one or more instances; stopping a stopped instance succeeds.
+    """Stop instances by id, or every running one that matches --filter; stopping a stopped one succeeds.
 
-    Every attempt is recorded in the audit log (see `snoozebot history`).
-    Exit 1 when any instance failed; the others are still stopped.
+    With a target, each id is looked for in every scope. Every attempt is
+    recorded in the audit log (see `snoozebot history`). Exit 1 when any
+    instance or scope failed; the others are still stopped.
 
     Example: snoozebot instance stop i-0123456789abcdef0 i-0fedcba9876543210 -p aws --wait
     """
-    _act(
-        "stop",
-        ids,
-        provider=provider,
-        hibernate=hibernate,
-        dry_run=dry_run,
-        wait=wait,
-        json_=json_,
-        option=option,
-        config=config,
-        timeout=timeout,
-        lock_timeout=lock_timeout,
-        agent=agent,
+    where = _Where(
+        provider or [], target or [], scope or [], concurrency, option, config, timeout, agent, lock_timeout
     )
+    _act("stop", ids, filter_, where=where, hibernate=hibernate, dry_run=dry_run, wait=wait, json_=json_)
 
 
 @app.command("start")
 def start(  # noqa: PLR0917 - Typer passes options by keyword
-    ids: IdsArg,
-    provider: ProviderOpt,
+    ids: IdsArg = None,
+    provider: ProvidersOpt = None,
+    target: TargetsOpt = None,
+    scope: ScopeOpt = None,
+    filter_: FilterOpt = None,
     dry_run: DryRunOpt = False,
     wait: WaitOpt = False,
     json_: JsonOpt = False,
+    concurrency: ConcurrencyOpt = 16,
     option: OptionOpt = None,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
     lock_timeout: LockTimeoutOpt = None,
     agent: AgentOpt = None,
 ) -> None:
-    """Start (or resume) one or more instances; starting a running instance succeeds.
+    """Start (or resume) instances by id, or every stopped one that matches --filter.
 
-    Every attempt is recorded in the audit log (see `snoozebot history`).
-    Exit 1 when any instance failed; the others are still started.
+    Starting a running instance succeeds. With a target, each id is looked for
+    in every scope. Every attempt is recorded in the audit log. Exit 1 when any
+    instance or scope failed; the others are still started.
 
     Example: snoozebot instance start i-0123456789abcdef0 -p aws --wait --timeout 300
     """
-    _act(
-        "start",
-        ids,
-        provider=provider,
-        hibernate=False,
-        dry_run=dry_run,
-        wait=wait,
-        json_=json_,
-        option=option,
-        config=config,
-        timeout=timeout,
-        lock_timeout=lock_timeout,
-        agent=agent,
+    where = _Where(
+        provider or [], target or [], scope or [], concurrency, option, config, timeout, agent, lock_timeout
     )
+    _act("start", ids, filter_, where=where, hibernate=False, dry_run=dry_run, wait=wait, json_=json_)

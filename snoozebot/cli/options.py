@@ -14,12 +14,15 @@ import typer
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
 __all__ = [
+    "ConcurrencyOpt",
     "ConfigOpt",
     "JsonOpt",
     "LockTimeoutOpt",
     "OptionOpt",
     "PlainHelpGroup",
     "ProviderOpt",
+    "ScopeOpt",
+    "TargetsOpt",
     "TimeoutOpt",
     "key_value_pairs",
     "provider_names",
@@ -90,6 +93,24 @@ ProviderOpt = Annotated[
         help="Provider name, e.g. aws or gcp.",
         callback=provider_names,
     ),
+]
+TargetsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--target", "-t", metavar="NAME", help="Fleet target ([targets.NAME] in the config), repeatable."
+    ),
+]
+ScopeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scope",
+        metavar="KEY=VALUE",
+        help="Only the scopes of the targets whose option KEY is VALUE; repeatable.",
+        callback=key_value_pairs,
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int, typer.Option("--concurrency", metavar="N", min=1, max=256, help="Scopes worked at once.")
 ]
 LockTimeoutOpt = Annotated[
     float | None,

@@ -19,15 +19,22 @@ class ProviderClient:
 
     Every reply is checked (:mod:`snoozebot.host.replies`): a malformed one
     raises :class:`~snoozebot.host.replies.MalformedReply` for that call alone.
+    With ``scope`` (the full provider options of one scope of a fleet target)
+    every call names it, and the worker answers it with the provider object it
+    keeps for those options.
     """
 
-    def __init__(self, supervisor: Supervisor, *, timeout: float) -> None:
+    def __init__(
+        self, supervisor: Supervisor, *, timeout: float, scope: Mapping[str, str] | None = None
+    ) -> None:
         self.name = supervisor.provider
         self.supervisor = supervisor
         self.timeout = timeout
+        self.scope = dict(scope) if scope is not None else None
 
     def _call(self, method: str, params: Mapping[str, Any]) -> Any:
-        return self.supervisor.call(method, dict(params), timeout=self.timeout)
+        sent = dict(params) if self.scope is None else {**params, "scope": self.scope}
+        return self.supervisor.call(method, sent, timeout=self.timeout)
 
     def ping(self) -> sdk.ProviderError | None:
         """Health check: None when the provider is ready, else its setup error."""

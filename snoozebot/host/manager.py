@@ -227,10 +227,11 @@ class PluginManager:
             self._known_targets = known_targets(self._state_directory)
         return self._known_targets
 
-    def client(self, name: str) -> ProviderClient:
+    def client(self, name: str, *, scope: Mapping[str, str] | None = None) -> ProviderClient:
+        """Calls to ``name``'s worker; with ``scope``, answered for those provider options."""
         from snoozebot.host.client import ProviderClient
 
-        return ProviderClient(self.supervisor(name), timeout=self.timeout)
+        return ProviderClient(self.supervisor(name), timeout=self.timeout, scope=scope)
 
     def load_all(self, name: str) -> LoadReport:
         """Check requirements, then start, health-check and mark loaded ``name`` and what it requires.

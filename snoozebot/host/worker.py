@@ -17,7 +17,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
@@ -26,6 +25,7 @@ from snoozebot import sdk
 from snoozebot.errors import error_to_wire
 from snoozebot.host import protocol
 from snoozebot.host.discovery import ENTRY_POINT_GROUP
+from snoozebot.host.scopes import ScopedProviders
 
 __all__ = ["run_worker"]
 
@@ -192,24 +192,12 @@ def _fatal_for(provider_name: str, exc: BaseException) -> dict[str, Any]:
 class _Dispatcher:
     """Maps request methods onto the provider and its results onto JSON."""
 
-    def __init__(self, provider_name: str, make_provider: Callable[[], sdk.CloudProvider]) -> None:
+    def __init__(self, provider_name: str, providers: ScopedProviders) -> None:
         self._name = provider_name
-        self._provider: sdk.CloudProvider | None = None
-        self._setup_error: BaseException | None = None
-        try:
-            self._provider = make_provider()
-        except BaseException as exc:  # reported on every call instead
-            self._setup_error = exc
+        self._providers = providers
 
     def close(self) -> None:
-        if self._provider is not None:
-            self._provider.close()
-
-    def _ready(self) -> sdk.CloudProvider:
-        if self._provider is None:
-            assert self._setup_error is not None
-            raise self._setup_error
-        return self._provider
+        self._providers.close()
 
     def _instance(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, sdk.Instance):
@@ -232,13 +220,14 @@ class _Dispatcher:
         return results
 
     def dispatch(self, method: str, params: dict[str, Any]) -> Any:
+        scope = params.get("scope")
         if method == "ping":
-            error = self._setup_error
+            error = self._providers.setup_error(scope)
             return {
                 "ok": error is None,
                 "error": None if error is None else error_to_wire(error, plugin=self._name),
             }
-        provider = self._ready()
+        provider = self._providers.get(scope)
         if method == "list_instances":
             found = provider.list_instances(dict(params.get("filters") or {}))
             return [self._instance(i) for i in found]
@@ -285,7 +274,7 @@ def run_worker(
                 "pid": os.getpid(),
             }
         )
-        dispatcher = _Dispatcher(provider_name, lambda: cls(config))
+        dispatcher = _Dispatcher(provider_name, ScopedProviders(cls, config))
         _serve(conn, channel, dispatcher, provider_name)
         dispatcher.close()
     except BaseException:
