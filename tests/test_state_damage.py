@@ -261,6 +261,8 @@ def _reading_commands_work(home: Path) -> None:
     assert [(r["instance"], r["result"]) for r in history.json()] == [("mem-2", "ok")]
     listed = run_cli("instance", "list", "--json", env=env)  # every loaded provider
     assert listed.returncode == 0 and len(listed.json()) == 3, listed.stderr
+    info = run_cli("instance", "info", "mem-2", "-p", "memory", "--json", env=env)
+    assert info.returncode == 0 and info.json()["state"] == "stopped", info.stderr
     plugins = run_cli("plugins", "list", "--json", env=env)
     assert plugins.returncode == 0 and {p["name"]: p["loaded"] for p in plugins.json()}["memory"] is True
     tokens = run_cli("agent", "token", "list", "--json", env=env)
