@@ -278,8 +278,9 @@ def _writing_commands_act_on_nothing(home: Path, fleet: Path) -> None:
         ("schedule", "run", "--now", MON_1905),
         ("agent", "token", "create", "--role", "admin", "--name", "new"),
         ("plugins", "unload", "memory"),
+        ("agent", "serve", "--port", "0"),  # it audits every action: it must not start
     ):
-        result = run_cli(*args, env=env)
+        result = run_cli(*args, env=env, timeout=60)
         line = one_line(result, 3, home)
         assert "cannot write" in line, line
     assert states(fleet) == {"mem-0": "running", "mem-1": "running", "mem-2": "stopped"}

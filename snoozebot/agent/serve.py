@@ -78,16 +78,20 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 
 def check_state(state_directory: Path) -> bool:
-    """Read every state file the agent needs, so damage stops it before it listens; True if tokens exist.
+    """Read every state file the agent needs, and write the audit log, before it listens.
 
-    Raises StateDamaged (or StateUnwritable for the audit log) with one line naming the file.
+    Damaged state is StateDamaged, a read-only or full directory StateUnwritable
+    (the agent audits every action), each one line naming the file. True when
+    tokens exist.
     """
     from snoozebot.agent.tokens import TokenStore
     from snoozebot.audit import AuditLog
     from snoozebot.state import LoadedSet
 
     LoadedSet(state_directory).names()
-    AuditLog(state_directory / "audit.sqlite3").entries(limit=1)
+    audit = AuditLog(state_directory / "audit.sqlite3")
+    audit.entries(limit=1)
+    audit.finish([])  # an empty transaction: the log can be written
     return bool(TokenStore(state_directory).list())
 
 
