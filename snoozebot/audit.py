@@ -208,9 +208,9 @@ class AuditLog:
         return ids
 
     @classmethod
-    def in_directory(cls, state_directory: Path) -> AuditLog:
+    def in_directory(cls, state_directory: Path, *, lock_timeout: float = LOCK_TIMEOUT) -> AuditLog:
         """The audit log of a state directory."""
-        return cls(state_directory / AUDIT_FILE)
+        return cls(state_directory / AUDIT_FILE, lock_timeout=lock_timeout)
 
     def finish(self, outcomes: Iterable[tuple[int, ActionResult]], *, result: str | None = None) -> None:
         """Complete pending attempts with their results, in one transaction.

@@ -89,7 +89,7 @@ def check_state(state_directory: Path) -> bool:
     from snoozebot.state import LoadedSet
 
     LoadedSet(state_directory).names()
-    audit = AuditLog(state_directory / "audit.sqlite3")
+    audit = AuditLog.in_directory(state_directory)
     audit.entries(limit=1)
     audit.finish([])  # an empty transaction: the log can be written
     return bool(TokenStore(state_directory).list())
