@@ -6,6 +6,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
 from snoozebot.backend import OnDone
+from snoozebot.errors import StateDamaged
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.manager import LoadReport, PluginManager, PluginStatus
 from snoozebot.operations import ActionContext, default_actor, run_action
@@ -54,7 +55,11 @@ class LocalBackend:
         return self.manager.unload(name, force=force)
 
     def provider(self, name: str) -> ProviderClient:
-        if name not in self.manager.loaded_names():  # loaded ones are known to be installed
+        try:
+            loaded = name in self.manager.loaded_names()  # loaded ones are known to be installed
+        except StateDamaged:  # only a shortcut here: discovery tells instead (`-p` needs no loaded set)
+            loaded = False
+        if not loaded:
             self.manager.find(name)
         return self.manager.client(name)
 
