@@ -16,9 +16,9 @@ HEADER = """# CLI reference
 Generated from `snoozebot ... --help` by `scripts/gen_cli_docs.py`; a test keeps it
 in step with the code. Common to provider commands: `-o/--option KEY=VALUE`,
 `--config FILE`, `--timeout SECONDS`. Exit codes: 0 ok, 1 an operation failed,
-2 bad usage or input, 3 plugin unavailable, 130 interrupted (Ctrl-C),
-143 terminated (SIGTERM). What `--json` prints and what each exit code means:
-[json.md](json.md).
+2 bad usage or input, 3 a required component is unavailable (a plugin, the agent,
+or the state directory), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). What
+`--json` prints and what each exit code means: [json.md](json.md).
 """
 
 

@@ -2,12 +2,21 @@
 
 An attempt is written *before* the call (result ``pending``) and completed
 after it, so a run that is killed still leaves its trace. Safe for several
-processes at once (WAL journal, busy timeout).
+processes at once (WAL journal, busy timeout). The file is created ``0600``.
+
+Failures are one line each (docs/user-guide.md, "The state directory"): a
+database that cannot be read is StateDamaged and is never written; one that
+cannot be written (read-only or full directory) is StateUnwritable, raised by
+:meth:`AuditLog.begin` before any call is made; one held by another process
+past ``lock_timeout`` is LockTimeout. :meth:`AuditLog.entries` still reads a
+read-only or full directory.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -16,13 +25,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from snoozebot.errors import LockTimeout, SnoozebotError, StateUnwritable
 from snoozebot.results import ActionResult
-from snoozebot.state import exclusive_lock
+from snoozebot.state import damaged, exclusive_lock, unwritable
 
-__all__ = ["AUDIT_FILE", "AuditEntry", "AuditLog"]
+__all__ = ["AUDIT_FILE", "LOCK_TIMEOUT", "AuditEntry", "AuditLog"]
 
 AUDIT_FILE = "audit.sqlite3"
 """The audit log's file name in the state directory."""
+
+LOCK_TIMEOUT = 10.0
+"""Seconds to wait for another process's hold on the database, unless told otherwise."""
+
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+_UNWRITABLE = (
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_PERM,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS attempts (
@@ -102,6 +124,14 @@ def _error_columns(result: ActionResult) -> tuple[str | None, str | None]:
     return (failure.code, failure.message) if failure is not None else (None, None)
 
 
+def _disk_full(path: Path) -> bool:
+    """True when the file system of ``path`` has no space left (SQLite says only "disk I/O error")."""
+    try:
+        return shutil.disk_usage(path.parent).free == 0
+    except OSError:
+        return False
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -109,35 +139,66 @@ def _now() -> str:
 class AuditLog:
     """Append-and-complete access to the audit database (``AUDIT_FILE``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.path = path
+        self.lock_timeout = lock_timeout
         self._ready = False
 
+    def _failure(self, exc: sqlite3.Error | OSError, *, consequence: str) -> SnoozebotError:
+        """The one-line error for a failed database operation."""
+        if isinstance(exc, OSError):
+            return unwritable(self.path, exc, consequence=consequence)
+        primary = getattr(exc, "sqlite_errorcode", sqlite3.SQLITE_ERROR) & 0xFF
+        if primary in _BUSY:
+            return LockTimeout(
+                f"another process holds the audit log ({self.path}); gave up after {self.lock_timeout:g}s;"
+                f" {consequence}"
+            )
+        if primary in _UNWRITABLE:
+            reason = "No space left on device" if _disk_full(self.path) else str(exc)
+            return unwritable(self.path, reason, consequence=consequence)
+        return damaged(self.path, str(exc))
+
     def _prepare(self) -> None:
-        """Create the file, WAL journal and schema once, under a file lock.
+        """Create the file (``0600``), WAL journal and schema once, under a file lock.
 
         Switching a new database to WAL needs it exclusively; several processes
         opening a brand-new log at once would otherwise see "database is locked".
         """
         lock = self.path.with_name(self.path.name + ".lock")
-        with (
-            exclusive_lock(lock, timeout=10.0, what="the audit log"),
-            closing(sqlite3.connect(self.path, timeout=10.0, isolation_level=None)) as conn,
-        ):
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-            present = {row[1] for row in conn.execute("PRAGMA table_info(attempts)")}
-            for column, kind in _ADDED_COLUMNS.items():
-                if column not in present:
-                    conn.execute(f"ALTER TABLE attempts ADD COLUMN {column} {kind}")
+        with exclusive_lock(lock, timeout=self.lock_timeout, what="the audit log"):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # sqlite would use 0644
+            try:
+                if os.fstat(fd).st_mode & 0o077:  # left open by an older release
+                    os.fchmod(fd, 0o600)
+            finally:
+                os.close(fd)
+            with closing(sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None)) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
+                present = {row[1] for row in conn.execute("PRAGMA table_info(attempts)")}
+                for column, kind in _ADDED_COLUMNS.items():
+                    if column not in present:
+                        conn.execute(f"ALTER TABLE attempts ADD COLUMN {column} {kind}")
         self._ready = True
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        if not self._ready:
-            self._prepare()
-        with closing(sqlite3.connect(self.path, timeout=10.0, isolation_level=None)) as conn:
-            conn.execute("PRAGMA busy_timeout=10000")
+    def _connect(self, *, consequence: str) -> Iterator[sqlite3.Connection]:
+        """A connection; a failure in it becomes one line, ending with ``consequence``."""
+        try:
+            if not self._ready:
+                self._prepare()
+            with closing(sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None)) as conn:
+                conn.execute(f"PRAGMA busy_timeout={int(self.lock_timeout * 1000)}")
+                yield conn
+        except (sqlite3.Error, OSError) as exc:
+            raise self._failure(exc, consequence=consequence) from None
+
+    @contextmanager
+    def _read_only(self) -> Iterator[sqlite3.Connection]:
+        """A connection that writes nothing, not even the WAL index: for a read-only or full directory."""
+        uri = f"{self.path.resolve().as_uri()}?immutable=1"
+        with closing(sqlite3.connect(uri, uri=True, timeout=self.lock_timeout, isolation_level=None)) as conn:
             yield conn
 
     def begin(
@@ -154,7 +215,7 @@ class AuditLog:
     ) -> list[int]:
         """Record pending attempts, one per instance, in one transaction; returns their ids."""
         now = _now()
-        with self._connect() as conn:
+        with self._connect(consequence=f"nothing was done: no {action} was attempted") as conn:
             conn.execute("BEGIN IMMEDIATE")
             ids = []
             for instance in instances:
@@ -170,7 +231,7 @@ class AuditLog:
     def note(self, *, actor: str, source: str, provider: str, action: str, instance: str = "") -> None:
         """Record something done that is no instance action (e.g. a schedule record reset), finished."""
         now = _now()
-        with self._connect() as conn:
+        with self._connect(consequence=f"the {action} was done but is not in the audit log") as conn:
             conn.execute(
                 "INSERT INTO attempts"
                 " (time, finished, actor, source, provider, instance, action, dry_run, result)"
@@ -179,9 +240,9 @@ class AuditLog:
             )
 
     @classmethod
-    def in_directory(cls, state_directory: Path) -> AuditLog:
+    def in_directory(cls, state_directory: Path, *, lock_timeout: float = LOCK_TIMEOUT) -> AuditLog:
         """The audit log of a state directory."""
-        return cls(state_directory / AUDIT_FILE)
+        return cls(state_directory / AUDIT_FILE, lock_timeout=lock_timeout)
 
     def finish(self, outcomes: Iterable[tuple[int, ActionResult]], *, result: str | None = None) -> None:
         """Complete pending attempts with their results, in one transaction.
@@ -190,7 +251,8 @@ class AuditLog:
         the plugin's reply did not tell whether it acted.
         """
         now = _now()
-        with self._connect() as conn:
+        left_pending = "the call was made, but its attempts stay 'pending' in the audit log"
+        with self._connect(consequence=left_pending) as conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
                 "UPDATE attempts SET finished = ?, result = ?, state = ?, error_code = ?, error_message = ?"
@@ -211,7 +273,11 @@ class AuditLog:
         action: str | None = None,
         result: str | None = None,
     ) -> list[AuditEntry]:
-        """The newest entries first, optionally filtered by column equality."""
+        """The newest entries first, optionally filtered by column equality.
+
+        Reads a read-only or full state directory too (through an immutable
+        connection); a damaged database is StateDamaged.
+        """
         where, args = [], []
         for column, value in (
             ("provider", provider),
@@ -225,10 +291,18 @@ class AuditLog:
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         if not self.path.exists():
             return []
-        with self._connect() as conn:
-            # fixed column names; every value is bound
-            query = f"SELECT {_COLUMNS} FROM attempts {clause} ORDER BY id DESC LIMIT ?"  # noqa: S608
-            rows = conn.execute(query, [*args, limit]).fetchall()
+        # fixed column names; every value is bound
+        query = f"SELECT {_COLUMNS} FROM attempts {clause} ORDER BY id DESC LIMIT ?"  # noqa: S608
+        params = [*args, limit]
+        try:
+            with self._connect(consequence="nothing was changed") as conn:
+                rows = conn.execute(query, params).fetchall()
+        except StateUnwritable:  # a read-only or full directory: read without writing anything
+            try:
+                with self._read_only() as conn:
+                    rows = conn.execute(query, params).fetchall()
+            except sqlite3.Error as exc:
+                raise damaged(self.path, str(exc)) from None
         return [
             AuditEntry(
                 *(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8])),

@@ -7,6 +7,9 @@
      ├── OperationFailed           exit 1: some cloud operation failed
      ├── LockTimeout               exit 1: another run holds the lock
      ├── OutputFailed              exit 1: the output cannot be written
+     ├── StateUnavailable          exit 3: the state directory cannot serve the command
+     │    ├── StateDamaged         a state file or database cannot be read or parsed
+     │    └── StateUnwritable      it cannot be written (read-only, full, no permission)
      └── PluginUnavailable         exit 3: the plugin cannot serve calls
           ├── PluginNotFound       not installed
           ├── PluginLoadError      its module failed to import or instantiate
@@ -45,6 +48,9 @@ __all__ = [
     "PluginTimeout",
     "PluginUnavailable",
     "SnoozebotError",
+    "StateDamaged",
+    "StateUnavailable",
+    "StateUnwritable",
     "UsageError",
     "error_to_wire",
     "exit_code_for",
@@ -93,6 +99,27 @@ class OutputFailed(SnoozebotError):
     """stdout is closed, full, a broken pipe, or its encoding cannot hold the text."""
 
     code = "output_failed"
+class StateUnavailable(SnoozebotError):
+    """A file or database in the state directory cannot serve this command; ``path`` names it."""
+
+    code = "state_unavailable"
+    exit_code = EXIT_UNAVAILABLE
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class StateDamaged(StateUnavailable):
+    """A state file or database cannot be read or parsed; it is left exactly as it is."""
+
+    code = "state_damaged"
+
+
+class StateUnwritable(StateUnavailable):
+    """The state directory cannot be written: read-only, full, or not ours."""
+
+    code = "state_unwritable"
 
 
 class PluginUnavailable(SnoozebotError):

@@ -6,6 +6,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
 from snoozebot.backend import OnDone
+from snoozebot.errors import StateDamaged
 from snoozebot.fleet import Scope
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.manager import LoadReport, PluginManager, PluginStatus
@@ -55,7 +56,11 @@ class LocalBackend:
         return self.manager.unload(name, force=force)
 
     def provider(self, name: str, *, scope: Scope | None = None) -> ProviderClient:
-        if name not in self.manager.loaded_names():  # loaded ones are known to be installed
+        try:
+            loaded = name in self.manager.loaded_names()  # loaded ones are known to be installed
+        except StateDamaged:  # only a shortcut here: discovery tells instead (`-p` needs no loaded set)
+            loaded = False
+        if not loaded:
             self.manager.find(name)
         fleet = scope is not None and scope.target is not None
         return self.manager.client(name, scope=scope.options if fleet and scope else None)

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from snoozebot.errors import LockTimeout
+from snoozebot.state import unwritable
 
 __all__ = ["LOCKS_DIRECTORY", "InstanceLocks"]
 
@@ -45,12 +46,18 @@ class InstanceLocks:
         Locks are taken in one global order (by file name), so two holders of
         overlapping sets never wait for each other in a circle.
         """
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise unwritable(self.directory, exc) from None
         deadline = time.monotonic() + timeout
         paths = sorted({self._path(provider, iid): iid for iid in instance_ids}.items())
         with contextlib.ExitStack() as held:
             for path, instance_id in paths:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+                except OSError as exc:  # a read-only or full state directory
+                    raise unwritable(path, exc) from None
                 held.callback(os.close, fd)
                 _wait_for(fd, deadline, what=f"{provider} instance {instance_id}", timeout=timeout)
             yield

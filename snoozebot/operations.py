@@ -40,7 +40,8 @@ class ActionContext:
         cls, state_directory: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     ) -> ActionContext:
         """The audit log and locks of a state directory."""
-        return cls(AuditLog.in_directory(state_directory), InstanceLocks(state_directory), lock_timeout)
+        audit = AuditLog.in_directory(state_directory, lock_timeout=lock_timeout)  # a held database too
+        return cls(audit, InstanceLocks(state_directory), lock_timeout)
 
 
 def default_actor() -> str:

@@ -220,9 +220,9 @@ def test_hibernate_needs_a_vm_that_supports_it(arm: FakeArm, azure: Client) -> N
     [real] = client.stop_instances(["web-rg/web-1"], hibernate=True)
     [dry] = client.stop_instances(["web-rg/web-1"], hibernate=True, dry_run=True)
     for outcome in (real, dry):
-        assert isinstance(outcome.error, sdk.InvalidInstanceState)
-        assert outcome.error.cloud_code == "OperationNotAllowed"
-        assert "hibernat" in outcome.error.message.lower()
+        assert outcome.failure.code == sdk.InvalidInstanceState.code
+        assert outcome.failure.cloud_code == "OperationNotAllowed"
+        assert "hibernat" in outcome.failure.message.lower()
     assert arm.power("web-rg", "web-1") == "running"
 
 
@@ -251,8 +251,8 @@ def test_one_bad_id_never_aborts_the_batch(arm: FakeArm, azure: Client) -> None:
     outcomes = azure().stop_instances(["web-rg/web-1", "web-rg/ghost", "ml-rg/ml-1", "bad-id"])
     by_id = {o.id: o for o in outcomes}
     assert by_id["web-rg/web-1"].ok and by_id["ml-rg/ml-1"].ok
-    assert isinstance(by_id["web-rg/ghost"].error, sdk.InstanceNotFound)
-    assert isinstance(by_id["bad-id"].error, sdk.InstanceNotFound)
+    assert by_id["web-rg/ghost"].failure.code == sdk.InstanceNotFound.code
+    assert by_id["bad-id"].failure.code == sdk.InstanceNotFound.code
     assert arm.count("POST", "/deallocate") == 3  # the malformed id never reached ARM
     assert arm.power("web-rg", "web-1") == "deallocating"
 
@@ -315,9 +315,9 @@ def test_a_throttled_status_poll_is_not_a_failed_operation(arm: FakeArm, azure: 
 def test_authorization_failed_is_permission_denied(arm: FakeArm, azure: Client) -> None:
     arm.deny("web-rg", "web-1", "deallocate")
     [outcome] = azure().stop_instances(["web-rg/web-1"])
-    assert isinstance(outcome.error, sdk.PermissionDenied)
-    assert outcome.error.cloud_code == "AuthorizationFailed"
-    assert "virtualMachines/deallocate/action" in outcome.error.message
+    assert outcome.failure.code == sdk.PermissionDenied.code
+    assert outcome.failure.cloud_code == "AuthorizationFailed"
+    assert "virtualMachines/deallocate/action" in outcome.failure.message
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
@@ -334,9 +334,9 @@ def test_persistent_throttling_becomes_throttled(arm: FakeArm, azure: Client) ->
     client.ping()
     arm.throttle(50)
     [outcome] = client.stop_instances(["web-rg/web-1"])
-    assert isinstance(outcome.error, sdk.Throttled)
-    assert outcome.error.cloud_code == "TooManyRequests"
-    assert "TooManyRequests" in outcome.error.message and "\n" not in outcome.error.message
+    assert outcome.failure.code == sdk.Throttled.code
+    assert outcome.failure.cloud_code == "TooManyRequests"
+    assert "TooManyRequests" in outcome.failure.message and "\n" not in outcome.failure.message
     assert 2 <= arm.count("POST", "/deallocate") <= 5  # bounded
 
 

@@ -156,7 +156,7 @@ def test_transitions_that_need_no_call_or_cannot_be_made_now(connect, gce) -> No
     assert suspend.ok and suspend.instance.state is InstanceState.STOPPED
     client.stop_instances([f"{A}/web-1"])
     [start] = client.start_instances([f"{A}/web-1"])  # still STOPPING
-    assert isinstance(start.error, InvalidInstanceState) and "STOPPING" in start.error.message
+    assert start.failure.code == InvalidInstanceState.code and "STOPPING" in start.failure.message
     assert gce.calls("instances.suspend") == [] and gce.calls("instances.start") == []
 
 
@@ -245,8 +245,8 @@ def test_a_request_without_an_answer_fails_without_retries(gce, monkeypatch) -> 
 def test_forbidden_is_permission_denied(connect, gce) -> None:
     gce.deny(A, "web-1", "stop")
     [outcome] = connect().stop_instances([f"{A}/web-1"])
-    assert isinstance(outcome.error, PermissionDenied)
-    assert "compute.instances.stop" in outcome.error.message
+    assert outcome.failure.code == PermissionDenied.code
+    assert "compute.instances.stop" in outcome.failure.message
     assert gce.status(A, "web-1") == "RUNNING"
 
 
@@ -281,7 +281,7 @@ def test_unknown_statuses_are_never_acted_on(connect, gce) -> None:
         info = client.get_instance_info(f"{A}/{name}")
         assert info.state is InstanceState.UNKNOWN and info.raw_state == gce.status(A, name)
         [outcome] = client.stop_instances([f"{A}/{name}"])
-        assert isinstance(outcome.error, InvalidInstanceState)
+        assert outcome.failure.code == InvalidInstanceState.code
     assert gce.calls("instances.stop") == []
 
 
@@ -290,7 +290,7 @@ def test_many_stops_in_one_call(connect, gce) -> None:
     for iid in ids:
         gce.add_instance(B, iid.split("/")[1])
     outcomes = connect().stop_instances([*ids, f"{A}/ghost"])
-    assert all(o.ok for o in outcomes[:-1]) and isinstance(outcomes[-1].error, InstanceNotFound)
+    assert all(o.ok for o in outcomes[:-1]) and outcomes[-1].failure.code == InstanceNotFound.code
     assert len({r.query["requestId"] for r in gce.calls("instances.stop")}) == 24
 
 

@@ -11,9 +11,11 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from snoozebot import sdk
 from snoozebot.audit import AuditLog
-from snoozebot.errors import PluginCrashed
+from snoozebot.errors import PluginCrashed, StateDamaged
 from snoozebot.locks import InstanceLocks
 from snoozebot.operations import ActionContext
 from snoozebot.results import ActionResult
@@ -106,4 +108,8 @@ def test_the_record_never_moves_back(tmp_path: Path) -> None:
     record.record("stub", NOW - dt.timedelta(hours=1))
     assert record.previous("stub") == NOW
     (tmp_path / "schedule-runs.json").write_text("{not json")
-    assert record.previous("stub") is None  # an unreadable record means the default window
+    with pytest.raises(StateDamaged, match="schedule-runs.json"):
+        record.previous("stub")  # never the default window: that would move the schedule window
+    with pytest.raises(StateDamaged):
+        record.record("stub", NOW + dt.timedelta(hours=1))
+    assert (tmp_path / "schedule-runs.json").read_text() == "{not json"

@@ -17,6 +17,7 @@ installed but not loaded               409     ``not_loaded``
 body over the size limit               413     ``payload_too_large``
 cloud error                            502     the sdk code + ``cloud_code``
 plugin crashed, hung, unloaded, ...    503     the host error's code
+state file damaged or unwritable       503     ``state_damaged``, ...
 =====================================  ======  ==========================
 """
 
@@ -31,7 +32,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from snoozebot import sdk
-from snoozebot.errors import LockTimeout, PluginNotFound, PluginUnavailable, SnoozebotError, UsageError
+from snoozebot.errors import (
+    LockTimeout,
+    PluginNotFound,
+    PluginUnavailable,
+    SnoozebotError,
+    StateUnavailable,
+    UsageError,
+)
 
 __all__ = ["ApiError", "api_error_for", "error_response", "install_error_handlers"]
 
@@ -89,6 +97,9 @@ def api_error_for(exc: Exception) -> ApiError:
     if isinstance(exc, UsageError):
         return ApiError(400, exc.code, exc.message)
     if isinstance(exc, LockTimeout):
+        return ApiError(503, exc.code, exc.message)
+    if isinstance(exc, StateUnavailable):
+        log.error("%s", exc.message)  # the operator must hear of it, not only the caller
         return ApiError(503, exc.code, exc.message)
     if isinstance(exc, SnoozebotError):
         return ApiError(502, exc.code, exc.message)

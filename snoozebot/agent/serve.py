@@ -25,7 +25,7 @@ from pathlib import Path
 from snoozebot.config import Config
 from snoozebot.errors import SnoozebotError
 
-__all__ = ["GRACE_SECONDS", "ServeOptions", "bind", "serve"]
+__all__ = ["GRACE_SECONDS", "ServeOptions", "bind", "check_state", "serve"]
 
 GRACE_SECONDS = 5.0
 
@@ -77,6 +77,24 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise _Terminated
 
 
+def check_state(state_directory: Path) -> bool:
+    """Read every state file the agent needs, and write the audit log, before it listens.
+
+    Damaged state is StateDamaged, a read-only or full directory StateUnwritable
+    (the agent audits every action), each one line naming the file. True when
+    tokens exist.
+    """
+    from snoozebot.agent.tokens import TokenStore
+    from snoozebot.audit import AuditLog
+    from snoozebot.state import LoadedSet
+
+    LoadedSet(state_directory).names()
+    audit = AuditLog.in_directory(state_directory)
+    audit.entries(limit=1)
+    audit.finish([])  # an empty transaction: the log can be written
+    return bool(TokenStore(state_directory).list())
+
+
 def serve(options: ServeOptions, *, config: Config, state_directory: Path) -> None:
     """Serve until SIGINT or SIGTERM; every worker is stopped before this returns."""
     import uvicorn
@@ -84,8 +102,8 @@ def serve(options: ServeOptions, *, config: Config, state_directory: Path) -> No
     from snoozebot.agent.access_log import log_config
     from snoozebot.agent.app import create_app
     from snoozebot.agent.protocol import KEEP_ALIVE_TIMEOUT, GuardedHttpToolsProtocol
-    from snoozebot.agent.tokens import TokenStore
 
+    has_tokens = check_state(state_directory)  # damaged state: one line, exit 3, before listening
     sock = bind(options.host, options.port)
     host, port = sock.getsockname()[:2]
     app = create_app(
@@ -93,7 +111,7 @@ def serve(options: ServeOptions, *, config: Config, state_directory: Path) -> No
     )
     if not _is_loopback(options.host):
         log.warning("listening on %s, beyond this machine, without TLS: put a TLS proxy in front", host)
-    if not TokenStore(state_directory).list():
+    if not has_tokens:
         log.warning("no tokens yet: create one with: snoozebot agent token create --role admin --name NAME")
     server = uvicorn.Server(
         uvicorn.Config(

@@ -5,6 +5,8 @@ A token looks like ``sbt_<key id>_<secret>``. The key id finds the record
 compared in constant time. ``agent_tokens.json`` in the state directory holds
 names, roles, salts and hashes, never a token. The file is re-read when it
 changes, so tokens created or revoked by the CLI apply to a running agent.
+A file that cannot be read or parsed is never taken for "no tokens": every
+use of the store raises StateDamaged, and nothing writes over it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from snoozebot.errors import UsageError
-from snoozebot.state import atomic_write_json, exclusive_lock, read_json
+from snoozebot.state import atomic_write_json, damaged, exclusive_lock, read_json
 
 __all__ = ["Role", "TokenExists", "TokenRecord", "TokenStore", "UnknownToken"]
 
@@ -88,13 +90,17 @@ class TokenStore:
 
     def _read(self) -> list[TokenRecord]:
         data = read_json(self.path, {"tokens": []})
-        items = data.get("tokens", []) if isinstance(data, dict) else []
+        items = data.get("tokens") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise damaged(self.path, 'expected {"tokens": [...]}')
         records = []
-        for item in items:
+        for n, item in enumerate(items):
             try:
+                if not all(isinstance(v, str) for v in item.values()):
+                    raise TypeError
                 records.append(TokenRecord(**{**item, "role": Role(item["role"])}))
-            except (TypeError, ValueError, KeyError):
-                continue  # a damaged entry grants nothing
+            except (AttributeError, TypeError, ValueError, KeyError):
+                raise damaged(self.path, f"token entry {n} is not a valid record") from None
         return records
 
     def _write(self, records: list[TokenRecord]) -> None:
@@ -145,6 +151,8 @@ class TokenStore:
             stamp: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
         except FileNotFoundError:
             stamp = None
+        except OSError as exc:
+            raise damaged(self.path, exc.strerror or str(exc)) from None
         if stamp != self._stamp:
             self._by_key = {r.key_id: r for r in self._read()}
             self._stamp = stamp

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from snoozebot import __version__
+from snoozebot.errors import StateDamaged, StateUnwritable
 from snoozebot.state import atomic_write_json, read_json
 
 __all__ = ["ScanCache", "environment_stamp", "known_targets"]
@@ -51,15 +52,18 @@ class ScanCache:
         self._path = directory / "scan-cache.json"
 
     def get(self, stamp: str) -> Any:
-        """The cached value for ``stamp``, or None."""
-        data = read_json(self._path, None)
+        """The cached value for ``stamp``, or None (a damaged cache is rebuilt, never an error)."""
+        try:
+            data = read_json(self._path, None)
+        except StateDamaged:
+            return None
         if isinstance(data, dict) and data.get("stamp") == stamp:
             return data.get("value")
         return None
 
     def put(self, stamp: str, value: Any) -> None:
         """Remember ``value`` for ``stamp`` (best effort: a read-only state dir just skips it)."""
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(StateUnwritable):
             atomic_write_json(self._path, {"stamp": stamp, "value": value})
 
 

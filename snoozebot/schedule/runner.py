@@ -9,7 +9,8 @@ The previous successful run is kept per provider in ``schedule-runs.json`` in
 the state directory. It moves forward only when the provider was listed and
 its batched calls reached the provider (per-instance failures still count as a
 run: repeating the window would stop again what a person started by hand);
-never in a dry run, and never backwards.
+never in a dry run, and never backwards. A record that cannot be read is
+never taken for "no previous run": the run stops with StateDamaged first.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from snoozebot.operations import ActionContext, run_action
 from snoozebot.results import Action, ActionResult
 from snoozebot.schedule.decision import SCHEDULE_TAG, Decision, DecisionAction, decide
 from snoozebot.schedule.grammar import Schedule
-from snoozebot.state import atomic_write_json, exclusive_lock, read_json
+from snoozebot.state import atomic_write_json, damaged, exclusive_lock, read_json
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -95,23 +96,40 @@ class RunRecord:
         self._path = directory / "schedule-runs.json"
         self.lock_path = directory / "schedule.lock"
 
+    def _load(self) -> dict[str, dt.datetime]:
+        """Every provider's previous run; StateDamaged when the file is not what we wrote.
+
+        A damaged record is never taken for "no previous run": that would move
+        the window and repeat (or skip) boundaries.
+        """
+        data = read_json(self._path, {"providers": {}})
+        providers = data.get("providers") if isinstance(data, dict) else None
+        if not isinstance(providers, dict):
+            raise damaged(self._path, 'expected {"providers": {NAME: TIME}}')
+        loaded = {}
+        for name, value in providers.items():
+            try:
+                moment = dt.datetime.fromisoformat(value)
+            except (TypeError, ValueError):
+                moment = None
+            if moment is None or moment.tzinfo is None:
+                reason = f"the time recorded for {name!r} is not an ISO 8601 time with offset"
+                raise damaged(self._path, reason)
+            loaded[name] = moment
+        return loaded
+
     def previous(self, provider: str) -> dt.datetime | None:
-        data = read_json(self._path, {})
-        value = data.get("providers", {}).get(provider) if isinstance(data, dict) else None
-        try:
-            parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            return None
-        return parsed if parsed is not None and parsed.tzinfo is not None else None
+        """The provider's previous successful run, or None before its first."""
+        return self._load().get(provider)
 
     def record(self, provider: str, now: dt.datetime) -> None:
         """Move the provider's record forward to ``now`` (never backwards); hold the run lock."""
-        data = read_json(self._path, {})
-        providers = dict(data.get("providers", {})) if isinstance(data, dict) else {}
-        previous = self.previous(provider)
+        providers = self._load()
+        previous = providers.get(provider)
         if previous is None or now > previous:
-            providers[provider] = now.astimezone(dt.UTC).isoformat()
-            atomic_write_json(self._path, {"providers": providers})
+            providers[provider] = now
+            stored = {name: moment.astimezone(dt.UTC).isoformat() for name, moment in providers.items()}
+            atomic_write_json(self._path, {"providers": stored})
 
     def providers(self) -> list[str]:
         """The providers that have a record."""
