@@ -272,6 +272,7 @@ class AuditLog:
         instance: str | None = None,
         action: str | None = None,
         result: str | None = None,
+        target: str | None = None,
     ) -> list[AuditEntry]:
         """The newest entries first, optionally filtered by column equality.
 
@@ -284,6 +285,7 @@ class AuditLog:
             ("instance", instance),
             ("action", action),
             ("result", result),
+            ("target", target),
         ):
             if value:
                 where.append(f"{column} = ?")

@@ -30,7 +30,7 @@ from snoozebot.sdk import (
     InvalidInstanceState,
     ProviderError,
 )
-from snoozebot_aws import _convert, _model
+from snoozebot_aws import _convert, _fleet, _model
 from snoozebot_aws._errors import (
     CREDENTIALS_HINT,
     PER_INSTANCE_CODES,
@@ -56,6 +56,10 @@ _OPTIONS = frozenset(
         "include_terminated",
         "connect_timeout",
         "read_timeout",
+        "account",
+        "role_arn",
+        "external_id",
+        "role_session_name",
     }
 )
 _DONE_STATES: Mapping[Action, frozenset[InstanceState]] = {
@@ -121,7 +125,9 @@ class AwsProvider(CloudProvider):
     default 100), ``concurrency`` (EC2 calls at once, default 8),
     ``max_attempts`` and ``retry_mode`` (botocore's retries; default 5
     attempts unless ``AWS_MAX_ATTEMPTS`` says otherwise), ``include_terminated``
-    (list terminated instances too), ``connect_timeout``/``read_timeout``.
+    (list terminated instances too), ``connect_timeout``/``read_timeout``;
+    for fleets ``role_arn``, ``external_id``, ``role_session_name`` (STS
+    AssumeRole on top of the base credentials) and ``account`` (informational).
     """
 
     name = "aws"
@@ -145,6 +151,8 @@ class AwsProvider(CloudProvider):
                 profile_name=config.get("profile") or None,
                 region_name=config.get("region") or None,
             )
+            if config.get("role_arn"):
+                _fleet.assume_role(session, config)
             self._ec2 = session.client(
                 "ec2", endpoint_url=config.get("endpoint_url") or None, config=client_config
             )
@@ -157,6 +165,10 @@ class AwsProvider(CloudProvider):
         self._region: str = self._ec2.meta.region_name or ""
         if not self._region:  # e.g. AWS_DEFAULT_REGION set but empty
             raise ConfigurationError(f"no AWS region configured; {REGION_HINT}")
+
+    def expand_options(self, options: dict[str, str]) -> dict[str, list[str]]:
+        """Plugin API 1.1: ``region = "all"`` and ``account = "organization"`` (docs/aws.md)."""
+        return _fleet.expand_options(options)
 
     # -- reading ---------------------------------------------------------------
 

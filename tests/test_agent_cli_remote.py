@@ -57,8 +57,8 @@ def test_stop_and_start_through_the_agent(agent: Agent) -> None:
                       env={"SNOOZEBOT_TOKEN": agent.tokens["operator"]})
     assert stopped.returncode == 1
     assert stopped.json() == [
-        {"id": "mem-1", "provider": "memory", "ok": True, "state": "stopped", "error": None},
-        {"id": "mem-3", "provider": "memory", "ok": True, "state": "stopped", "error": None},
+        {"id": "mem-1", "provider": "memory", "ok": True, "state": "stopped", "error": None, "target": None, "scope": {}},
+        {"id": "mem-3", "provider": "memory", "ok": True, "state": "stopped", "error": None, "target": None, "scope": {}},
         {"id": "gone", "provider": "memory", "ok": False, "state": None,
          "error": {"code": "instance_not_found", "message": "instance gone not found"}},
     ]

@@ -79,7 +79,7 @@ def test_stop_waits_until_deallocated(arm: FakeArm) -> None:
     result = run_cli("instance", "stop", "web-rg/web-1", *opts(arm), "--wait", "--json")
     assert result.returncode == 0, result.stderr
     assert result.json() == [
-        {"id": "web-rg/web-1", "provider": "azure", "ok": True, "state": "stopped", "error": None}
+        {"id": "web-rg/web-1", "provider": "azure", "ok": True, "state": "stopped", "error": None, "target": None, "scope": {}}
     ]
     assert arm.power("web-rg", "web-1") == "deallocated"
     assert arm.count("POST", "/virtualMachines/web-1/deallocate") == 1

@@ -77,7 +77,7 @@ def test_info_with_a_zone_in_the_config_file_and_a_service_account_key(gce, tmp_
 def test_stop_and_wait_until_terminated(gce) -> None:
     result = run_cli("instance", "stop", f"{A}/vm-1", *opts(gce), "--wait", "--json")
     assert result.returncode == 0, result.stderr
-    assert result.json() == [{"id": f"{A}/vm-1", "provider": "gcp", "ok": True, "state": "stopped", "error": None}]
+    assert result.json() == [{"id": f"{A}/vm-1", "provider": "gcp", "ok": True, "state": "stopped", "error": None, "target": None, "scope": {}}]
     assert gce.status(A, "vm-1") == "TERMINATED"
     assert gce.calls("zoneOperations.wait"), "--wait waits on the operation"
     assert gce.calls("instances.stop")[0].query["requestId"]

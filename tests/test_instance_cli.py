@@ -21,9 +21,10 @@ from snoozebot.locks import InstanceLocks
 
 AMI = "ami-12c6146b"
 BAD = "i-0000000000000dead"
-RESULT_KEYS = {"id", "provider", "ok", "state", "error"}
+RESULT_KEYS = {"id", "provider", "ok", "state", "error", "target", "scope"}
 INSTANCE_KEYS = {
     "id", "provider", "state", "raw_state", "name", "instance_type", "region", "zone", "launch_time", "tags",
+    "target", "scope",
 }
 
 

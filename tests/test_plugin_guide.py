@@ -60,4 +60,4 @@ def test_third_party_provider_is_listed_loaded_and_serves_instance_calls(acme_si
 
     stopped = run_cli("instance", "stop", "m-1", "-p", "acme", "-o", "region=moon-1", "--json", env=env)
     assert stopped.returncode == 0, stopped.stderr
-    assert stopped.json() == [{"id": "m-1", "provider": "acme", "ok": True, "state": "stopping", "error": None}]
+    assert stopped.json() == [{"id": "m-1", "provider": "acme", "ok": True, "state": "stopping", "error": None, "target": None, "scope": {}}]

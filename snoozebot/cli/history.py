@@ -24,6 +24,9 @@ def history(
     instance: Annotated[
         str | None, typer.Option("--instance", metavar="ID", help="Only this instance.")
     ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", "-t", metavar="NAME", help="Only this fleet target's attempts.")
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Show the audit log: every start and stop attempt, newest first.
@@ -35,13 +38,16 @@ def history(
     """
     from snoozebot.audit import AuditLog  # sqlite only for this command
 
-    entries = AuditLog.in_directory(state_dir()).entries(limit=limit, provider=provider, instance=instance)
+    entries = AuditLog.in_directory(state_dir()).entries(
+        limit=limit, provider=provider, instance=instance, target=target
+    )
     if json_:
         emit_json([e.to_dict() for e in entries])
         return
     if not entries:
         info("No start or stop attempts recorded yet.")
         return
+    fleet = any(e.target for e in entries)
     rows = [
         [
             e.time[:19].replace("T", " "),
@@ -53,8 +59,10 @@ def history(
             e.result,
             e.state,
             e.error_message or "",
+            *([e.target or "", ", ".join(f"{k}={v}" for k, v in e.scope_labels().items())] if fleet else []),
         ]
         for e in entries
     ]
     columns = ["TIME (UTC)", "ACTOR", "SOURCE", "PROVIDER", "INSTANCE", "ACTION", "RESULT", "STATE", "ERROR"]
+    columns += ["TARGET", "SCOPE"] if fleet else []
     table(None, columns, rows)

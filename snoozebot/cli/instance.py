@@ -86,6 +86,8 @@ def _check_ids(ids: list[str]) -> list[str]:
     return list(dict.fromkeys(cleaned))
 
 
+_NOTHING_LOADED = "no provider is loaded: name one with -p/--provider NAME (or a target with -t/--target)"
+
 # -- where a command looks: providers, targets, scopes -------------------------------
 
 
@@ -219,7 +221,7 @@ def info_(  # noqa: PLR0917 - Typer passes options by keyword
     where = _Where(provider or [], target or [], scope or [], 16, option, config, timeout, agent)
     with where.open() as (rt, scopes):
         if not scopes:
-            raise UsageError("no provider is loaded: name one with -p PROVIDER (or a target with -t)")
+            raise UsageError(_NOTHING_LOADED)
         found_scope, instance = calls.find_instance(rt, scopes, iid, concurrency=16)
     doc = calls.instance_doc(found_scope, instance)
     if json_:
@@ -251,27 +253,34 @@ def _act(
     if not ids and not filter_:
         raise UsageError("name the instances: IDs, or --filter KEY=VALUE to act on every match")
     unlisted = 0
-    with where.open() as (rt, covered):
-        if not covered:
-            raise UsageError("no provider is loaded: name one with -p PROVIDER (or a target with -t)")
-        scopes = covered
-        if ids:
-            wanted = _check_ids(ids)
-        else:
-            filters = parse_options(filter_ or [])
-            listing = calls.list_instances(rt, covered, filters, concurrency=where.concurrency)
+    checked = _check_ids(ids) if ids else []
+    filters = parse_options(filter_ or [])
+    with where.open() as (rt, scopes):
+        if not scopes:
+            raise UsageError(_NOTHING_LOADED)
+        matching: dict[Scope, list[str]] = {}
+        if not ids:
+            listing = calls.list_instances(rt, scopes, filters, concurrency=where.concurrency)
             for failed_scope, exc in listing.errors:
                 _scope_failed(failed_scope, exc)
             unlisted = len(listing.errors)
-            matches = [(s, i) for s, i in listing.found if calls.eligible(i, action)]
-            scopes = list(dict.fromkeys(s for s, _ in matches))
-            wanted = list(dict.fromkeys(i.id for _, i in matches))
+            for found_scope, instance in listing.found:
+                if calls.eligible(instance, action):
+                    matching.setdefault(found_scope, []).append(instance.id)
+        count = len(checked) if ids else sum(len(v) for v in matching.values())
         verb = "Stopping" if action == "stop" else "Starting"
-        with progress(f"{verb} {len(wanted)} instance(s)", len(wanted), enabled=len(wanted) > 1) as bar:
-            acted = calls.act(
-                rt, scopes, action, wanted, hibernate=hibernate, dry_run=dry_run,
-                concurrency=where.concurrency, on_done=bar.advance if bar.visible else None,
-            ) if wanted else calls.Acted()
+        with progress(f"{verb} {count} instance(s)", count, enabled=count > 1) as bar:
+            advance = bar.advance if bar.visible else None
+            if ids:
+                acted = calls.act(
+                    rt, scopes, action, checked, hibernate=hibernate, dry_run=dry_run,
+                    concurrency=where.concurrency, on_done=advance,
+                )
+            else:
+                acted = calls.act_where(
+                    rt, matching, action, hibernate=hibernate, dry_run=dry_run,
+                    concurrency=where.concurrency, on_done=advance,
+                )
         if wait and not dry_run:
             goal = "stopped" if action == "stop" else "running"
             with progress(f"Waiting until {goal}", sum(r.ok for r in acted.results)) as bar:

@@ -27,6 +27,7 @@ __all__ = [
     "Found",
     "Listing",
     "act",
+    "act_where",
     "eligible",
     "find_instance",
     "instance_doc",
@@ -162,12 +163,36 @@ def act(
     with several, each id is looked for in every scope (one listing each) and
     acted on where it is; an id found nowhere fails alone.
     """
-    acted = Acted()
     if len(scopes) == 1:
         where: dict[Scope, list[str]] = {scopes[0]: ids}
+        failed: list[tuple[Scope, Exception]] = []
         missing: list[str] = []
     else:
-        where, acted.failed, missing = _locate(rt, scopes, ids, concurrency=concurrency)
+        where, failed, missing = _locate(rt, scopes, ids, concurrency=concurrency)
+    acted = act_where(rt, where, action, hibernate=hibernate, dry_run=dry_run, concurrency=concurrency,
+                      on_done=on_done)
+    acted.failed[:0] = failed
+    searched = ", ".join(dict.fromkeys(s.describe() for s in scopes))
+    for iid in missing:
+        gone = sdk.InstanceNotFound(f"instance {iid} was found in no scope ({searched})")
+        acted.placed.append((scopes[0], ActionResult.failed(iid, scopes[0].provider, gone)))
+    order = {iid: n for n, iid in enumerate(ids)}
+    acted.placed.sort(key=lambda placed: order.get(placed[1].id, len(order)))
+    return acted
+
+
+def act_where(
+    rt: Runtime[Backend],
+    where: dict[Scope, list[str]],
+    action: Action,
+    *,
+    hibernate: bool,
+    dry_run: bool,
+    concurrency: int,
+    on_done: OnDone | None = None,
+) -> Acted:
+    """Stop or start the ids of each scope in it, the scopes concurrently."""
+    acted = Acted()
 
     def one(scope: Scope) -> list[ActionResult]:
         return rt.backend.act(
@@ -187,12 +212,6 @@ def act(
         else:
             answer_results = answer
         acted.placed += [(scope, r) for r in answer_results]
-    searched = ", ".join(dict.fromkeys(s.describe() for s in scopes))
-    for iid in missing:
-        gone = sdk.InstanceNotFound(f"instance {iid} was found in no scope ({searched})")
-        acted.placed.append((scopes[0], ActionResult.failed(iid, scopes[0].provider, gone)))
-    order = {iid: n for n, iid in enumerate(ids)}
-    acted.placed.sort(key=lambda placed: order.get(placed[1].id, len(order)))
     return acted
 
 
