@@ -1,5 +1,7 @@
 // snoozebot web UI: a little progressive enhancement. Every page works without it.
 // - forms with data-confirm ask first, then tell the server it was confirmed;
+// - a select with data-submit-on-change applies its form at once (the form's
+//   own button does the same without script);
 // - the instances table refreshes its rows every few seconds (faster while
 //   an instance is changing state, slower while the provider fails), and
 //   stops when the session ends.
@@ -22,6 +24,13 @@ document.addEventListener("submit", function (event) {
     form.appendChild(confirmed);
   }
   confirmed.value = "yes";
+});
+
+document.addEventListener("change", function (event) {
+  var field = event.target;
+  if (field instanceof HTMLSelectElement && field.hasAttribute("data-submit-on-change") && field.form) {
+    field.form.requestSubmit();
+  }
 });
 
 (function liveRows() {
