@@ -304,6 +304,9 @@ def test_a_phone_gets_a_readable_single_column(chromium: Any, agent: UiAgent) ->
         expect(_row(page, "mem-0")).to_be_visible()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+        fields = page.locator(".filters input, .filters select")
+        widths = {fields.nth(n).get_attribute("id"): fields.nth(n).bounding_box()["width"] for n in range(fields.count())}
+        assert len(set(widths.values())) == 1, f"every filter field is as wide as the screen: {widths}"
         screenshot(page, "instances-phone")
     finally:
         context.close()
@@ -382,6 +385,19 @@ def test_history_shows_each_instance_id_on_one_line_at_1280px(page: Any, agent: 
     assert [(cells.nth(n).inner_text(), _lines(cells.nth(n))) for n in range(6)] == [
         (instance_id, 1) for instance_id in reversed(EC2_IDS) for _ in range(2)
     ]
+
+
+def test_instance_ids_zones_and_launch_times_stay_on_one_line_at_1280px(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    agent.write_instances(seed_instances())  # one long name (the HTML one) squeezes the other columns
+    sign_in(page, agent.url, agent.token("viewer"))
+    page.goto(f"{agent.url}/ui/instances?provider=memory")
+    row = _row(page, "mem-1")
+    expect(row).to_be_visible()
+    cells = {label: _lines(row.locator(selector)) for label, selector in (
+        ("id", '[data-label="Name"] small'), ("zone", '[data-label="Zone"]'), ("launched", '[data-label="Launched"]'),
+    )}
+    assert cells == {"id": 1, "zone": 1, "launched": 1}
 
 
 def test_choosing_a_provider_shows_its_instances_without_pressing_filter(page: Any, agent: UiAgent) -> None:
