@@ -169,5 +169,5 @@ def test_the_zone_column_shows_the_zone_never_the_region(agent: UiAgent) -> None
     agent.ensure_loaded("cloudy")
     with _signed_in(agent, "viewer") as client:
         rows = client.get("/ui/instances/rows", params={"provider": "cloudy"}).text
-    zones = dict(re.findall(r'<tr data-id="([^"]+)".*?<td data-label="Zone">([^<]*)</td>', rows, flags=re.S))
+    zones = dict(re.findall(r'<tr data-id="([^"]+)".*?<td data-label="Zone"[^>]*>([^<]*)</td>', rows, flags=re.S))
     assert zones == {"vm-zoned": "westeurope-2", "vm-regional": "–"}
