@@ -413,6 +413,23 @@ def test_choosing_a_provider_shows_its_instances_without_pressing_filter(page: A
     expect(_row(page, EC2_IDS[0])).to_be_visible()
 
 
+def test_with_the_keyboard_the_provider_applies_on_enter_not_on_each_arrow(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    _cloudy_fleet(agent)
+    sign_in(page, agent.url, agent.token("viewer"))
+    page.goto(f"{agent.url}/ui/instances?provider=memory")
+    chooser = page.get_by_label("Provider")
+    expect(chooser).to_have_value("memory")
+    chooser.focus()
+    page.keyboard.press("ArrowUp")  # cloudy comes before memory
+    expect(chooser).to_have_value("cloudy")
+    page.wait_for_timeout(300)
+    assert page.url.endswith("/ui/instances?provider=memory"), "one arrow press left the page"
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/ui/instances\?provider=cloudy(&|$)"))
+    expect(_row(page, EC2_IDS[0])).to_be_visible()
+
+
 def test_the_search_field_shows_its_whole_placeholder(page: Any, agent: UiAgent) -> None:
     agent.ensure_loaded("memory")
     sign_in(page, agent.url, agent.token("viewer"))
