@@ -72,6 +72,8 @@ def wheelhouse() -> Path:
     pins = (ROOT / "constraints.txt").read_bytes() + (ROOT / "pyproject.toml").read_bytes()
     house = ROOT / "artifacts" / f"wheelhouse-{hashlib.sha256(pins).hexdigest()[:12]}"
     if not (house / "complete").exists():
+        for stale in house.parent.glob("wheelhouse-*"):  # for pins no longer in force
+            shutil.rmtree(stale)
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(house),
              "--constraint", str(ROOT / "constraints.txt"), f"{ROOT}[aws]", "setuptools>=68"],
