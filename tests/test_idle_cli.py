@@ -143,6 +143,15 @@ def test_dry_run_reports_would_stop_and_changes_nothing(machine, isolated_home: 
     assert not (isolated_home / "audit.sqlite3").exists()
 
 
+def test_options_that_already_match_the_identity_keep_its_worker(machine, isolated_home: Path) -> None:
+    ids, env, _ = machine
+    res = idle_check(env, *ALWAYS_IDLE, "--naptime", "0", "-o", "region=us-east-1", "--json")
+    assert res.returncode == 0, res.stderr
+    assert (res.json()["action"], res.json()["instance"]["id"]) == ("stop", ids[0])
+    assert states(ids) == {ids[0]: "stopped", ids[1]: "running"}
+    assert leftover_workers(isolated_home) == []
+
+
 def test_text_output(machine) -> None:
     _, env, _ = machine
     res = idle_check(env, *ALWAYS_IDLE, "--naptime", "2h")

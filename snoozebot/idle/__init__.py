@@ -1,4 +1,4 @@
-"""Idle detection on the instance itself (``snoozebot idle check``; DESIGN.md section 4a).
+"""Idle detection on the instance itself (``snoozebot idle check``; docs/cron.md).
 
 - :mod:`.readings`: readings, thresholds and the idle verdict (pure);
 - :mod:`.sampler`: measuring this machine (psutil, ``nvidia-smi``, utmp sessions);
