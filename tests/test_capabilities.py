@@ -109,7 +109,7 @@ def test_identify_self_is_asked_of_the_class_even_when_the_options_are_not_valid
 
 
 def test_a_1_0_plugin_loads_works_and_announces_nothing(manager: PluginManager) -> None:
-    status = manager.load("memory")
+    status = manager.load_all("memory").status
     assert (status.api_version, status.capabilities) == ("1.0", ())
     assert status.to_dict()["capabilities"] == []
     client = manager.client("memory")
