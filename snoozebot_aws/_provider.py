@@ -24,13 +24,14 @@ from snoozebot.sdk import (
     BatchResult,
     CloudProvider,
     ConfigurationError,
+    Identity,
     Instance,
     InstanceNotFound,
     InstanceState,
     InvalidInstanceState,
     ProviderError,
 )
-from snoozebot_aws import _convert, _model
+from snoozebot_aws import _convert, _identity, _model
 from snoozebot_aws._errors import (
     CREDENTIALS_HINT,
     PER_INSTANCE_CODES,
@@ -126,7 +127,12 @@ class AwsProvider(CloudProvider):
 
     name = "aws"
     version = "1.0.0"
-    api_version = "1.0"
+    api_version = "1.1"
+
+    @classmethod
+    def identify_self(cls) -> Identity:
+        """This machine as one of the cloud's instances, from its metadata service."""
+        return _identity.identify(cls.name)
 
     def __init__(self, config: dict[str, str]) -> None:
         super().__init__(config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import io
 import logging
 import os
@@ -27,7 +28,7 @@ from snoozebot.errors import error_to_wire
 from snoozebot.host import protocol
 from snoozebot.host.discovery import ENTRY_POINT_GROUP
 
-__all__ = ["run_worker"]
+__all__ = ["capabilities_of", "run_worker"]
 
 _MAX_CONCURRENT_CALLS = 32
 _PARENT_POLL_SECONDS = 0.25
@@ -189,15 +190,48 @@ def _fatal_for(provider_name: str, exc: BaseException) -> dict[str, Any]:
     }
 
 
-class _Dispatcher:
-    """Maps request methods onto the provider and its results onto JSON."""
+def capabilities_of(cls: type[sdk.CloudProvider]) -> list[protocol.Method]:
+    """The optional methods ``cls`` announces: those it overrides, if its api_version has them.
 
-    def __init__(self, provider_name: str, make_provider: Callable[[], sdk.CloudProvider]) -> None:
+    A 1.0 plugin announces none, whatever it defines.
+    """
+    return [
+        method
+        for method in protocol.CAPABILITIES
+        if protocol.is_compatible(protocol.METHODS[method].since, str(cls.api_version))
+        and _overrides(cls, str(protocol.METHODS[method].attribute))
+    ]
+
+
+def _overrides(cls: type[sdk.CloudProvider], attribute: str) -> bool:
+    base = inspect.getattr_static(sdk.CloudProvider, attribute, None)
+    return inspect.getattr_static(cls, attribute, None) not in (None, base)
+
+
+class _Dispatcher:
+    """Serves each request from the method table: its provider call and the JSON of its result."""
+
+    def __init__(
+        self,
+        provider_name: str,
+        cls: type[sdk.CloudProvider],
+        config: dict[str, str],
+        *,
+        capabilities: list[protocol.Method],
+    ) -> None:
         self._name = provider_name
+        self._cls = cls
+        self._capabilities = frozenset(capabilities)
         self._provider: sdk.CloudProvider | None = None
         self._setup_error: BaseException | None = None
+        self._results: dict[protocol.ResultKind, Callable[[Any, list[Any]], Any]] = {
+            "instance": lambda value, _: self._instance(value),
+            "instances": lambda value, _: [self._instance(i) for i in value],
+            "batch": lambda value, args: self._batch(value, args[0]),
+            "identity": lambda value, _: self._identity(value),
+        }
         try:
-            self._provider = make_provider()
+            self._provider = cls(config)
         except BaseException as exc:  # reported on every call instead
             self._setup_error = exc
 
@@ -211,9 +245,21 @@ class _Dispatcher:
             raise self._setup_error
         return self._provider
 
+    def _ping(self) -> dict[str, Any]:
+        error = self._setup_error
+        wire = None if error is None else error_to_wire(error, plugin=self._name)
+        return {"ok": error is None, "error": wire}
+
     def _instance(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, sdk.Instance):
             raise TypeError(f"returned {type(value).__name__} where an Instance was expected")
+        return value.to_dict()
+
+    def _identity(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, sdk.Identity):
+            raise TypeError(f"returned {type(value).__name__} where an Identity was expected")
+        if value.provider != self._name:
+            raise TypeError(f"returned an Identity of provider {value.provider!r}, not {self._name!r}")
         return value.to_dict()
 
     def _batch(self, outcome: Any, ids: list[str]) -> list[dict[str, Any]]:
@@ -232,29 +278,18 @@ class _Dispatcher:
         return results
 
     def dispatch(self, method: str, params: dict[str, Any]) -> Any:
-        if method == "ping":
-            error = self._setup_error
-            return {
-                "ok": error is None,
-                "error": None if error is None else error_to_wire(error, plugin=self._name),
-            }
-        provider = self._ready()
-        if method == "list_instances":
-            found = provider.list_instances(dict(params.get("filters") or {}))
-            return [self._instance(i) for i in found]
-        if method == "get_instance_info":
-            return self._instance(provider.get_instance_info(str(params["instance_id"])))
-        ids = [str(i) for i in params.get("instance_ids", [])]
-        if method == "stop_instances":
-            return self._batch(
-                provider.stop_instances(
-                    ids, hibernate=bool(params.get("hibernate")), dry_run=bool(params.get("dry_run"))
-                ),
-                ids,
-            )
-        if method == "start_instances":
-            return self._batch(provider.start_instances(ids, dry_run=bool(params.get("dry_run"))), ids)
-        raise ValueError(f"unknown method {method!r}")
+        try:
+            name = protocol.Method(method)
+        except ValueError:
+            raise ValueError(f"unknown method {method!r}") from None
+        spec = protocol.METHODS[name]
+        if spec.capability and name not in self._capabilities:
+            raise sdk.ProviderError(f"provider {self._name!r} does not offer {name} (not announced)")
+        if spec.attribute is None:
+            return self._ping()
+        target: Any = self._cls if spec.on_class else self._ready()
+        args, kwargs = spec.arguments(params)
+        return self._results[spec.result](getattr(target, spec.attribute)(*args, **kwargs), args)
 
 
 def run_worker(
@@ -274,6 +309,7 @@ def run_worker(
         except BaseException as exc:
             channel.send({"type": "fatal", "error": _fatal_for(provider_name, exc)})
             return
+        capabilities = capabilities_of(cls)
         channel.send(
             {
                 "type": "hello",
@@ -282,10 +318,11 @@ def run_worker(
                 "plugin_version": str(cls.version),
                 "api_version": str(cls.api_version),
                 "requires_plugins": [str(r) for r in cls.requires_plugins],
+                "capabilities": [str(m) for m in capabilities],
                 "pid": os.getpid(),
             }
         )
-        dispatcher = _Dispatcher(provider_name, lambda: cls(config))
+        dispatcher = _Dispatcher(provider_name, cls, config, capabilities=capabilities)
         _serve(conn, channel, dispatcher, provider_name)
         dispatcher.close()
     except BaseException:
