@@ -4,6 +4,7 @@
 
     SnoozebotError                 exit 1 unless a subclass says otherwise
      ├── UsageError                exit 2: bad usage or bad input
+     │    └── CapabilityMissing    the provider does not offer that optional method
      ├── OperationFailed           exit 1: some cloud operation failed
      ├── LockTimeout               exit 1: another run holds the lock
      ├── OutputFailed              exit 1: the output cannot be written
@@ -37,6 +38,7 @@ __all__ = [
     "EXIT_TERMINATED",
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
+    "CapabilityMissing",
     "LockTimeout",
     "OperationFailed",
     "OutputFailed",
@@ -81,6 +83,21 @@ class UsageError(SnoozebotError):
 
     code = "usage"
     exit_code = EXIT_USAGE
+
+
+class CapabilityMissing(UsageError):
+    """Asked a provider for an optional method (a capability) it did not announce.
+
+    A usage error: the request names something this provider cannot do, like
+    an unknown option; the plugin itself is fine.
+    """
+
+    code = "capability_missing"
+
+    def __init__(self, plugin: str, capability: str) -> None:
+        super().__init__(f"provider {plugin!r} does not offer {capability}: its plugin does not implement it")
+        self.plugin = plugin
+        self.capability = capability
 
 
 class OperationFailed(SnoozebotError):

@@ -17,6 +17,11 @@ Exception tree::
 
 Any other exception raised by a provider reaches the user as an internal
 plugin error naming the plugin.
+
+Plugin API 1.1 adds optional methods, *capabilities*: a provider that
+implements one (overrides it, and declares ``api_version = "1.1"``) announces
+it to the host, which never calls one that was not announced. The first is
+:meth:`CloudProvider.identify_self`. See ``docs/plugin-guide.md``.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ __all__ = [
     "BatchResult",
     "CloudProvider",
     "ConfigurationError",
+    "Identity",
     "Instance",
     "InstanceNotFound",
     "InstanceState",
@@ -42,8 +48,8 @@ __all__ = [
     "Throttled",
 ]
 
-API_VERSION = "1.0"
-"""The plugin API of this release; a plugin declares the one it was written for."""
+API_VERSION = "1.1"
+"""The plugin API of this release; a plugin declares the one it was written for (1.0 plugins load too)."""
 
 
 class InstanceState(enum.StrEnum):
@@ -119,6 +125,31 @@ class Instance:
         )
 
 
+@dataclass(frozen=True)
+class Identity:
+    """The instance a provider says this machine is, and the provider options that reach it."""
+
+    provider: str
+    instance_id: str
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"provider": self.provider, "instance_id": self.instance_id, "options": dict(self.options)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Identity:
+        """Rebuild an identity from :meth:`to_dict` output."""
+        options = data.get("options") or {}
+        if not isinstance(options, Mapping):
+            raise TypeError("Identity options must be a mapping")
+        return cls(
+            provider=str(data["provider"]),
+            instance_id=str(data["instance_id"]),
+            options={str(k): str(v) for k, v in options.items()},
+        )
+
+
 class ProviderError(Exception):
     """Base of every expected provider failure.
 
@@ -177,6 +208,10 @@ class CloudProvider:
     ``api_version``, accept the provider options in ``__init__``, and implement
     the four single-instance operations. ``requires_plugins`` optionally lists
     other providers this one needs, as requirement strings (``"aws>=1.2"``).
+
+    Optional methods (capabilities, plugin API 1.1) are defined here only to
+    document their signatures: a provider announces one when it overrides it
+    and declares ``api_version`` 1.1 or later.
     """
 
     name: ClassVar[str] = ""
@@ -218,6 +253,31 @@ class CloudProvider:
 
     def close(self) -> None:
         """Release clients and connections; called once before the worker exits."""
+
+    # -- optional methods (capabilities, plugin API 1.1) ------------------------
+
+    @classmethod
+    def identify_self(cls) -> Identity:
+        """Capability: which instance of this cloud is this machine? (its metadata service)
+
+        A class method: it is asked before the provider options are known (the
+        answer supplies them, e.g. the region), so it must not need them.
+        Raise a ProviderError (``snoozebot.metadata.MetadataUnavailable``) when
+        this is not one of the cloud's instances; give up at once when the
+        metadata service refuses the connection.
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def expand_options(cls, options: dict[str, str]) -> dict[str, list[str]]:
+        """Capability: the values this provider's own words stand for in a fleet target's options.
+
+        Given a target's options (plain values), return ``{option: [values]}``
+        for each option whose value is a word the provider knows (aws:
+        ``region = "all"``, ``account = "organization"``); each then fans out
+        like an array. A class method: the options need not be valid yet.
+        """
+        raise NotImplementedError
 
     def _each(self, instance_ids: Iterable[str], action: Callable[[str], Instance]) -> BatchResult:
         ids = list(dict.fromkeys(instance_ids))

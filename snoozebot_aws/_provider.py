@@ -24,13 +24,14 @@ from snoozebot.sdk import (
     BatchResult,
     CloudProvider,
     ConfigurationError,
+    Identity,
     Instance,
     InstanceNotFound,
     InstanceState,
     InvalidInstanceState,
     ProviderError,
 )
-from snoozebot_aws import _convert, _fleet, _model
+from snoozebot_aws import _convert, _fleet, _identity, _model
 from snoozebot_aws._errors import (
     CREDENTIALS_HINT,
     PER_INSTANCE_CODES,
@@ -132,7 +133,12 @@ class AwsProvider(CloudProvider):
 
     name = "aws"
     version = "1.0.0"
-    api_version = "1.0"
+    api_version = "1.1"
+
+    @classmethod
+    def identify_self(cls) -> Identity:
+        """This machine as one of the cloud's instances, from its metadata service."""
+        return _identity.identify(cls.name)
 
     def __init__(self, config: dict[str, str]) -> None:
         super().__init__(config)
@@ -166,7 +172,8 @@ class AwsProvider(CloudProvider):
         if not self._region:  # e.g. AWS_DEFAULT_REGION set but empty
             raise ConfigurationError(f"no AWS region configured; {REGION_HINT}")
 
-    def expand_options(self, options: dict[str, str]) -> dict[str, list[str]]:
+    @classmethod
+    def expand_options(cls, options: dict[str, str]) -> dict[str, list[str]]:
         """Plugin API 1.1: ``region = "all"`` and ``account = "organization"`` (docs/aws.md)."""
         return _fleet.expand_options(options)
 

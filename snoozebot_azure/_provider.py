@@ -18,11 +18,13 @@ from snoozebot.retry import call_with_retries
 from snoozebot.sdk import (
     CloudProvider,
     ConfigurationError,
+    Identity,
     Instance,
     InstanceNotFound,
     InvalidInstanceState,
     Throttled,
 )
+from snoozebot_azure import _identity
 from snoozebot_azure._errors import cloud_code, describe, is_retryable, provider_error
 from snoozebot_azure._operations import OperationTracker
 from snoozebot_azure._settings import Settings, split_instance_id
@@ -100,7 +102,12 @@ class AzureProvider(CloudProvider):
 
     name = "azure"
     version = "1.0.0"
-    api_version = "1.0"
+    api_version = "1.1"
+
+    @classmethod
+    def identify_self(cls) -> Identity:
+        """This machine as one of the cloud's instances, from its metadata service."""
+        return _identity.identify(cls.name)
 
     def __init__(self, config: dict[str, str]) -> None:
         super().__init__(config)

@@ -28,12 +28,14 @@ from snoozebot.retry import call_with_retries
 from snoozebot.sdk import (
     CloudProvider,
     ConfigurationError,
+    Identity,
     Instance,
     InstanceNotFound,
     InstanceState,
     InvalidInstanceState,
     ProviderError,
 )
+from snoozebot_gcp import _identity
 from snoozebot_gcp._errors import cloud_code, is_retryable, map_error, operation_error
 from snoozebot_gcp._http import Connections
 from snoozebot_gcp._mapping import (
@@ -80,7 +82,12 @@ class GcpProvider(CloudProvider):
 
     name = PROVIDER
     version = "1.0.0"
-    api_version = "1.0"
+    api_version = "1.1"
+
+    @classmethod
+    def identify_self(cls) -> Identity:
+        """This machine as one of the cloud's instances, from its metadata service."""
+        return _identity.identify(cls.name)
 
     def __init__(self, config: dict[str, str]) -> None:
         super().__init__(config)

@@ -1,9 +1,11 @@
-"""A fake cloud metadata server on 127.0.0.1: AWS IMDSv2 and the GCE metadata server.
+"""A fake cloud metadata server on 127.0.0.1: AWS IMDSv2, the GCE metadata server and Azure IMDS.
 
 IMDSv2 as EC2 serves it: ``PUT /latest/api/token`` with a TTL header returns
 a session token; every ``GET /latest/meta-data/...`` without that token is
 401. The GCE side answers only requests carrying ``Metadata-Flavor: Google``
-(else 403) and sends that header back. Either side can be switched off
+(else 403) and sends that header back. The Azure side serves
+``GET /metadata/instance?api-version=...`` as JSON to requests carrying
+``Metadata: true`` (else 400, as Azure does). Each side can be switched off
 (404), and every request is recorded.
 
 Use as a context manager::
@@ -14,6 +16,7 @@ Use as a context manager::
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,6 +73,13 @@ class _Handler(BaseHTTPRequestHandler):
             }.get(key)
             headers = {"Metadata-Flavor": "Google"}
             return self._send(200, value, headers) if value else self._send(404, "", headers)
+        if self.path.startswith("/metadata/instance?") and "api-version=" in self.path:
+            if fake.azure is None:
+                return self._send(404)
+            if self.headers.get("Metadata") != "true":
+                return self._send(400, '{"error": "Bad request. Required metadata header not specified"}')
+            compute = {"azEnvironment": "AzurePublicCloud", "location": "westeurope", **fake.azure}
+            return self._send(200, json.dumps({"compute": compute, "network": {"interface": []}}))
         self._send(404)
 
 
@@ -79,11 +89,21 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeMetadata:
-    """Both metadata services on one loopback port; ``aws``/``gce`` None switches a side off."""
+    """The metadata services on one loopback port; ``aws``/``gce``/``azure`` None switches a side off.
 
-    def __init__(self, *, aws: dict[str, str] | None = None, gce: dict[str, str] | None = None) -> None:
+    ``azure`` holds IMDS ``compute`` fields: ``name``, ``resourceGroupName``, ``subscriptionId``.
+    """
+
+    def __init__(
+        self,
+        *,
+        aws: dict[str, str] | None = None,
+        gce: dict[str, str] | None = None,
+        azure: dict[str, str] | None = None,
+    ) -> None:
         self.aws = aws
         self.gce = gce
+        self.azure = azure
         self.tokens: set[str] = set()
         self.requests: list[tuple[str, str, Any]] = []  # (method, path, headers)
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -97,7 +117,8 @@ class FakeMetadata:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``, the form ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` takes."""
+        """``http://127.0.0.1:PORT``, the form ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` and
+        ``SNOOZEBOT_AZURE_IMDS_ENDPOINT`` take."""
         return f"http://{self.host}"
 
     def __enter__(self) -> FakeMetadata:

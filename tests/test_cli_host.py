@@ -85,7 +85,7 @@ def test_failed_import_and_incompatible_api_exit_3_with_one_line() -> None:
     future = run_cli("plugins", "load", "future")
     assert future.returncode == 3
     line = _one_line(future.stderr)
-    assert "2.0" in line and "1.0" in line
+    assert "2.0" in line and "1.1" in line
     listed = run_cli("plugins", "list", "--json")
     assert listed.returncode == 0
     assert {"memory", "noisy", "crashy", "hangy"} <= {p["name"] for p in listed.json()}

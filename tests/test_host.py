@@ -149,7 +149,7 @@ def test_import_failure_names_the_missing_module(manager: PluginManager) -> None
 
 
 def test_incompatible_api_version_names_both_versions(manager: PluginManager) -> None:
-    with pytest.raises(PluginIncompatible, match=r"needs plugin API 2\.0.*provides API 1\.0"):
+    with pytest.raises(PluginIncompatible, match=r"needs plugin API 2\.0.*provides API 1\.1"):
         manager.load_all("future")
 
 

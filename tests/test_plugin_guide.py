@@ -6,6 +6,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,43 @@ def test_third_party_provider_is_listed_loaded_and_serves_instance_calls(acme_si
     stopped = run_cli("instance", "stop", "m-1", "-p", "acme", "-o", "region=moon-1", "--json", env=env)
     assert stopped.returncode == 0, stopped.stderr
     assert stopped.json() == [{"id": "m-1", "provider": "acme", "ok": True, "state": "stopping", "error": None, "target": None, "scope": {}}]
+
+
+class _AcmeMetadata(BaseHTTPRequestHandler):
+    """Acme's (imaginary) metadata service, as the guide's identify_self asks it."""
+
+    answers = {"/acme/v1/machine-id": "m-2", "/acme/v1/region": "moon-1"}
+
+    def do_GET(self) -> None:
+        body = self.answers.get(self.path) if self.headers.get("Acme-Metadata") == "yes" else None
+        data = (body or "").encode()
+        self.send_response(200 if body else 404)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_the_guide_provider_announces_identify_self_and_idle_check_finds_the_machine(acme_site: Path) -> None:
+    env = {"PYTHONPATH": os.pathsep.join([str(acme_site), os.environ.get("PYTHONPATH", "")])}
+    info = run_cli("plugins", "info", "acme", "--json", env=env)
+    assert info.returncode == 0, info.stderr
+    assert (info.json()["api_version"], info.json()["capabilities"]) == ("1.1", ["identify_self"])
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AcmeMetadata)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        env["ACME_METADATA_URL"] = f"http://127.0.0.1:{server.server_address[1]}"
+        idle = ["--cpu", "100", "--network", "1000000", "--disk", "1000000", "--ignore-sessions"]
+        # No -o region: the identity supplies it.
+        res = run_cli("idle", "check", "-p", "acme", *idle, "--naptime", "0", "--dry-run", "--json", env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert res.returncode == 0, res.stderr
+    doc = res.json()
+    assert (doc["action"], doc["instance"]["id"], doc["instance"]["region"]) == ("would-stop", "m-2", "moon-1")

@@ -15,6 +15,7 @@ EXPORTED = [
     "BatchResult",
     "CloudProvider",
     "ConfigurationError",
+    "Identity",
     "Instance",
     "InstanceNotFound",
     "InstanceState",
@@ -66,7 +67,21 @@ def test_every_public_name_defined_in_the_module_is_exported() -> None:
 
 
 def test_api_version() -> None:
-    assert sdk.API_VERSION == "1.0"
+    assert sdk.API_VERSION == "1.1"
+
+
+def test_identity_json_round_trip() -> None:
+    me = sdk.Identity("acme", "vm-7", {"region": "north"})
+    assert me.to_dict() == {"provider": "acme", "instance_id": "vm-7", "options": {"region": "north"}}
+    assert sdk.Identity.from_dict(me.to_dict()) == me
+    with pytest.raises(TypeError):
+        sdk.Identity.from_dict({"provider": "acme", "instance_id": "vm-7", "options": ["region"]})
+
+
+def test_optional_methods_are_documented_but_not_implemented_by_the_base() -> None:
+    with pytest.raises(NotImplementedError):
+        sdk.CloudProvider.identify_self()
+    assert "identify_self" in (sdk.__doc__ or "")
 
 
 def test_state_values_and_unknown_fallback() -> None:

@@ -27,6 +27,8 @@ from test_ui_harness import (
     ui_agent,
 )
 
+from snoozebot.sdk import InstanceState
+
 pytestmark = pytest.mark.slow
 
 
@@ -145,7 +147,7 @@ def test_operator_stops_an_instance_and_the_history_shows_it(page: Any, agent: U
 
     page.once("dialog", answer)
     _row(page, "mem-0").get_by_role("button", name="Stop build-server").click()
-    expect(page.locator(".notice.ok")).to_contain_text("build-server: request accepted; its state is now stopped")
+    expect(page.locator(".notice.ok")).to_contain_text("build-server: stop requested")
     expect(_row(page, "mem-0").locator(".badge")).to_have_text("stopped")
     expect(_row(page, "mem-0").get_by_role("button", name="Start build-server")).to_be_visible()
     assert agent.instances()["mem-0"]["state"] == "stopped"
@@ -302,6 +304,9 @@ def test_a_phone_gets_a_readable_single_column(chromium: Any, agent: UiAgent) ->
         expect(_row(page, "mem-0")).to_be_visible()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+        fields = page.locator(".filters input, .filters select")
+        widths = {fields.nth(n).get_attribute("id"): fields.nth(n).bounding_box()["width"] for n in range(fields.count())}
+        assert len(set(widths.values())) == 1, f"every filter field is as wide as the screen: {widths}"
         screenshot(page, "instances-phone")
     finally:
         context.close()
@@ -337,3 +342,118 @@ def test_a_hung_plugin_gives_a_timeout_message_not_a_hung_page(page: Any, agent:
         expect(page.get_by_role("heading", name="History")).to_be_visible()
     finally:
         agent.ensure_loaded("hangy", loaded=False)
+
+
+EC2_IDS = ("i-0123456789abcdef0", "i-0fedcba9876543210", "i-0a1b2c3d4e5f60718")
+REFUSAL = (
+    "You are not authorized to perform this operation. User: arn:aws:sts::123456789012:assumed-role/"
+    "snoozebot-scheduler/session is not authorized to perform: ec2:StopInstances on resource: "
+    "arn:aws:ec2:eu-central-1:123456789012:instance/i-0a1b2c3d4e5f60718 because no identity-based policy "
+    "allows the ec2:StopInstances action. Encoded authorization failure message: " + "AbCdEf0123456789" * 8
+)
+
+
+def _cloudy_fleet(agent: UiAgent) -> None:
+    """EC2-like ids on the cloudy provider (stop replies "stopping"), one whose stop is refused at length."""
+    agent.write_instances({
+        EC2_IDS[0]: {"state": "running", "name": "build-server", "tags": {"team": "ml", "env": "dev"}},
+        EC2_IDS[1]: {"state": "running", "name": "web-frontend", "tags": {"owner": "alice@example.com"}},
+        EC2_IDS[2]: {"state": "running", "name": "gpu-trainer", "tags": {"team": "ml"}, "refuse": REFUSAL},
+    }, provider="cloudy")
+    agent.ensure_loaded("cloudy")
+
+
+def _lines(locator: Any) -> int:
+    """How many lines of text the element's content takes on screen."""
+    return int(locator.evaluate(
+        "e => { const r = document.createRange(); r.selectNodeContents(e);"
+        " return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }"
+    ))
+
+
+def test_history_shows_each_instance_id_on_one_line_at_1280px(page: Any, agent: UiAgent) -> None:
+    _cloudy_fleet(agent)
+    for instance_id in EC2_IDS:  # a rehearsal, then the real stop: the Action column says "(dry run)"
+        agent.api("POST", f"/api/providers/cloudy/instances/{instance_id}/stop", {"dry_run": True})
+        agent.api("POST", f"/api/providers/cloudy/instances/{instance_id}/stop")
+    sign_in(page, agent.url, agent.token("viewer"))
+    page.goto(f"{agent.url}/ui/history?provider=cloudy")
+    cells = page.locator('table.history tbody [data-label="Instance"]')
+    expect(cells).to_have_count(6)
+    expect(page.locator('table.history tbody [data-label="Error"]').first).to_contain_text("not authorized")
+    screenshot(page, "history-ec2-ids")
+    assert [(cells.nth(n).inner_text(), _lines(cells.nth(n))) for n in range(6)] == [
+        (instance_id, 1) for instance_id in reversed(EC2_IDS) for _ in range(2)
+    ]
+
+
+def test_instance_ids_zones_and_launch_times_stay_on_one_line_at_1280px(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    agent.write_instances(seed_instances())  # one long name (the HTML one) squeezes the other columns
+    sign_in(page, agent.url, agent.token("viewer"))
+    page.goto(f"{agent.url}/ui/instances?provider=memory")
+    row = _row(page, "mem-1")
+    expect(row).to_be_visible()
+    cells = {label: _lines(row.locator(selector)) for label, selector in (
+        ("id", '[data-label="Name"] small'), ("zone", '[data-label="Zone"]'), ("launched", '[data-label="Launched"]'),
+    )}
+    assert cells == {"id": 1, "zone": 1, "launched": 1}
+
+
+def test_choosing_a_provider_shows_its_instances_without_pressing_filter(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    _cloudy_fleet(agent)
+    sign_in(page, agent.url, agent.token("viewer"))
+    page.goto(f"{agent.url}/ui/instances?provider=memory")
+    expect(_row(page, "mem-0")).to_be_visible()
+    page.get_by_label("Provider").select_option("cloudy")
+    expect(page).to_have_url(re.compile(r"/ui/instances\?provider=cloudy(&|$)"))
+    expect(page.get_by_role("heading", name="Instances of cloudy")).to_be_visible()
+    expect(page.locator("#rows tr[data-id]")).to_have_count(3)
+    expect(_row(page, EC2_IDS[0])).to_be_visible()
+
+
+def test_with_the_keyboard_the_provider_applies_on_enter_not_on_each_arrow(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    _cloudy_fleet(agent)
+    sign_in(page, agent.url, agent.token("viewer"))
+    page.goto(f"{agent.url}/ui/instances?provider=memory")
+    chooser = page.get_by_label("Provider")
+    expect(chooser).to_have_value("memory")
+    chooser.focus()
+    page.keyboard.press("ArrowUp")  # cloudy comes before memory
+    expect(chooser).to_have_value("cloudy")
+    page.wait_for_timeout(300)
+    assert page.url.endswith("/ui/instances?provider=memory"), "one arrow press left the page"
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/ui/instances\?provider=cloudy(&|$)"))
+    expect(_row(page, EC2_IDS[0])).to_be_visible()
+
+
+def test_the_search_field_shows_its_whole_placeholder(page: Any, agent: UiAgent) -> None:
+    agent.ensure_loaded("memory")
+    sign_in(page, agent.url, agent.token("viewer"))
+    page.goto(f"{agent.url}/ui/instances?provider=memory")
+    search = page.get_by_label("Search")
+    text, room = search.evaluate(
+        "e => { const s = getComputedStyle(e); const c = document.createElement('canvas').getContext('2d');"
+        " c.font = `${s.fontStyle} ${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;"
+        " return [c.measureText(e.placeholder).width,"
+        " e.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight)]; }"
+    )
+    assert text <= room, f"the placeholder needs {text:.0f}px, the field has {room:.0f}px"
+
+
+def test_the_banner_after_a_stop_never_contradicts_the_row(page: Any, agent: UiAgent) -> None:
+    _cloudy_fleet(agent)
+    sign_in(page, agent.url, agent.token("operator"))
+    page.goto(f"{agent.url}/ui/instances?provider=cloudy")
+    page.once("dialog", lambda dialog: dialog.accept())
+    _row(page, EC2_IDS[0]).get_by_role("button", name="Stop build-server").click()
+    banner = page.locator(".notice.ok")
+    expect(banner).to_contain_text("build-server: stop requested")
+    expect(_row(page, EC2_IDS[0]).locator(".badge")).to_have_text("stopped")  # the cloud replied "stopping"
+    screenshot(page, "instances-after-stop")
+    shown = _row(page, EC2_IDS[0]).locator(".badge").inner_text()
+    named = {s.value for s in InstanceState if re.search(rf"\b{s.value}\b", banner.inner_text())}
+    assert named <= {shown}, f"the banner says {named}, the row says {shown}"

@@ -59,6 +59,8 @@ class UiAgent:
 
     agent: Agent
     state_file: Path
+    cloudy_file: Path
+    """The state file of the ``cloudy`` provider (answers like a cloud: see its module)."""
 
     @property
     def url(self) -> str:
@@ -67,11 +69,14 @@ class UiAgent:
     def token(self, role: str) -> str:
         return self.agent.tokens[role]
 
-    def write_instances(self, instances: dict[str, dict[str, Any]]) -> None:
-        self.state_file.write_text(json.dumps(instances))
+    def _file(self, provider: str) -> Path:
+        return {"memory": self.state_file, "cloudy": self.cloudy_file}[provider]
 
-    def instances(self) -> dict[str, dict[str, Any]]:
-        data: dict[str, dict[str, Any]] = json.loads(self.state_file.read_text())
+    def write_instances(self, instances: dict[str, dict[str, Any]], *, provider: str = "memory") -> None:
+        self._file(provider).write_text(json.dumps(instances))
+
+    def instances(self, *, provider: str = "memory") -> dict[str, dict[str, Any]]:
+        data: dict[str, dict[str, Any]] = json.loads(self._file(provider).read_text())
         return data
 
     def audit_count(self) -> int:
@@ -99,8 +104,12 @@ def ui_agent(base: Path, *, timeout: float = 10.0) -> Iterator[UiAgent]:
     home.mkdir()
     state_file = base / "memory.json"
     state_file.write_text(json.dumps(seed_instances()))
+    cloudy_file = base / "cloudy.json"
+    cloudy_file.write_text("{}")
     config = base / "config.toml"
-    config.write_text(f'[providers.memory]\nstate_file = "{state_file}"\n')
+    config.write_text(
+        f'[providers.memory]\nstate_file = "{state_file}"\n[providers.cloudy]\nstate_file = "{cloudy_file}"\n'
+    )
     env = {"SNOOZEBOT_HOME": str(home), "SNOOZEBOT_CONFIG": str(config)}
     tokens = {}
     for role in ROLES:
@@ -111,7 +120,7 @@ def ui_agent(base: Path, *, timeout: float = 10.0) -> Iterator[UiAgent]:
     pythonpath = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
     with running_agent(home, config, timeout=timeout, extra_env={"PYTHONPATH": pythonpath}) as agent:
         agent.tokens = tokens
-        yield UiAgent(agent, state_file)
+        yield UiAgent(agent, state_file, cloudy_file)
 
 
 NEEDY_LIBRARY = "sbui-missing-lib"

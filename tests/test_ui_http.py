@@ -103,7 +103,7 @@ def test_without_javascript_the_server_asks_for_confirmation(agent: UiAgent) -> 
         assert done.headers["location"] == "/ui/instances?provider=memory&state=running"
         assert agent.instances()["mem-0"]["state"] == "stopped"
         page = client.get(done.headers["location"]).text
-        assert "build-server: request accepted; its state is now stopped." in page
+        assert "build-server: stop requested; the table shows its state as the cloud reports it." in page
         bogus = client.post("/ui/instances/action", data={**fields, "action": "terminate", "confirmed": "yes"})
         assert bogus.status_code == 403
 
@@ -159,3 +159,15 @@ def test_a_crashing_plugin_shows_its_error_and_restarting(agent: UiAgent) -> Non
             assert "crashy" in overview and 'class="notice error"' in overview  # its card says why
     finally:
         agent.ensure_loaded("crashy", loaded=False)
+
+
+def test_the_zone_column_shows_the_zone_never_the_region(agent: UiAgent) -> None:
+    agent.write_instances({
+        "vm-zoned": {"state": "running", "name": "zoned", "region": "westeurope", "zone": "westeurope-2"},
+        "vm-regional": {"state": "running", "name": "regional", "region": "westeurope", "zone": ""},
+    }, provider="cloudy")
+    agent.ensure_loaded("cloudy")
+    with _signed_in(agent, "viewer") as client:
+        rows = client.get("/ui/instances/rows", params={"provider": "cloudy"}).text
+    zones = dict(re.findall(r'<tr data-id="([^"]+)".*?<td data-label="Zone"[^>]*>([^<]*)</td>', rows, flags=re.S))
+    assert zones == {"vm-zoned": "westeurope-2", "vm-regional": "–"}

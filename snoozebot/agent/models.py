@@ -66,6 +66,9 @@ class PluginStatusModel(BaseModel):
     status: str = Field(description="Worker: running, crashed, stopped or not started.")
     plugin_version: str | None
     api_version: str | None
+    capabilities: list[str] = Field(
+        default_factory=list, description="Optional methods the worker announced (plugin API 1.1)."
+    )
     pid: int | None
     restarts: int
     crashes: int

@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
+from snoozebot import sdk
 from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, error, info
-from snoozebot.config import load_config
+from snoozebot.config import load_config, parse_options
 from snoozebot.errors import OperationFailed
 from snoozebot.idle import (
     STOPPABLE,
@@ -22,7 +23,8 @@ from snoozebot.idle import (
     resolve_settings,
     run_check,
 )
-from snoozebot.runtime import open_runtime, resolve_timeout
+from snoozebot.local import LocalBackend
+from snoozebot.runtime import Runtime, open_runtime, resolve_timeout
 from snoozebot.state import exclusive_lock, state_dir
 
 __all__ = ["app"]
@@ -36,7 +38,7 @@ app = typer.Typer(
 ProviderArg = Annotated[
     str | None,
     typer.Option(
-        "--provider", "-p", metavar="PROVIDER", help="Whose metadata to ask. Default: aws, then gcp."
+        "--provider", "-p", metavar="PROVIDER", help="Who identifies this machine. Default: any that can."
     ),
 ]
 NaptimeArg = Annotated[
@@ -69,7 +71,7 @@ def _boot_time() -> dt.datetime:
 
 
 class _StopThisInstance:
-    """Find this machine through its metadata service and stop it through its provider."""
+    """Find this machine through its provider's ``identify_self`` and stop it through that provider."""
 
     def __init__(
         self,
@@ -84,26 +86,37 @@ class _StopThisInstance:
         self.options, self.config, self.timeout = options, config, timeout
 
     def __call__(self, *, dry_run: bool) -> StopOutcome:
+        with self._runtime(self.options) as rt:
+            me = identify(rt.backend.manager, self.provider)
+            options = [*(f"{k}={v}" for k, v in me.options.items()), *self.options]
+            wanted = rt.config.provider_options(me.provider, parse_options(options))
+            if wanted == rt.config.provider_options(me.provider, parse_options(self.options)):
+                return self._stop(rt, me, dry_run=dry_run)
+        # The identity supplies options (a region, a project): the provider's worker needs them.
+        with self._runtime(options) as rt:
+            return self._stop(rt, me, dry_run=dry_run)
+
+    def _runtime(self, options: list[str]) -> contextlib.AbstractContextManager[Runtime[LocalBackend]]:
+        return open_runtime(config=self.config, options=options, timeout=self.timeout)
+
+    def _stop(self, rt: Runtime[LocalBackend], me: sdk.Identity, *, dry_run: bool) -> StopOutcome:
         from snoozebot.operations import default_actor, run_action
 
-        me = identify(self.provider)
-        found = [f"{k}={v}" for k, v in me.options.items()]
-        with open_runtime(config=self.config, options=[*found, *self.options], timeout=self.timeout) as rt:
-            client = rt.backend.provider(me.provider)
-            instance = client.get_instance_info(me.instance_id)
-            if instance.state not in STOPPABLE:
-                return StopOutcome("none", instance)
-            if dry_run:
-                return StopOutcome("would-stop", instance)
-            [result] = run_action(
-                client,
-                rt.backend.context,
-                action="stop",
-                instance_ids=[me.instance_id],
-                hibernate=self.hibernate,
-                actor=default_actor(),
-                source="idle",
-            )
+        client = rt.backend.provider(me.provider)
+        instance = client.get_instance_info(me.instance_id)
+        if instance.state not in STOPPABLE:
+            return StopOutcome("none", instance)
+        if dry_run:
+            return StopOutcome("would-stop", instance)
+        [result] = run_action(
+            client,
+            rt.backend.context,
+            action="stop",
+            instance_ids=[me.instance_id],
+            hibernate=self.hibernate,
+            actor=default_actor(),
+            source="idle",
+        )
         if result.failure is not None:
             problem = f"stopping {me.instance_id} failed: {result.failure.message}"
             return StopOutcome("stop", instance, problem)

@@ -169,7 +169,8 @@ def info_(  # noqa: PLR0917 - Typer passes options by keyword
     if json_:
         emit_json(doc)
         return
-    table(None, ["FIELD", "VALUE"], [[k, "" if v is None else v] for k, v in doc.items()])
+    rows = [[k, ", ".join(v) if isinstance(v, list) else "" if v is None else v] for k, v in doc.items()]
+    table(None, ["FIELD", "VALUE"], rows)
 
 
 @app.command("check")

@@ -7,7 +7,14 @@ from typing import Any
 
 from snoozebot import sdk
 from snoozebot.errors import provider_error_from_wire
-from snoozebot.host.replies import parse_batch, parse_instance, parse_instances
+from snoozebot.host.protocol import Method
+from snoozebot.host.replies import (
+    parse_batch,
+    parse_expansion,
+    parse_identity,
+    parse_instance,
+    parse_instances,
+)
 from snoozebot.host.supervisor import Supervisor
 from snoozebot.results import ActionResult
 
@@ -38,26 +45,39 @@ class ProviderClient:
 
     def ping(self) -> sdk.ProviderError | None:
         """Health check: None when the provider is ready, else its setup error."""
-        reply = self._call("ping", {})
+        reply = self._call(Method.PING, {})
         error = reply.get("error") if isinstance(reply, dict) else None
         return provider_error_from_wire(error) if error else None
 
     def list_instances(self, filters: Mapping[str, str] | None = None) -> list[sdk.Instance]:
         """Instances whose tags/labels equal every ``filters`` item."""
-        return parse_instances(self._call("list_instances", {"filters": dict(filters or {})}), self.name)
+        return parse_instances(self._call(Method.LIST_INSTANCES, {"filters": dict(filters or {})}), self.name)
 
     def get_instance_info(self, instance_id: str) -> sdk.Instance:
         """One instance as the provider describes it now."""
-        return parse_instance(self._call("get_instance_info", {"instance_id": instance_id}), self.name)
+        return parse_instance(self._call(Method.GET_INSTANCE_INFO, {"instance_id": instance_id}), self.name)
 
     def stop_instances(
         self, instance_ids: list[str], *, hibernate: bool = False, dry_run: bool = False
     ) -> list[ActionResult]:
         """Stop many instances in one call; one result per id, in order."""
         params = {"instance_ids": instance_ids, "hibernate": hibernate, "dry_run": dry_run}
-        return parse_batch(self._call("stop_instances", params), instance_ids, self.name)
+        return parse_batch(self._call(Method.STOP_INSTANCES, params), instance_ids, self.name)
 
     def start_instances(self, instance_ids: list[str], *, dry_run: bool = False) -> list[ActionResult]:
         """Start many instances in one call; one result per id, in order."""
         params = {"instance_ids": instance_ids, "dry_run": dry_run}
-        return parse_batch(self._call("start_instances", params), instance_ids, self.name)
+        return parse_batch(self._call(Method.START_INSTANCES, params), instance_ids, self.name)
+
+    def offers(self, capability: Method) -> bool:
+        """Whether the provider announced ``capability`` (starts its worker to learn it)."""
+        hello = self.supervisor.worker().handshake
+        return hello is not None and capability in hello.capabilities
+
+    def expand_options(self, options: Mapping[str, str]) -> dict[str, list[str]]:
+        """Capability: the values the provider's own words in ``options`` stand for."""
+        return parse_expansion(self._call(Method.EXPAND_OPTIONS, {"options": dict(options)}), self.name)
+
+    def identify_self(self) -> sdk.Identity:
+        """Capability: which of its instances this machine is; CapabilityMissing if not offered."""
+        return parse_identity(self._call(Method.IDENTIFY_SELF, {}), self.name)

@@ -45,6 +45,8 @@ class PluginStatus:
     crashes: int = 0
     last_error: str | None = None
     problems: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()
+    """Optional methods the worker announced (known once it started)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,7 @@ class PluginStatus:
             "status": self.status,
             "plugin_version": self.plugin_version,
             "api_version": self.api_version,
+            "capabilities": list(self.capabilities),
             "pid": self.pid,
             "restarts": self.restarts,
             "crashes": self.crashes,
@@ -77,6 +80,7 @@ class PluginStatus:
             status=str(doc.get("status") or "not started"),
             plugin_version=doc.get("plugin_version"),
             api_version=doc.get("api_version"),
+            capabilities=tuple(str(c) for c in doc.get("capabilities") or ()),
             pid=doc.get("pid"),
             restarts=int(doc.get("restarts") or 0),
             crashes=int(doc.get("crashes") or 0),
@@ -168,6 +172,7 @@ class PluginManager:
             status=sup.status if sup else "not started",
             plugin_version=hello.plugin_version if hello else None,
             api_version=hello.api_version if hello else None,
+            capabilities=hello.capabilities if hello else (),
             pid=sup.pid if sup else None,
             restarts=sup.restarts if sup else 0,
             crashes=sup.crashes if sup else 0,

@@ -23,6 +23,7 @@ from typing import Any
 
 from snoozebot import sdk
 from snoozebot.errors import (
+    CapabilityMissing,
     PluginCrashed,
     PluginIncompatible,
     PluginLoadError,
@@ -65,6 +66,34 @@ class Handshake:
     api_version: str
     requires_plugins: tuple[str, ...]
     pid: int
+    capabilities: tuple[str, ...] = ()
+    """The optional methods (:data:`snoozebot.host.protocol.CAPABILITIES`) the provider serves."""
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> Handshake:
+        """Read a ``hello``; capabilities the host does not know are left out (it cannot call them)."""
+        announced = message.get("capabilities") or []
+        known = {str(m) for m in protocol.CAPABILITIES}
+        return cls(
+            provider=str(message.get("provider")),
+            protocol=str(message.get("protocol")),
+            plugin_version=str(message.get("plugin_version")),
+            api_version=str(message.get("api_version")),
+            requires_plugins=tuple(str(r) for r in message.get("requires_plugins") or ()),
+            pid=int(message.get("pid") or 0),
+            capabilities=tuple(c for c in announced if isinstance(c, str) and c in known)
+            if isinstance(announced, list)
+            else (),
+        )
+
+    def require(self, method: str) -> None:
+        """Raise CapabilityMissing unless ``method`` is a core method or an announced capability."""
+        try:
+            spec = protocol.METHODS[protocol.Method(method)]
+        except ValueError:
+            return  # not a method of the protocol: the worker refuses it
+        if spec.capability and method not in self.capabilities:
+            raise CapabilityMissing(self.provider, method)
 
 
 class WorkerProcess:
@@ -133,14 +162,7 @@ class WorkerProcess:
                 raise PluginLoadError(
                     self.provider, f"plugin {self.provider!r} sent {message['type']!r} before hello"
                 )
-            hello = Handshake(
-                provider=str(message.get("provider")),
-                protocol=str(message.get("protocol")),
-                plugin_version=str(message.get("plugin_version")),
-                api_version=str(message.get("api_version")),
-                requires_plugins=tuple(str(r) for r in message.get("requires_plugins") or ()),
-                pid=int(message.get("pid") or 0),
-            )
+            hello = Handshake.from_message(message)
             self._check(hello, host_api_version)
         except BaseException:
             self.shutdown()
@@ -211,11 +233,16 @@ class WorkerProcess:
             raise error from None
 
     def submit(self, method: str, params: dict[str, Any]) -> Future[Any]:
-        """Send one request; the future resolves with its result or error."""
+        """Send one request; the future resolves with its result or error.
+
+        A capability the worker did not announce is never sent (CapabilityMissing).
+        """
         future: Future[Any] = Future()
         if self._dead is not None:
             future.set_exception(self._dead)
             return future
+        if self.handshake is not None:
+            self.handshake.require(method)
         request_id = next(self._ids)
         data = protocol.encode({"type": "request", "id": request_id, "method": method, "params": params})
         with self._pending_lock:

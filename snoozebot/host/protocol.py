@@ -4,25 +4,43 @@ Every message is one JSON object encoded as UTF-8 and sent with
 ``Connection.send_bytes``; nothing is ever pickled. The ``type`` field says
 what a message is:
 
-``hello``     worker -> host, first message: protocol, provider, plugin_version, api_version
+``hello``     worker -> host, first message: protocol, provider, plugin_version, api_version,
+              requires_plugins, pid, and ``capabilities`` (the optional methods it serves)
 ``fatal``     worker -> host, instead of ``hello`` when the plugin cannot be loaded
 ``request``   host -> worker: ``id``, ``method``, ``params``
 ``response``  worker -> host: ``id`` and either ``result`` or ``error``
 ``log``       worker -> host: a log record or a line the plugin wrote to stderr
 ``shutdown``  host -> worker: finish in-flight calls, close the provider, exit
 
+A request's ``method`` is a :class:`Method`; :data:`METHODS` says, for each,
+which provider attribute serves it, how its ``params`` become the call's
+arguments, what kind of result comes back, and whether it is an optional
+*capability* (plugin API 1.1), served only by providers that implement it and
+announce it in their ``hello``. Both ends work from that one table.
+
 This module knows messages only; processes are the supervisor's business.
 """
 
 from __future__ import annotations
 
+import enum
 import json
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
 
 __all__ = [
+    "CAPABILITIES",
     "MAX_MESSAGE_BYTES",
+    "METHODS",
     "PROTOCOL_VERSION",
+    "Method",
+    "MethodSpec",
+    "Param",
+    "ParamKind",
     "ProtocolError",
+    "ResultKind",
     "decode",
     "encode",
     "is_compatible",
@@ -37,6 +55,105 @@ Message = dict[str, Any]
 
 class ProtocolError(Exception):
     """A message that is not valid JSON, not an object, too large, or untyped."""
+
+
+class Method(enum.StrEnum):
+    """The request methods; each value is the wire string."""
+
+    PING = "ping"
+    LIST_INSTANCES = "list_instances"
+    GET_INSTANCE_INFO = "get_instance_info"
+    STOP_INSTANCES = "stop_instances"
+    START_INSTANCES = "start_instances"
+    IDENTIFY_SELF = "identify_self"
+    EXPAND_OPTIONS = "expand_options"
+
+
+ResultKind = Literal["ping", "instance", "instances", "batch", "identity", "expansion"]
+"""The shape of a result: ``{"ok", "error"}``, one Instance, a list of them, a list of
+``{"id", "instance"|"error"}`` in the order of the ids asked for, or ``{"provider",
+"instance_id", "options"}``, or ``{option: [values]}``."""
+
+ParamKind = Literal["str", "strs", "bool", "tags"]
+"""How a parameter is read: a string, a list of strings, a flag, a ``str -> str`` mapping."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One request parameter and how the worker passes it to the provider."""
+
+    name: str
+    kind: ParamKind
+    keyword: bool = False
+    """Passed by keyword (the SDK's signature makes it keyword-only), else by position."""
+
+    def read(self, params: Mapping[str, Any]) -> Any:
+        """The value of this parameter in a request's ``params`` (missing: empty, false)."""
+        value = params.get(self.name)
+        if self.kind == "str":
+            if value is None:
+                raise ProtocolError(f"request lacks parameter {self.name!r}")
+            return str(value)
+        if self.kind == "strs":
+            return [str(v) for v in value or ()]
+        if self.kind == "bool":
+            return bool(value)
+        return {str(k): str(v) for k, v in dict(value or {}).items()}
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """What one method is: the provider attribute, its parameters, its result, and its API."""
+
+    attribute: str | None
+    """The ``CloudProvider`` attribute that serves it; None for ``ping`` (the worker answers)."""
+    result: ResultKind
+    params: tuple[Param, ...] = ()
+    capability: bool = False
+    """Optional (API 1.1): served only by providers that implement it and announce it."""
+    since: str = "1.0"
+    """The plugin API that introduced it; a plugin written for an older one never announces it."""
+    on_class: bool = False
+    """Called on the provider class: it answers before (and without) valid provider options."""
+
+    def arguments(self, params: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        """The provider call's positional and keyword arguments, read from ``params``."""
+        args = [p.read(params) for p in self.params if not p.keyword]
+        kwargs = {p.name: p.read(params) for p in self.params if p.keyword}
+        return args, kwargs
+
+
+_IDS = Param("instance_ids", "strs")
+_DRY_RUN = Param("dry_run", "bool", keyword=True)
+
+METHODS: Mapping[Method, MethodSpec] = MappingProxyType(
+    {
+        Method.PING: MethodSpec(None, "ping"),
+        Method.LIST_INSTANCES: MethodSpec("list_instances", "instances", (Param("filters", "tags"),)),
+        Method.GET_INSTANCE_INFO: MethodSpec(
+            "get_instance_info", "instance", (Param("instance_id", "str"),)
+        ),
+        Method.STOP_INSTANCES: MethodSpec(
+            "stop_instances", "batch", (_IDS, Param("hibernate", "bool", keyword=True), _DRY_RUN)
+        ),
+        Method.START_INSTANCES: MethodSpec("start_instances", "batch", (_IDS, _DRY_RUN)),
+        Method.IDENTIFY_SELF: MethodSpec(
+            "identify_self", "identity", capability=True, since="1.1", on_class=True
+        ),
+        Method.EXPAND_OPTIONS: MethodSpec(
+            "expand_options",
+            "expansion",
+            (Param("options", "tags"),),
+            capability=True,
+            since="1.1",
+            on_class=True,
+        ),
+    }
+)
+"""Every method of the protocol, used by the worker to dispatch and by the host to call."""
+
+CAPABILITIES: tuple[Method, ...] = tuple(m for m, spec in METHODS.items() if spec.capability)
+"""The optional methods, in table order."""
 
 
 def encode(message: Message) -> bytes:

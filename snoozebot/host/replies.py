@@ -12,7 +12,9 @@ one documented in ``docs/plugin-guide.md`` (Instance fields) and
   ``region``, ``zone`` strings or null, ``launch_time`` an ISO 8601 time with an
   offset or null, and ``tags`` an object of strings to strings;
 - a batch reply is a list holding, for each id asked for, one object
-  ``{"id", "instance"}`` or ``{"id", "error": {"code", "message", ...}}``.
+  ``{"id", "instance"}`` or ``{"id", "error": {"code", "message", ...}}``;
+- an identity (``identify_self``) is ``{"provider", "instance_id", "options"}``: the
+  plugin's own name, a non-empty id, and an object of strings to strings.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from snoozebot import sdk
 from snoozebot.errors import PluginError, provider_error_from_wire
 from snoozebot.results import ActionResult, Failure
 
-__all__ = ["MalformedReply", "parse_batch", "parse_instance", "parse_instances"]
+__all__ = ["MalformedReply", "parse_batch", "parse_identity", "parse_instance", "parse_instances"]
 
 _NULLABLE_TEXT = ("raw_state", "launch_time", "name", "instance_type", "region", "zone")
 
@@ -124,3 +126,26 @@ def parse_batch(reply: Any, instance_ids: Sequence[str], plugin: str) -> list[Ac
         else:
             results.append(ActionResult(instance_id, plugin, parse_instance(item.get("instance"), plugin)))
     return results
+
+
+def parse_expansion(reply: Any, plugin: str) -> dict[str, list[str]]:
+    """The values an ``expand_options`` reply gives: option names to lists of strings."""
+    if type(reply) is not dict or not all(
+        type(values) is list and all(type(v) is str for v in values) for values in reply.values()
+    ):
+        raise MalformedReply(plugin, "an option expansion is not an object of string lists")
+    return reply
+
+
+def parse_identity(reply: Any, plugin: str) -> sdk.Identity:
+    """The Identity in an ``identify_self`` reply: this plugin's, with string options."""
+    if type(reply) is not dict:
+        raise MalformedReply(plugin, f"identity is {type(reply).__name__}, not an object")
+    instance_id, options = reply.get("instance_id"), reply.get("options") or {}
+    if reply.get("provider") != plugin:
+        raise MalformedReply(plugin, f"identity names provider {reply.get('provider')!r}")
+    if type(instance_id) is not str or not instance_id:
+        raise MalformedReply(plugin, "identity has no instance_id string")
+    if type(options) is not dict or not all(type(v) is str for v in options.values()):
+        raise MalformedReply(plugin, "identity options are not an object of strings")
+    return sdk.Identity(plugin, instance_id, dict(options))

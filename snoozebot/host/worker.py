@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import io
 import logging
 import os
@@ -17,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
@@ -27,7 +29,7 @@ from snoozebot.host import protocol
 from snoozebot.host.discovery import ENTRY_POINT_GROUP
 from snoozebot.host.scopes import ScopedProviders
 
-__all__ = ["run_worker"]
+__all__ = ["capabilities_of", "run_worker"]
 
 _MAX_CONCURRENT_CALLS = 32
 _PARENT_POLL_SECONDS = 0.25
@@ -189,19 +191,72 @@ def _fatal_for(provider_name: str, exc: BaseException) -> dict[str, Any]:
     }
 
 
-class _Dispatcher:
-    """Maps request methods onto the provider and its results onto JSON."""
+def capabilities_of(cls: type[sdk.CloudProvider]) -> list[protocol.Method]:
+    """The optional methods ``cls`` announces: those it overrides, if its api_version has them.
 
-    def __init__(self, provider_name: str, providers: ScopedProviders) -> None:
+    A 1.0 plugin announces none, whatever it defines.
+    """
+    return [
+        method
+        for method in protocol.CAPABILITIES
+        if protocol.is_compatible(protocol.METHODS[method].since, str(cls.api_version))
+        and _overrides(cls, str(protocol.METHODS[method].attribute))
+    ]
+
+
+def _overrides(cls: type[sdk.CloudProvider], attribute: str) -> bool:
+    base = inspect.getattr_static(sdk.CloudProvider, attribute, None)
+    return inspect.getattr_static(cls, attribute, None) not in (None, base)
+
+
+def _expansion(value: Any) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise TypeError(f"returned {type(value).__name__} where a dict of option values was expected")
+    return {str(k): [str(v) for v in values] for k, values in value.items()}
+
+
+class _Dispatcher:
+    """Serves each request from the method table: its provider call and the JSON of its result."""
+
+    def __init__(
+        self,
+        provider_name: str,
+        cls: type[sdk.CloudProvider],
+        config: dict[str, str],
+        *,
+        capabilities: list[protocol.Method],
+    ) -> None:
         self._name = provider_name
-        self._providers = providers
+        self._cls = cls
+        self._capabilities = frozenset(capabilities)
+        self._results: dict[protocol.ResultKind, Callable[[Any, list[Any]], Any]] = {
+            "instance": lambda value, _: self._instance(value),
+            "instances": lambda value, _: [self._instance(i) for i in value],
+            "batch": lambda value, args: self._batch(value, args[0]),
+            "identity": lambda value, _: self._identity(value),
+            "expansion": lambda value, _: _expansion(value),
+        }
+        # one provider object per scope asked for; the worker's own options build the first
+        self._providers = ScopedProviders(cls, config)
 
     def close(self) -> None:
         self._providers.close()
 
+    def _ping(self, scope: Mapping[str, Any] | None) -> dict[str, Any]:
+        error = self._providers.setup_error(scope)
+        wire = None if error is None else error_to_wire(error, plugin=self._name)
+        return {"ok": error is None, "error": wire}
+
     def _instance(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, sdk.Instance):
             raise TypeError(f"returned {type(value).__name__} where an Instance was expected")
+        return value.to_dict()
+
+    def _identity(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, sdk.Identity):
+            raise TypeError(f"returned {type(value).__name__} where an Identity was expected")
+        if value.provider != self._name:
+            raise TypeError(f"returned an Identity of provider {value.provider!r}, not {self._name!r}")
         return value.to_dict()
 
     def _batch(self, outcome: Any, ids: list[str]) -> list[dict[str, Any]]:
@@ -220,30 +275,19 @@ class _Dispatcher:
         return results
 
     def dispatch(self, method: str, params: dict[str, Any]) -> Any:
+        try:
+            name = protocol.Method(method)
+        except ValueError:
+            raise ValueError(f"unknown method {method!r}") from None
+        spec = protocol.METHODS[name]
+        if spec.capability and name not in self._capabilities:
+            raise sdk.ProviderError(f"provider {self._name!r} does not offer {name} (not announced)")
         scope = params.get("scope")
-        if method == "ping":
-            error = self._providers.setup_error(scope)
-            return {
-                "ok": error is None,
-                "error": None if error is None else error_to_wire(error, plugin=self._name),
-            }
-        provider = self._providers.get(scope)
-        if method == "list_instances":
-            found = provider.list_instances(dict(params.get("filters") or {}))
-            return [self._instance(i) for i in found]
-        if method == "get_instance_info":
-            return self._instance(provider.get_instance_info(str(params["instance_id"])))
-        ids = [str(i) for i in params.get("instance_ids", [])]
-        if method == "stop_instances":
-            return self._batch(
-                provider.stop_instances(
-                    ids, hibernate=bool(params.get("hibernate")), dry_run=bool(params.get("dry_run"))
-                ),
-                ids,
-            )
-        if method == "start_instances":
-            return self._batch(provider.start_instances(ids, dry_run=bool(params.get("dry_run"))), ids)
-        raise ValueError(f"unknown method {method!r}")
+        if spec.attribute is None:
+            return self._ping(scope)
+        target: Any = self._cls if spec.on_class else self._providers.get(scope)
+        args, kwargs = spec.arguments(params)
+        return self._results[spec.result](getattr(target, spec.attribute)(*args, **kwargs), args)
 
 
 def run_worker(
@@ -263,6 +307,7 @@ def run_worker(
         except BaseException as exc:
             channel.send({"type": "fatal", "error": _fatal_for(provider_name, exc)})
             return
+        capabilities = capabilities_of(cls)
         channel.send(
             {
                 "type": "hello",
@@ -271,10 +316,11 @@ def run_worker(
                 "plugin_version": str(cls.version),
                 "api_version": str(cls.api_version),
                 "requires_plugins": [str(r) for r in cls.requires_plugins],
+                "capabilities": [str(m) for m in capabilities],
                 "pid": os.getpid(),
             }
         )
-        dispatcher = _Dispatcher(provider_name, ScopedProviders(cls, config))
+        dispatcher = _Dispatcher(provider_name, cls, config, capabilities=capabilities)
         _serve(conn, channel, dispatcher, provider_name)
         dispatcher.close()
     except BaseException:

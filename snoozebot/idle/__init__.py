@@ -1,15 +1,15 @@
-"""Idle detection on the instance itself (``snoozebot idle check``; DESIGN.md section 4a).
+"""Idle detection on the instance itself (``snoozebot idle check``; docs/cron.md).
 
 - :mod:`.readings`: readings, thresholds and the idle verdict (pure);
 - :mod:`.sampler`: measuring this machine (psutil, ``nvidia-smi``, utmp sessions);
 - :mod:`.settings`: thresholds and nap time from options and ``[idle]``;
 - :mod:`.tracker`: since when the machine is idle, discarded after a reboot;
-- :mod:`.identity`: which instance this is, from the cloud's metadata service;
+- :mod:`.identity`: which instance this is, from the providers' ``identify_self``;
 - :mod:`.check`: one check from sample to stop.
 """
 
 from snoozebot.idle.check import STOPPABLE, CheckResult, StopAction, StopOutcome, run_check
-from snoozebot.idle.identity import Identity, identify
+from snoozebot.idle.identity import identify
 from snoozebot.idle.readings import DEFAULT_THRESHOLDS, Reading, Readings, Thresholds, evaluate
 from snoozebot.idle.sampler import Sampler, SystemSampler
 from snoozebot.idle.settings import DEFAULT_NAPTIME, IdleSettings, parse_naptime, resolve_settings
@@ -20,7 +20,6 @@ __all__ = [
     "DEFAULT_THRESHOLDS",
     "STOPPABLE",
     "CheckResult",
-    "Identity",
     "IdleSettings",
     "IdleTracker",
     "Reading",

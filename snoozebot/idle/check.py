@@ -42,7 +42,7 @@ class StopAction(Protocol):
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The outcome of one check, in the JSON shape of DESIGN.md 4a."""
+    """The outcome of one check, in the JSON shape of docs/cron.md."""
 
     idle: bool
     idle_since: dt.datetime | None

@@ -27,7 +27,7 @@ class Reading:
 
 @dataclass(frozen=True)
 class Readings:
-    """One sample of the machine (DESIGN.md 4a): CPU %, network and disk kB/s, GPU %, sessions."""
+    """One sample of the machine (docs/cron.md): CPU %, network and disk kB/s, GPU %, sessions."""
 
     cpu: Reading
     network: Reading

@@ -104,9 +104,10 @@ def _instances_url(provider: str, back: str) -> str:
     return f"{url}&{back}" if back else url
 
 
-def _outcome(result: ActionResult, name: str) -> tuple[str, str]:
+def _outcome(result: ActionResult, name: str, action: str) -> tuple[str, str]:
+    """The banner after an action: what was asked, never a state that the table may already contradict."""
     if result.failure is None:
-        return "ok", f"{name}: request accepted; its state is now {result.state}."
+        return "ok", f"{name}: {action} requested; the table shows its state as the cloud reports it."
     return "error", f"{name}: {result.failure.message} ({result.failure.code})"
 
 
@@ -136,7 +137,7 @@ async def act(request: Request, caller: Caller = Depends(operator)) -> Response:
         what=f"{action} of {label}",
     )
     if answer.value is not None:
-        caller.session.notify(*_outcome(answer.value, label))
+        caller.session.notify(*_outcome(answer.value, label, action))
     else:
         caller.session.notify("error", f"Could not {action} {label}: {answer.error}")
     return RedirectResponse(_instances_url(provider, back), status_code=303)

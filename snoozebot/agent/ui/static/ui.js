@@ -1,5 +1,7 @@
 // snoozebot web UI: a little progressive enhancement. Every page works without it.
 // - forms with data-confirm ask first, then tell the server it was confirmed;
+// - a select with data-submit-on-change applies its form when a choice is made
+//   (the form's own button does the same without script);
 // - the instances table refreshes its rows every few seconds (faster while
 //   an instance is changing state, slower while the provider fails), and
 //   stops when the session ends.
@@ -23,6 +25,47 @@ document.addEventListener("submit", function (event) {
   }
   confirmed.value = "yes";
 });
+
+(function submitOnChange() {
+  // A pointer's choice applies at once. Arrow keys change a closed select step by
+  // step, so a keyboard choice applies on Enter, or when the focus leaves the field.
+  var STEPS = ["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Home", "End", "PageUp", "PageDown"];
+
+  function target(event) {
+    var field = event.target;
+    return field instanceof HTMLSelectElement && field.hasAttribute("data-submit-on-change") && field.form
+      ? field : null;
+  }
+
+  function changed(field) {
+    return !field.options[field.selectedIndex].defaultSelected;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var field = target(event);
+    if (!field) {
+      return;
+    }
+    if (STEPS.indexOf(event.key) >= 0) {
+      field.dataset.stepping = "1";
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      field.form.requestSubmit();
+    }
+  });
+  document.addEventListener("change", function (event) {
+    var field = target(event);
+    if (field && !field.dataset.stepping) {
+      field.form.requestSubmit();
+    }
+  });
+  document.addEventListener("focusout", function (event) {
+    var field = target(event);
+    if (field && field.dataset.stepping && changed(field)) {
+      field.form.requestSubmit();
+    }
+  });
+})();
 
 (function liveRows() {
   var rows = document.getElementById("rows");
