@@ -120,7 +120,10 @@ class WorkerProcess:
 
     @property
     def pid(self) -> int | None:
-        return int(self._process.pid) if self._process.pid is not None else None
+        """The plugin's process (``sb-NAME``) once it said hello, else its guard's (``sbg-NAME``)."""
+        if self.handshake is not None and self.handshake.pid:
+            return self.handshake.pid
+        return self._group or None
 
     @property
     def alive(self) -> bool:
@@ -316,8 +319,8 @@ class WorkerProcess:
 
     @property
     def _group(self) -> int:
-        """The worker's process group: it leads its own, so its pid (0: not started)."""
-        return self.pid or 0
+        """The worker's process group: its guard leads it, so the guard's pid (0: not started)."""
+        return int(self._process.pid or 0)
 
     def shutdown(self, *, grace: float = _SHUTDOWN_GRACE_SECONDS) -> None:
         """Ask the worker to exit, then terminate, then kill its group; always reap it.
