@@ -17,13 +17,19 @@ from snoozebot_fixtures.memory import MemoryProvider
 
 
 def _leave_a_grandchild(pid_file: str | None) -> None:
+    """Fork the grandchild; return once it has named itself and written its pid."""
+    ready_r, ready_w = os.pipe()
     if os.fork() == 0:
         ctypes.CDLL(None).prctl(15, b"forky-orphan", 0, 0, 0)  # PR_SET_NAME
         if pid_file:
             with open(pid_file, "a") as out:
                 out.write(f"{os.getpid()}\n")
+        os.write(ready_w, b"!")
         time.sleep(600)
         os._exit(0)
+    os.close(ready_w)
+    os.read(ready_r, 1)
+    os.close(ready_r)
 
 
 class ForkyProvider(MemoryProvider):
