@@ -183,3 +183,19 @@ def test_a_frozen_worker_is_restarted_through_the_agent_and_the_cause_logged(
             assert _agent_pid(agent, "hangy") != pid
         restarts = [line for line in agent.stderr.splitlines() if "restarting its worker" in line]
         assert len(restarts) == 1 and "health ping within 1s" in restarts[0], agent.stderr
+
+
+def test_the_fork_servers_death_ends_no_worker(tmp_path: Path, isolated_home: Path) -> None:
+    with running_agent(isolated_home, tmp_path / "config.toml", timeout=10) as agent, agent.client() as client:
+        assert client.post("/api/plugins/load", json={"plugin": "memory"}).status_code == 200
+        pid = _agent_pid(agent, "memory")
+        guard = psutil.Process(pid).parent()
+        assert guard is not None and guard.name() == "sbg-memory"
+        server = guard.parent()
+        assert server is not None and server.pid != agent.process.pid, "no fork server: the test proves nothing"
+        server.kill()
+        _wait(lambda: not server.is_running() or server.status() == psutil.STATUS_ZOMBIE, "the server lives")
+        time.sleep(0.5)  # past the workers' parent watch
+        assert client.get("/api/providers/memory/instances/mem-0").status_code == 200
+        assert _agent_pid(agent, "memory") == pid
+        assert client.post("/api/plugins/load", json={"plugin": "noisy"}).status_code == 200  # a new fork server
