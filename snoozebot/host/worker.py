@@ -144,12 +144,13 @@ def _guard(conn: Connection, provider_name: str, host_pid: int, group: int | Non
     did (same code or signal), and ends the whole group when the host is gone.
     """
     parent, guard = os.getppid(), os.getpid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # never a handler the host installed
     _set_process_name(provider_name, prefix="sbg")  # before the fork: the worker renames itself cheaply
     child = os.fork()
     if child == 0:
         return guard
     conn.close()  # the worker's end of the channel is the worker's alone
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         pidfd: int | None = os.pidfd_open(child)
     except (AttributeError, OSError):  # not Linux 5.3+: poll instead
