@@ -16,7 +16,7 @@
           ├── PluginLoadError      its module failed to import or instantiate
           ├── PluginIncompatible   api or protocol version refused
           ├── PluginCrashed        the worker died (calls in flight fail)
-          └── PluginTimeout        a call exceeded its timeout (worker killed)
+          └── PluginTimeout        a call exceeded its timeout (that call alone)
 
 Plugin-side failures are :class:`snoozebot.sdk.ProviderError` subclasses; they
 cross the channel as ``{"code", "message", "cloud_code"}`` and are rebuilt on

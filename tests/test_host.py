@@ -103,7 +103,7 @@ def test_crash_mid_call_fails_at_once_and_the_next_call_restarts(manager: Plugin
     assert (sup.restarts, sup.crashes) == (1, 1)
 
 
-def test_hang_times_out_and_the_worker_is_killed(manager: PluginManager) -> None:
+def test_a_hang_fails_that_call_alone_and_the_worker_stays(manager: PluginManager) -> None:
     manager.timeout = 1.0
     client = manager.client("hangy")
     client.timeout = 1.0
@@ -113,7 +113,40 @@ def test_hang_times_out_and_the_worker_is_killed(manager: PluginManager) -> None
     with pytest.raises(PluginTimeout, match="did not answer list_instances within 1s"):
         client.list_instances()
     assert time.monotonic() - started < 2.0
-    assert _gone(pid)
+    time.sleep(1.5)  # the health ping it prompted has been answered
+    assert client.get_instance_info("mem-0").id == "mem-0"
+    sup = manager.supervisor("hangy")
+    assert (sup.pid, sup.restarts, sup.crashes) == (pid, 0, 0)
+
+
+def test_a_worker_that_fails_its_health_ping_is_restarted_and_the_cause_logged(
+    isolated_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    logging.getLogger("snoozebot").propagate = True
+    caplog.set_level(logging.WARNING, logger="snoozebot.host")
+    mgr = PluginManager(
+        config=Config(), state_directory=isolated_home, timeout=1.0, option_overrides={"freeze": "1"}
+    )
+    try:
+        client = mgr.client("hangy")
+        assert client.ping() is None
+        pid = _pid_of(mgr, "hangy")
+        with pytest.raises(PluginTimeout, match="did not answer list_instances within 1s"):
+            client.list_instances()  # stops the whole worker: its ping goes unanswered too
+        deadline = time.monotonic() + 5
+        while mgr.supervisor("hangy").status == "running":
+            assert time.monotonic() < deadline, "the frozen worker was never stopped"
+            time.sleep(0.02)
+        assert _gone(pid)
+        assert client.get_instance_info("mem-0").id == "mem-0"
+        sup = mgr.supervisor("hangy")
+        assert sup.pid != pid and sup.restarts == 1
+    finally:
+        mgr.shutdown()
+    messages = [r.getMessage() for r in caplog.records if r.name == "snoozebot.host"]
+    assert any(f"stopping its worker (pid {pid})" in m and "health ping within 1s" in m for m in messages)
+    [restart] = [m for m in messages if "restarting its worker" in m]
+    assert f"pid {pid}" in restart and "did not answer its health ping within 1s" in restart
 
 
 def test_restart_limit_gives_up_with_backoff(isolated_home: Path) -> None:

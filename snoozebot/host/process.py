@@ -2,8 +2,11 @@
 
 A :class:`WorkerProcess` is one life of a worker. It never restarts itself
 (that is :mod:`snoozebot.host.supervisor`'s policy); it detects its own death
-at once through EOF on the channel or the process sentinel, and fails every
-call in flight when it dies.
+at once through a pidfd (which no descendant holding the channel can mask) or
+EOF on the channel, and fails every call in flight when it dies. The worker
+leads a process group of its own: its death, or its shutdown, ends the whole
+group, whatever the plugin forked. A call that passes its timeout fails alone.
+See docs/architecture.md, "Process isolation".
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import logging
 import multiprocessing
 import os
 import selectors
+import signal
 import sys
 import threading
+import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -107,8 +112,10 @@ class WorkerProcess:
         self._pending: dict[int, tuple[str, Future[Any]]] = {}
         self._pending_lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._abandoned: set[int] = set()
         self._dead: PluginUnavailable | None = None
         self._shutting_down = False
+        self._exit_fd: Any = _open_pidfd(process.pid) or process.sentinel
         self._reader: threading.Thread | None = None
         self._plugin_log = logging.getLogger(f"snoozebot.plugin.{provider}")
         self.handshake: Handshake | None = None
@@ -143,11 +150,19 @@ class WorkerProcess:
 
     @property
     def pid(self) -> int | None:
-        return int(self._process.pid) if self._process.pid is not None else None
+        """The plugin's process (``sb-NAME``) once it said hello, else its guard's (``sbg-NAME``)."""
+        if self.handshake is not None and self.handshake.pid:
+            return self.handshake.pid
+        return self._group or None
 
     @property
     def alive(self) -> bool:
-        return self._dead is None and self._process.is_alive()
+        return self._dead is None and not wait([self._exit_fd], 0)
+
+    @property
+    def failure(self) -> PluginUnavailable | None:
+        """Why this worker is dead (a crash, a failed health ping, a shutdown); None while alive."""
+        return self._dead
 
     def wait_ready(self, *, timeout: float, host_api_version: str = sdk.API_VERSION) -> Handshake:
         """Read the worker's first message and check compatibility."""
@@ -176,7 +191,7 @@ class WorkerProcess:
 
     def _read_first(self, timeout: float) -> dict[str, Any]:
         while True:
-            ready = wait([self._conn, self._process.sentinel], timeout)
+            ready = wait([self._conn, self._exit_fd], timeout)
             if not ready:
                 raise PluginTimeout(
                     self.provider, f"plugin {self.provider!r} did not start within {timeout:g}s"
@@ -219,31 +234,39 @@ class WorkerProcess:
     # -- calls --------------------------------------------------------------
 
     def call(self, method: str, params: dict[str, Any], *, timeout: float) -> Any:
-        """Send one request and wait for its answer; raises ProviderError or PluginUnavailable."""
-        future = self.submit(method, params)
+        """Send one request and wait for its answer; raises ProviderError or PluginUnavailable.
+
+        A call that passes ``timeout`` fails alone (PluginTimeout); the worker
+        and the other calls in flight go on, and its late answer is dropped.
+        """
+        request_id, future = self._submit(method, params)
         try:
             return future.result(timeout=timeout)
         except FutureTimeout:
-            error = PluginTimeout(
-                self.provider,
-                f"plugin {self.provider!r} did not answer {method} within {timeout:g}s; "
-                "its worker was stopped",
-            )
-            self.kill(reason=error)
-            raise error from None
+            with self._pending_lock:
+                if self._pending.pop(request_id, None) is not None:
+                    self._abandoned.add(request_id)
+            if future.done():  # answered (or died) just now
+                return future.result()
+            raise PluginTimeout(
+                self.provider, f"plugin {self.provider!r} did not answer {method} within {timeout:g}s"
+            ) from None
 
     def submit(self, method: str, params: dict[str, Any]) -> Future[Any]:
         """Send one request; the future resolves with its result or error.
 
         A capability the worker did not announce is never sent (CapabilityMissing).
         """
+        return self._submit(method, params)[1]
+
+    def _submit(self, method: str, params: dict[str, Any]) -> tuple[int, Future[Any]]:
         future: Future[Any] = Future()
+        request_id = next(self._ids)
         if self._dead is not None:
             future.set_exception(self._dead)
-            return future
+            return request_id, future
         if self.handshake is not None:
             self.handshake.require(method)
-        request_id = next(self._ids)
         data = protocol.encode({"type": "request", "id": request_id, "method": method, "params": params})
         with self._pending_lock:
             self._pending[request_id] = (method, future)
@@ -254,10 +277,10 @@ class WorkerProcess:
             with self._pending_lock:
                 self._pending.pop(request_id, None)
             future.set_exception(self._dead or self._crash_error(f"during {method}"))
-        return future
+        return request_id, future
 
     def _read_loop(self) -> None:
-        channel, sentinel = self._conn.fileno(), self._process.sentinel
+        channel, sentinel = self._conn.fileno(), self._exit_fd
         with selectors.DefaultSelector() as selector:
             selector.register(channel, selectors.EVENT_READ)
             selector.register(sentinel, selectors.EVENT_READ)
@@ -278,6 +301,7 @@ class WorkerProcess:
                 pass
         self._on_death()
         self._conn.close()
+        self._close_exit_fd()
 
     def _handle(self, message: dict[str, Any]) -> None:
         if message["type"] == "log":
@@ -285,8 +309,10 @@ class WorkerProcess:
             return
         if message["type"] != "response":
             return
+        request_id = int(message.get("id", -1))
         with self._pending_lock:
-            entry = self._pending.pop(int(message.get("id", -1)), None)
+            entry = self._pending.pop(request_id, None)
+            self._abandoned.discard(request_id)
         if entry is None:
             return
         _, future = entry
@@ -300,6 +326,8 @@ class WorkerProcess:
         self._plugin_log.log(level, "[%s] %s", self.provider, one_line(str(message.get("message", ""))))
 
     def _on_death(self) -> None:
+        wait([self._exit_fd], _TERMINATE_GRACE_SECONDS)  # EOF may come first: let it exit as it will
+        _signal_group(self._group, signal.SIGKILL)  # orphans of a dead worker get no grace
         with self._pending_lock:
             pending = list(self._pending.values())
             self._pending.clear()
@@ -317,23 +345,35 @@ class WorkerProcess:
 
     # -- shutdown -----------------------------------------------------------
 
+    @property
+    def _group(self) -> int:
+        """The worker's process group: its guard leads it, so the guard's pid (0: not started)."""
+        return int(self._process.pid or 0)
+
     def shutdown(self, *, grace: float = _SHUTDOWN_GRACE_SECONDS) -> None:
-        """Ask the worker to exit, then terminate, then kill; always reap it."""
+        """Ask the worker to exit, then terminate, then kill its group; always reap it.
+
+        Calls the host gave up on (timed out) are not waited for.
+        """
         self._shutting_down = True
-        if self._process.is_alive():
+        if self.alive:
             try:
                 with self._send_lock:
                     self._conn.send_bytes(protocol.encode({"type": "shutdown"}))
             except (OSError, ValueError):
                 pass
-            self._process.join(timeout=grace)
+            self._process.join(timeout=0 if self._abandoned else grace)
         self.kill()
 
     def kill(self, *, reason: PluginUnavailable | None = None) -> None:
-        """Terminate, then kill, and reap the process; calls in flight fail with ``reason``."""
+        """SIGTERM, then SIGKILL, the worker's whole group, and reap the worker.
+
+        Calls in flight fail with ``reason``.
+        """
         if reason is not None and self._dead is None:
             self._dead = reason
-        if self._process.is_alive():
+        _end_group(self._group, grace=_TERMINATE_GRACE_SECONDS)
+        if self._process.is_alive():  # killed before it led its own group
             self._process.terminate()
             self._process.join(timeout=_TERMINATE_GRACE_SECONDS)
         if self._process.is_alive():
@@ -343,5 +383,59 @@ class WorkerProcess:
             self._process.join(timeout=0)
         if self._reader is None:
             self._conn.close()
+            self._close_exit_fd()
         else:
             self._reader.join(timeout=_TERMINATE_GRACE_SECONDS)
+
+    def _close_exit_fd(self) -> None:
+        if isinstance(self._exit_fd, int) and self._exit_fd != self._process.sentinel:
+            fd, self._exit_fd = self._exit_fd, self._process.sentinel
+            os.close(fd)
+
+
+def _open_pidfd(pid: int | None) -> int | None:
+    """A pidfd of ``pid``: readable once it exits, whoever holds its pipes (Linux 5.3+; else None)."""
+    try:
+        return os.pidfd_open(pid) if pid else None
+    except (AttributeError, OSError):
+        return None
+
+
+def _signal_group(group: int, sig: int) -> bool:
+    """Send ``sig`` to process group ``group``; False when it has no member left."""
+    if group <= 0:
+        return False
+    try:
+        os.killpg(group, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _end_group(group: int, *, grace: float) -> None:
+    """SIGTERM the group, give its members ``grace`` seconds, then SIGKILL what is left."""
+    if not _signal_group(group, signal.SIGTERM):
+        return
+    deadline = time.monotonic() + grace
+    while _group_running(group) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    _signal_group(group, signal.SIGKILL)
+
+
+def _group_running(group: int) -> bool:
+    """Whether a member of the group still runs; zombies (which nobody may reap) do not count."""
+    if not _signal_group(group, 0):
+        return False
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return True  # no /proc: wait out the grace
+    for name in names:
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[2] == str(group) and fields[0] not in ("Z", "X"):
+            return True
+    return False

@@ -5,19 +5,27 @@ that died is replaced on the next call: the first restart is immediate, later
 ones wait an exponentially growing backoff, and after ``restart_limit``
 restarts without a stable run in between the provider is given up on. A
 worker that stayed up for ``stable_start_time`` seconds resets the count.
+
+A call that passes its timeout fails alone; it only prompts a health ping,
+and the worker is stopped (to be restarted) only when that ping goes
+unanswered within the timeout too. Every restart is logged, with its cause,
+on the ``snoozebot.host`` logger. See docs/architecture.md, "Process isolation".
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from snoozebot.errors import PluginCrashed, PluginUnavailable
+from snoozebot.errors import PluginCrashed, PluginTimeout, PluginUnavailable
 from snoozebot.host.process import Handshake, WorkerProcess
 
 __all__ = ["RestartPolicy", "Supervisor"]
+
+log = logging.getLogger("snoozebot.host")
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class Supervisor:
         self._started_at = 0.0
         self._lock = threading.Lock()
         self._shutting_down = False
+        self._checking: set[int] = set()  # ids of the workers a health ping is out for
 
     @property
     def handshake(self) -> Handshake | None:
@@ -90,8 +99,14 @@ class Supervisor:
             if self._worker is not None and self._worker.alive:
                 return self._worker
             if self._worker is not None:
-                self._worker.kill()
+                old = self._worker
+                old.kill()
                 self._note_death()
+                cause = old.failure.message if old.failure else "it exited"
+                log.warning(
+                    "plugin %r: restarting its worker (pid %s; restart %d of at most %d): %s",
+                    self.provider, old.pid, self.restarts, self.policy.restart_limit, cause,
+                )
             self._worker = self._start()
             return self._worker
 
@@ -123,12 +138,50 @@ class Supervisor:
         return worker
 
     def call(self, method: str, params: dict[str, Any], *, timeout: float) -> Any:
-        """One call to the provider, restarting a dead worker first."""
+        """One call to the provider, restarting a dead worker first.
+
+        A call that times out fails alone, and sends the worker a health ping.
+        """
+        worker: WorkerProcess | None = None
         try:
-            return self.worker().call(method, params, timeout=timeout)
+            worker = self.worker()
+            return worker.call(method, params, timeout=timeout)
         except PluginUnavailable as exc:
             self.last_error = exc.message
+            if isinstance(exc, PluginTimeout) and worker is not None:
+                self._check_health(worker, method, timeout)
             raise
+
+    def _check_health(self, worker: WorkerProcess, method: str, timeout: float) -> None:
+        """Ping ``worker`` in the background (once at a time); stop it if the ping times out."""
+        if method == "ping":
+            self._stop_unhealthy(worker, timeout)
+            return
+        with self._lock:
+            if id(worker) in self._checking or self._shutting_down:
+                return
+            self._checking.add(id(worker))
+
+        def check() -> None:
+            try:
+                worker.call("ping", {}, timeout=timeout)
+            except PluginTimeout:
+                self._stop_unhealthy(worker, timeout)
+            except PluginUnavailable:
+                pass  # it died or was shut down meanwhile: the next call sees to it
+            finally:
+                with self._lock:
+                    self._checking.discard(id(worker))
+
+        threading.Thread(target=check, name=f"snoozebot-health-{self.provider}", daemon=True).start()
+
+    def _stop_unhealthy(self, worker: WorkerProcess, timeout: float) -> None:
+        if not worker.alive or self._shutting_down:
+            return
+        cause = f"it did not answer its health ping within {timeout:g}s"
+        log.warning("plugin %r: stopping its worker (pid %s): %s", self.provider, worker.pid, cause)
+        reason = PluginTimeout(self.provider, f"plugin {self.provider!r} stopped answering: {cause}")
+        worker.kill(reason=reason)
 
     def shutdown(self) -> None:
         """Stop the worker for good; nothing revives it afterwards."""

@@ -1,9 +1,13 @@
 """The worker process: loads one provider and serves its calls over the channel.
 
-Runs in a child process. It ignores SIGINT (the host shuts it down in order),
-exits by itself when the host dies, keeps the plugin's stdout and stderr away
-from the channel (both become ``log`` messages the host prefixes with the
-plugin's name), and serves requests concurrently in a thread pool.
+Runs in a child process. It leads a session of its own, so that whatever the
+plugin forks can be ended with it as one process group; it stays behind as a
+small guard that forks the worker proper (a plugin that kills its parent ends
+only its own worker). The worker ignores SIGINT (the host shuts it down in
+order), exits by itself with its whole group when the host dies, keeps the
+plugin's stdout and stderr away from the channel (both become ``log`` messages
+the host prefixes with the plugin's name), and serves requests concurrently in
+a thread pool. See docs/architecture.md, "Process isolation".
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import inspect
 import io
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -79,17 +84,30 @@ def _capture_stream(fd: int, channel: _Channel, level: int, stream_name: str) ->
     return io.TextIOWrapper(open(fd, "wb", buffering=0, closefd=False), line_buffering=True)
 
 
-def _watch_parent(host_pid: int) -> None:
-    """Exit at once when the host is gone.
-
-    The direct parent is the host (fork) or the forkserver, which itself exits
-    with the host; either way the worker is re-parented, or the host pid is gone.
-    """
-    parent = os.getppid()
+def _watch_parent(host_pid: int, guard_pid: int, group: int | None) -> None:
+    """End the worker and its whole group at once when its guard or the host is gone."""
     while True:
-        if os.getppid() != parent or not _alive(host_pid):
-            os._exit(0)
+        if os.getppid() != guard_pid or not _alive(host_pid):
+            _end_group(group)
         time.sleep(_PARENT_POLL_SECONDS)
+
+
+def _host_gone(host_pid: int, parent: int) -> bool:
+    """The host's end: a changed parent when the host forked us, else its pid gone.
+
+    The guard's parent may be a fork server rather than the host; the fork
+    server's own death is no reason to end a worker.
+    """
+    if parent == host_pid:
+        return os.getppid() != parent
+    return not _alive(host_pid)
+
+
+def _end_group(group: int | None) -> None:
+    """SIGKILL this worker's group (the worker, its guard, whatever the plugin forked), then exit."""
+    if group is not None:
+        os.killpg(group, signal.SIGKILL)
+    os._exit(0)
 
 
 def _alive(pid: int) -> bool:
@@ -102,16 +120,62 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _set_process_name(provider_name: str) -> None:
-    """Name the process ``sb-PROVIDER`` in ps/top (Linux prctl; best effort)."""
+def _set_process_name(provider_name: str, prefix: str = "sb") -> None:
+    """Name the process ``sb-PROVIDER`` (its guard ``sbg-PROVIDER``) in ps/top (Linux prctl; best effort)."""
     import ctypes
 
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL(None)
-        libc.prctl(15, f"sb-{provider_name}"[:15].encode(), 0, 0, 0)  # PR_SET_NAME
+        libc.prctl(15, f"{prefix}-{provider_name}"[:15].encode(), 0, 0, 0)  # PR_SET_NAME
 
 
-def _isolate(channel: _Channel, provider_name: str, parent_pid: int) -> None:
+def _new_session() -> int | None:
+    """Lead a new session and process group (its id); everything forked from here on belongs to it."""
+    try:
+        os.setsid()
+    except OSError:  # already a leader: there is no group of our own to end
+        return None
+    return os.getpid()
+
+
+def _guard(conn: Connection, provider_name: str, host_pid: int, group: int | None) -> int:
+    """Fork the worker proper and return the guard's pid in it; this process stays as its parent.
+
+    The guard runs no plugin code and is nobody else's parent, so a plugin
+    that kills its parent ends only its own worker. It exits as the worker
+    did (same code or signal), and ends the whole group when the host is gone.
+    """
+    parent, guard = os.getppid(), os.getpid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # never a handler the host installed
+    _set_process_name(provider_name, prefix="sbg")  # before the fork: the worker renames itself cheaply
+    child = os.fork()
+    if child == 0:
+        return guard
+    conn.close()  # the worker's end of the channel is the worker's alone
+    try:
+        pidfd: int | None = os.pidfd_open(child)
+    except (AttributeError, OSError):  # not Linux 5.3+: poll instead
+        pidfd = None
+    while True:
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid:
+            break
+        if _host_gone(host_pid, parent):
+            _end_group(group)
+        if pidfd is None:
+            time.sleep(_PARENT_POLL_SECONDS / 5)
+        else:
+            select.select([pidfd], [], [], _PARENT_POLL_SECONDS)
+    if os.WIFSIGNALED(status):
+        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+def _isolate(
+    channel: _Channel, provider_name: str, parent_pid: int, guard_pid: int, group: int | None
+) -> None:
     _set_process_name(provider_name)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -124,7 +188,7 @@ def _isolate(channel: _Channel, provider_name: str, parent_pid: int) -> None:
     root.setLevel(logging.INFO)
     logging.getLogger("stevedore").setLevel(logging.CRITICAL)  # load failures are reported as fatal
     threading.Thread(
-        target=_watch_parent, args=(parent_pid,), name="snoozebot-parent-watch", daemon=True
+        target=_watch_parent, args=(parent_pid, guard_pid, group), name="snoozebot-parent-watch", daemon=True
     ).start()
 
 
@@ -298,8 +362,10 @@ def run_worker(
     target: str | None = None,
 ) -> None:
     """Process entry point: load ``provider_name`` and serve until shutdown or EOF."""
+    group = _new_session()
+    guard_pid = _guard(conn, provider_name, parent_pid, group)
     channel = _Channel(conn)
-    _isolate(channel, provider_name, parent_pid)
+    _isolate(channel, provider_name, parent_pid, guard_pid, group)
     code = 0
     try:
         try:
