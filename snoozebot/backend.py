@@ -71,6 +71,10 @@ class Backend(Protocol):
         """The read operations of provider ``name`` (in ``scope``)."""
         ...
 
+    def expand_options(self, provider: str, options: Mapping[str, str]) -> dict[str, list[str]]:
+        """The values ``provider``'s own words in a target's options stand for (``{}`` if none)."""
+        ...
+
     def act(
         self,
         provider: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
@@ -10,6 +11,7 @@ from snoozebot.errors import StateDamaged
 from snoozebot.fleet import Scope
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.manager import LoadReport, PluginManager, PluginStatus
+from snoozebot.host.protocol import Method
 from snoozebot.operations import ActionContext, default_actor, run_action
 from snoozebot.results import Action, ActionResult
 
@@ -64,6 +66,10 @@ class LocalBackend:
             self.manager.find(name)
         fleet = scope is not None and scope.target is not None
         return self.manager.client(name, scope=scope.options if fleet and scope else None)
+
+    def expand_options(self, provider: str, options: Mapping[str, str]) -> dict[str, list[str]]:
+        client = self.provider(provider)
+        return client.expand_options(options) if client.offers(Method.EXPAND_OPTIONS) else {}
 
     def act(
         self,

@@ -221,6 +221,9 @@ class AgentBackend:
         _no_target(scope)
         return AgentProviderCalls(self.agent, name)
 
+    def expand_options(self, provider: str, options: Mapping[str, str]) -> dict[str, list[str]]:
+        return {}  # targets do not go through the agent (see _no_target)
+
     def act(
         self,
         provider: str,

@@ -169,3 +169,42 @@ def test_without_targets_the_loaded_providers_are_covered() -> None:
     assert scopes == [Scope("memory", {})]
     with pytest.raises(UsageError):
         choose_scopes(Config(), providers=[], targets=["x"], filters={}, overrides={}, default_providers=list)
+
+
+def test_account_organization_expands_to_the_active_accounts(moto_ec2: str, tmp_path: Path) -> None:
+    org = boto3.client("organizations")
+    org.create_organization(FeatureSet="ALL")
+    dev = org.create_account(AccountName="dev", Email="dev@example.test")["CreateAccountStatus"]["AccountId"]
+    iid = launch(dev, "us-east-1")
+    (tmp_path / "config.toml").write_text(
+        '[targets.org]\nprovider = "aws"\naccount = "organization"\nregion = "us-east-1"\n'
+        'role_arn = "arn:aws:iam::{account}:role/snoozebot"\n'
+    )
+    res = run_cli("instance", "list", "-t", "org", "--json")
+    assert res.returncode == 0, res.stderr
+    assert [(i["id"], i["scope"]) for i in res.json()] == [(iid, {"account": dev})]
+    accounts = {a["Id"] for a in org.list_accounts()["Accounts"]}
+    dry = run_cli("instance", "stop", "--filter", "Team=ml", "-t", "org", "--dry-run", "--json")
+    assert [r["scope"]["account"] for r in dry.json()] == [dev] and dev in accounts and len(accounts) == 2
+
+
+def test_region_all_expands_to_the_enabled_regions(moto_ec2: str, tmp_path: Path) -> None:
+    far = {r: boto3.client("ec2", region_name=r).run_instances(ImageId=AMI, MinCount=1, MaxCount=1)
+           ["Instances"][0]["InstanceId"] for r in ("eu-west-1", "ap-southeast-2")}
+    (tmp_path / "config.toml").write_text('[targets.everywhere]\nprovider = "aws"\nregion = "all"\n')
+    res = run_cli("instance", "list", "-t", "everywhere", "--json")
+    assert res.returncode == 0, res.stderr
+    assert {i["scope"]["region"]: i["id"] for i in res.json()} == far
+    enabled = [
+        r["RegionName"] for r in boto3.client("ec2").describe_regions(AllRegions=True)["Regions"]
+        if r.get("OptInStatus") != "not-opted-in"
+    ]
+    info = run_cli("instance", "info", far["ap-southeast-2"], "-t", "everywhere", "--json")
+    assert info.returncode == 0 and info.json()["scope"] == {"region": "ap-southeast-2"}
+    assert len(enabled) > 2
+
+
+def test_plugins_info_announces_expand_options() -> None:
+    res = run_cli("plugins", "info", "aws", "--json")
+    assert res.returncode == 0, res.stderr
+    assert "expand_options" in res.json()["capabilities"]

@@ -115,6 +115,14 @@ class _Where:
             self.agent, config=self.config, options=self.option, timeout=self.timeout,
             lock_timeout=self.lock_timeout,
         ) as rt:
+            installed: list[str] = []
+
+            def expand(provider: str, options: Mapping[str, str]) -> Mapping[str, list[str]]:
+                installed[:] = installed or [s.name for s in rt.backend.statuses()]
+                if provider not in installed:
+                    raise UsageError(f"a target names provider {provider!r}, which is not installed")
+                return rt.backend.expand_options(provider, options)
+
             scopes = choose_scopes(
                 rt.config if not self.agent else load_config(self.config),
                 providers=self.providers,
@@ -122,12 +130,8 @@ class _Where:
                 filters=filters,
                 overrides=parse_options(self.option or []),
                 default_providers=rt.backend.loaded_names,
+                expander=expand,
             )
-            fleet = {s.provider for s in scopes if s.target is not None}
-            if fleet:
-                installed = {s.name for s in rt.backend.statuses()}
-                for name in sorted(fleet - installed):
-                    raise UsageError(f"a target names provider {name!r}, which is not installed")
             yield rt, scopes
 
 
