@@ -12,8 +12,8 @@ Target (docs/fleets.md): the one command costs at most 0.3x the 16.
 from __future__ import annotations
 
 import argparse
-import logging
 import json
+import logging
 import statistics
 import subprocess
 import sys
