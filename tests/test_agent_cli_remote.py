@@ -60,7 +60,7 @@ def test_stop_and_start_through_the_agent(agent: Agent) -> None:
         {"id": "mem-1", "provider": "memory", "ok": True, "state": "stopped", "error": None, "target": None, "scope": {}},
         {"id": "mem-3", "provider": "memory", "ok": True, "state": "stopped", "error": None, "target": None, "scope": {}},
         {"id": "gone", "provider": "memory", "ok": False, "state": None,
-         "error": {"code": "instance_not_found", "message": "instance gone not found"}},
+         "error": {"code": "instance_not_found", "message": "instance gone not found"}, "target": None, "scope": {}},
     ]
     assert stopped.stderr == "snoozebot: error: 1 of 3 instance(s) failed to stop\n"
     states = {i["id"]: i["state"] for i in run_cli("instance", "list", "-p", "memory", "--json").json()}

@@ -191,7 +191,11 @@ def act_where(
     concurrency: int,
     on_done: OnDone | None = None,
 ) -> Acted:
-    """Stop or start the ids of each scope in it, the scopes concurrently."""
+    """Stop or start the ids of each scope in it, the scopes concurrently.
+
+    With one scope, a failure of the whole call is raised (its exit code is the
+    command's); with several, it fails that scope alone.
+    """
     acted = Acted()
 
     def one(scope: Scope) -> list[ActionResult]:
@@ -205,6 +209,10 @@ def act_where(
             scope=scope,
         )
 
+    if len(where) == 1:
+        [scope] = where
+        acted.placed = [(scope, r) for r in one(scope)]
+        return acted
     for scope, answer in _each_scope(list(where), one, concurrency=concurrency):
         if isinstance(answer, Exception):
             acted.failed.append((scope, answer))
