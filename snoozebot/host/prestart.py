@@ -73,14 +73,11 @@ def prestart(argv: Sequence[str]) -> None:
         if not providers:
             return
         from snoozebot.host.process import WorkerProcess
-        from snoozebot.host.scan_cache import known_targets
-        from snoozebot.state import state_dir
 
         config = load_config(config_path)
-        targets = known_targets(state_dir())
         for name in providers:
             options = config.provider_options(name, parse_options(pairs))
-            worker = WorkerProcess.launch(name, options, start_method="fork", target=targets.get(name))
+            worker = WorkerProcess.launch(name, options, start_method="fork")
             _started[name] = (options, worker)
     except Exception:  # the real parser reports whatever is wrong
         return
