@@ -6,7 +6,8 @@
    steadier of the two). Two more contenders show what building only the named
    group and command buys (docs/architecture.md, "Start-up speed"): the same
    `plugins list` run through the whole command tree, and through the whole
-   `plugins` group.
+   `plugins` group; and one more what the requirement parser's fast path buys:
+   every requirement parsed by packaging.requirements instead.
 2. Host <-> worker round trip of a no-op call (`ping`), median over many calls.
 3. Worker start-to-ready (launch + handshake) for each start method.
 
@@ -42,6 +43,15 @@ command = typer.main.get_command(build_app(sys.argv[1:2]))
 command.main(args=["plugins", "list"], prog_name="snoozebot", standalone_mode=False)
 """
 """``plugins list`` through a tree built for argv[1:2]: () is every group, ("plugins",) the whole group."""
+PACKAGING_PARSER = """
+import sys
+from snoozebot.host import _requirement, requirements
+requirements.parse = _requirement._standard
+from snoozebot.cli.main import main
+sys.argv[1:] = ["plugins", "list"]
+main()
+"""
+"""``plugins list`` with every requirement parsed by packaging.requirements (snoozebot/host/_requirement.py)."""
 
 
 def _time_command(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -66,6 +76,7 @@ def bench_plugins_list(runs: int, env: dict[str, str]) -> None:
         "plugins list": [snoozebot, "plugins", "list"],
         "list, whole group": [sys.executable, "-c", RUN_TREE, "plugins"],
         "list, whole tree": [sys.executable, "-c", RUN_TREE],
+        "list, packaging": [sys.executable, "-c", PACKAGING_PARSER],
     }
     wall: dict[str, list[float]] = {label: [] for label in commands}
     cpu: dict[str, list[float]] = {label: [] for label in commands}
@@ -81,7 +92,7 @@ def bench_plugins_list(runs: int, env: dict[str, str]) -> None:
     med = {label: (statistics.median(wall[label]), statistics.median(cpu[label])) for label in commands}
     for label, (w, c) in med.items():
         print(f"  {label:<18} median wall {w * 1000:7.1f} ms   cpu {c * 1000:7.1f} ms")
-    for label in ("plugins list", "list, whole group", "list, whole tree"):
+    for label in ("plugins list", "list, whole group", "list, whole tree", "list, packaging"):
         for base, target in (("import typer", ""), ("typer hello app", " (target <= 1.25)")):
             ratios = "   ".join(f"{kind} {med[label][i] / med[base][i]:.2f}x" for i, kind in enumerate(("wall", "cpu")))
             shown = target if label == "plugins list" else ""

@@ -7,6 +7,10 @@ which provider a command will call and forks its worker at once, while the
 host is still single-threaded; the manager later :func:`adopt` s it when the
 options it resolves are the same (otherwise the early worker is discarded).
 Anything unexpected simply skips the optimisation.
+
+Worth its hand-written argv scan: benchmarks/bench_aws_stop.py measured a
+single ``instance stop`` 111 ms slower without it (1.17x a bare boto3 script
+instead of 0.93x, over the 1.1x budget).
 """
 
 from __future__ import annotations
