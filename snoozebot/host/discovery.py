@@ -67,12 +67,13 @@ def discover(*, fresh: bool = False) -> list[DiscoveredPlugin]:
 
     ``fresh`` rebuilds stevedore's listing instead of reading its cache.
     """
+    broken: list[DiscoveredPlugin] = []
     try:
         listed = [(ep.name, ep.value) for ep in _stevedore_entry_points(fresh=fresh)]
-        owners, broken = _owners_from_index()
+        owners = _owners_from_index()
     except Exception:  # one unreadable distribution fails both listings: find it, keep the rest
         owners, broken = _owners_one_by_one()
-        listed = list(owners)
+        listed = list(owners)  # only here does a walk of the distributions stand in for stevedore
     found: dict[str, list[tuple[str, _Owner | None]]] = {}
     for name, target in dict.fromkeys(listed):
         claims: list[_Owner | None] = [*owners.get((name, target), [])] or [None]
@@ -83,7 +84,7 @@ def discover(*, fresh: bool = False) -> list[DiscoveredPlugin]:
 
 def _stevedore_entry_points(*, fresh: bool) -> list[EntryPoint]:
     """The group's entry points from stevedore, none of them loaded."""
-    from stevedore import _cache  # ~40 ms: the accepted price of stevedore's discovery (docs/architecture.md)
+    from stevedore import _cache  # its import and cache cost the accepted price (docs/architecture.md)
 
     if not fresh:
         # A new Cache each time: stevedore's module-level one (and ExtensionManager's
@@ -100,7 +101,7 @@ def _owner(dist: Distribution) -> _Owner:
     return _Owner(dist.metadata["Name"] or "?", dist.version, tuple(dist.requires or ()))
 
 
-def _owners_from_index() -> tuple[dict[tuple[str, str], list[_Owner]], list[DiscoveredPlugin]]:
+def _owners_from_index() -> dict[tuple[str, str], list[_Owner]]:
     """Who declares each provider entry point, from importlib.metadata's index."""
     owners: dict[tuple[str, str], list[_Owner]] = {}
     dists: dict[int, _Owner] = {}  # a distribution's entry points share its object
@@ -110,13 +111,13 @@ def _owners_from_index() -> tuple[dict[tuple[str, str], list[_Owner]], list[Disc
             continue
         owner = dists.get(id(dist)) or dists.setdefault(id(dist), _owner(dist))
         owners.setdefault((ep.name, ep.value), []).append(owner)
-    return owners, []
+    return owners
 
 
 def _owners_one_by_one() -> tuple[dict[tuple[str, str], list[_Owner]], list[DiscoveredPlugin]]:
     """As :func:`_owners_from_index`, reading each distribution on its own (a broken one is listed)."""
     owners: dict[tuple[str, str], list[_Owner]] = {}
-    broken = []
+    broken: list[DiscoveredPlugin] = []
     seen: set[tuple[str, str, str]] = set()
     for dist in distributions():
         try:
