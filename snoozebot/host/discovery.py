@@ -83,7 +83,11 @@ def discover(*, fresh: bool = False) -> list[DiscoveredPlugin]:
 
 
 def _stevedore_entry_points(*, fresh: bool) -> list[EntryPoint]:
-    """The group's entry points from stevedore, none of them loaded."""
+    """The group's entry points from stevedore, none of them loaded.
+
+    ``stevedore._cache`` is stevedore's own (private) module: tests/test_discovery.py
+    fails if listing through it stops reading, or rebuilding, stevedore's cache.
+    """
     from stevedore import _cache  # its import and cache cost the accepted price (docs/architecture.md)
 
     if not fresh:
