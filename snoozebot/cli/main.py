@@ -2,8 +2,9 @@
 
 Start-up is ordered for speed: the worker a command needs is forked before
 Typer is imported (see :mod:`snoozebot.host.prestart`), and the process ends
-with ``os._exit`` after flushing, skipping interpreter teardown (64 ms of a
-single ``instance stop``: benchmarks/bench_aws_stop.py, "full teardown").
+with ``os._exit`` after flushing, skipping interpreter teardown
+(benchmarks/bench_aws_stop.py, "full teardown": -36 to +161 ms of a single
+``instance stop`` in five runs on a busy 2-core machine, median +8 ms).
 
 SIGTERM is handled like Ctrl-C: the first one raises KeyboardInterrupt in the
 main thread, so the same clean-up runs (workers are shut down first), and the

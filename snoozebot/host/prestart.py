@@ -8,9 +8,10 @@ host is still single-threaded; the manager later :func:`adopt` s it when the
 options it resolves are the same (otherwise the early worker is discarded).
 Anything unexpected simply skips the optimisation.
 
-Worth its hand-written argv scan: benchmarks/bench_aws_stop.py measured a
-single ``instance stop`` 111 ms slower without it (1.17x a bare boto3 script
-instead of 0.93x, over the 1.1x budget).
+Worth its hand-written argv scan: benchmarks/bench_aws_stop.py ("no
+prestart") measured a single ``instance stop`` 38-111 ms slower without it in
+four runs (once 1.17x a bare boto3 script instead of 0.93x, over the 1.1x
+budget); it buys nothing only when no core is free to overlap on.
 """
 
 from __future__ import annotations
