@@ -6,6 +6,12 @@
    at concurrency 1 and 32, next to the worker call itself (ProviderClient.get_instance_info
    in this process against its own `memory` worker). Target: the agent adds < 2 ms at p50.
 
+3. GET of an unknown provider's instance (404), which may rescan the installed providers.
+
+With --without-caches the agent runs with its two time-based caches switched off
+(the loaded set re-read on every request, a rescan on every unknown name), to show
+what they buy; compare the rows of two runs.
+
 The agent runs as `snoozebot agent serve --port 0` in a subprocess with a throwaway state
 dir. The load generator is a small keep-alive HTTP/1.1 client on raw asyncio streams, so
 the client costs far less than the server it measures.
@@ -36,15 +42,25 @@ from snoozebot.config import Config
 from snoozebot.host.manager import PluginManager
 
 SNOOZEBOT = str(Path(sys.executable).with_name("snoozebot"))
+WITHOUT_CACHES = """
+import sys
+from snoozebot.agent import service
+service._LOADED_TTL = 0.0
+service._RESCAN_INTERVAL = 0.0
+from snoozebot.cli.main import main
+sys.argv[1:] = ["agent", "serve", "--port", "0"]
+main()
+"""
 
 
 class Agent:
     """`snoozebot agent serve` in a subprocess; its URL once it listens."""
 
-    def __init__(self, home: Path, config: Path) -> None:
+    def __init__(self, home: Path, config: Path, *, without_caches: bool = False) -> None:
         env = {**os.environ, "SNOOZEBOT_HOME": str(home), "SNOOZEBOT_CONFIG": str(config)}
+        argv = [sys.executable, "-c", WITHOUT_CACHES] if without_caches else [SNOOZEBOT, "agent", "serve", "--port", "0"]
         self.process = subprocess.Popen(
-            [SNOOZEBOT, "agent", "serve", "--port", "0"],
+            argv,
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,
@@ -77,7 +93,7 @@ class Agent:
 
 
 async def _one_connection(
-    port: int, request: bytes, count: int, latencies: list[float]
+    port: int, request: bytes, count: int, latencies: list[float], expect: int = 200
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -86,7 +102,7 @@ async def _one_connection(
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
-            if status != 200:
+            if status != expect:
                 raise SystemExit(f"unexpected status {status}: {head!r}")
             length = int(re.search(rb"content-length: (\d+)", head, re.IGNORECASE).group(1))  # type: ignore[union-attr]
             await reader.readexactly(length)
@@ -96,7 +112,7 @@ async def _one_connection(
 
 
 def load(
-    agent: Agent, path: str, token: str | None, *, concurrency: int, requests: int
+    agent: Agent, path: str, token: str | None, *, concurrency: int, requests: int, expect: int = 200
 ) -> dict[str, float]:
     """Drive ``requests`` GETs over ``concurrency`` keep-alive connections.
 
@@ -113,11 +129,11 @@ def load(
     async def run() -> float:
         started = time.perf_counter()
         await asyncio.gather(
-            *(_one_connection(port, request, per_connection, latencies) for _ in range(concurrency))
+            *(_one_connection(port, request, per_connection, latencies, expect) for _ in range(concurrency))
         )
         return time.perf_counter() - started
 
-    asyncio.run(_warm(port, request))
+    asyncio.run(_warm(port, request, expect))
     before = agent.cpu_seconds()
     elapsed = asyncio.run(run())
     summary = _summary(latencies, elapsed)
@@ -125,8 +141,8 @@ def load(
     return summary
 
 
-async def _warm(port: int, request: bytes) -> None:
-    await _one_connection(port, request, 200, [])
+async def _warm(port: int, request: bytes, expect: int) -> None:
+    await _one_connection(port, request, 200, [], expect)
 
 
 def _summary(latencies: list[float], elapsed: float) -> dict[str, float]:
@@ -169,6 +185,7 @@ def _row(label: str, result: dict[str, float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=4000, help="requests per measurement (default 4000)")
+    parser.add_argument("--without-caches", action="store_true", help="switch off the agent's time-based caches")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
@@ -177,7 +194,7 @@ def main() -> None:
         config.write_text("")
         (home / "loaded.json").write_text('{"loaded": ["memory"]}')
         token = TokenStore(home).create(name="bench", role=Role.VIEWER)
-        agent = Agent(home, config)
+        agent = Agent(home, config, without_caches=args.without_caches)
         try:
             results = {}
             for concurrency in (1, 32):
@@ -194,6 +211,10 @@ def main() -> None:
                     concurrency=concurrency,
                     requests=args.requests,
                 )
+            results["unknown c=1"] = load(
+                agent, "/api/providers/nosuch/instances/x", token, concurrency=1, requests=args.requests // 10,
+                expect=404,
+            )
         finally:
             agent.stop()
     direct = direct_worker_call(args.requests)
@@ -204,6 +225,7 @@ def main() -> None:
         _row(f"GET /api/plugins, c={concurrency}", results[f"plugins c={concurrency}"])
         _row(f"GET .../instances/mem-1 via agent, c={concurrency}", results[f"info c={concurrency}"])
     _row("worker call itself (ProviderClient), c=1", direct)
+    _row("GET unknown provider (404), c=1", results["unknown c=1"])
     best = max(results["plugins c=1"]["rps"], results["plugins c=32"]["rps"])
     floor = max(results["healthz c=1"]["rps"], results["healthz c=32"]["rps"])
     added = results["info c=1"]["p50_ms"] - direct["p50_ms"]

@@ -10,7 +10,9 @@ paginator, the endpoint rules, and the endpoints table without the 300-odd
 other services) in the user cache directory; later clients load that small
 file instead. With ``AWS_DATA_PATH`` set, botocore's own loading is used.
 Anything unexpected falls back to botocore's normal loading: the cache is an
-optimisation, never a requirement.
+optimisation, never a requirement. It buys 103-417 ms of a single ``instance
+stop`` in five runs (benchmarks/bench_aws_stop.py, "full model": once 1.26x a
+bare boto3 script without it, 0.93x with it).
 """
 
 from __future__ import annotations

@@ -159,3 +159,20 @@ def test_kill_9_of_the_host_takes_its_workers_within_2_seconds(isolated_home: Pa
     finally:
         host.kill()
         host.wait(timeout=5)
+
+
+def test_os_exit_still_runs_multiprocessings_cleanup(tmp_path: Path) -> None:
+    """main() ends with os._exit, then runs multiprocessing.util._run_finalizers (a private API) itself.
+
+    The forkserver keeps its socket in a pymp-* temporary directory that only those finalizers remove;
+    this fails if the private function goes away or stops doing that.
+    """
+    import multiprocessing.util
+
+    assert callable(multiprocessing.util._run_finalizers)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp), "SNOOZEBOT_START_METHOD": "forkserver"}
+    result = run_cli("plugins", "load", "memory", env=env)  # no prestart: the worker comes from the forkserver
+    assert result.returncode == 0, result.stderr
+    assert list(tmp.iterdir()) == []

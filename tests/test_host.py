@@ -253,24 +253,14 @@ def test_workers_ignore_sigint(manager: PluginManager) -> None:
     assert len(client.list_instances()) == 3
 
 
-def test_a_known_entry_point_target_is_imported_directly() -> None:
+def test_the_worker_finds_its_entry_point_through_stevedore() -> None:
     from snoozebot.host.process import WorkerProcess
 
-    worker = WorkerProcess.launch("memory", {}, start_method="fork", target="snoozebot_fixtures.memory:MemoryProvider")
+    worker = WorkerProcess.launch("memory", {}, start_method="fork")
     try:
         assert worker.wait_ready(timeout=10).plugin_version == "1.0.0"
     finally:
         worker.shutdown()
-    # a target the host believed in, but which is gone, fails like any import (not a stevedore lookup)
-    stale = WorkerProcess.launch("memory", {}, start_method="fork", target="snoozebot_gone_module:Provider")
-    with pytest.raises(PluginLoadError, match="snoozebot_gone_module"):
-        stale.wait_ready(timeout=10)
-
-
-def test_targets_come_from_a_valid_scan_cache_only(isolated_home: Path) -> None:
-    from snoozebot.host.scan_cache import known_targets
-
-    assert known_targets(isolated_home) == {}  # nothing scanned yet: no guess
-    PluginManager(config=Config(), state_directory=isolated_home).statuses()
-    targets = known_targets(isolated_home)
-    assert targets["memory"] == "snoozebot_fixtures.memory:MemoryProvider"
+    unknown = WorkerProcess.launch("nosuch", {}, start_method="fork")  # stevedore's NoMatches, in the worker
+    with pytest.raises(PluginNotFound, match="no provider named 'nosuch' is installed"):
+        unknown.wait_ready(timeout=10)

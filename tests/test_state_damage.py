@@ -160,14 +160,6 @@ def test_damaged_audit_log_stops_before_any_call(fleet: Path, isolated_home: Pat
     assert path.read_bytes() == before
 
 
-def test_damaged_scan_cache_is_rebuilt(fleet: Path, isolated_home: Path) -> None:
-    path = isolated_home / "scan-cache.json"
-    path.write_text('{"stamp": ')
-    listed = run_cli("plugins", "list", "--json")
-    assert listed.returncode == 0 and "memory" in {p["name"] for p in listed.json()}
-    assert json.loads(path.read_text())["stamp"]  # a cache may be rebuilt
-
-
 @pytest.mark.parametrize("name", ["agent_tokens.json", "loaded.json", "audit.sqlite3"])
 def test_agent_refuses_to_start_on_damaged_state(fleet: Path, isolated_home: Path, name: str) -> None:
     path = isolated_home / name
@@ -354,7 +346,7 @@ def test_state_directory_is_0700_and_its_files_0600(tmp_path: Path) -> None:
         found = {p.relative_to(home).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in home.rglob("*")}
     db.close()
     names = set(found)
-    assert {"agent_tokens.json", "loaded.json", "schedule-runs.json", "scan-cache.json", "locks"} <= names
+    assert {"agent_tokens.json", "loaded.json", "schedule-runs.json", "locks"} <= names
     assert {"audit.sqlite3", "audit.sqlite3-wal", "audit.sqlite3-shm"} <= names
     assert any(name.startswith("locks/") for name in names)  # the instance locks
     assert found == {name: 0o700 if (home / name).is_dir() else 0o600 for name in found}

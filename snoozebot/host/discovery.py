@@ -1,21 +1,31 @@
-"""Finding installed providers without importing them.
+"""Finding installed providers through stevedore, without importing them.
 
-Reads the ``snoozebot.providers`` entry points from installed distributions'
-metadata. Nothing a plugin ships is imported here: the worker loads its one
-entry point with stevedore's ``DriverManager``. (stevedore's own entry-point
-cache keeps names and targets but drops the distribution, which ``plugins
-list`` must show, and silently merges duplicates, which it must report; so
-the listing reads the same metadata directly.)
+stevedore lists the ``snoozebot.providers`` entry points from its
+entry-point cache, which it rebuilds whenever a ``sys.path`` entry or an
+``entry_points.txt`` changes (any install, upgrade or removal). Nothing a
+plugin ships is imported here; the worker loads its one entry point with
+stevedore's ``DriverManager`` (:mod:`snoozebot.host.worker`).
 
-A broken distribution (unreadable metadata, a malformed entry point, two
-distributions claiming one name) is listed with its problem and never hides
-the others.
+stevedore keeps each entry point's name and target but not the
+distribution that declares it, which ``plugins list`` shows. So, for the
+providers found, :mod:`importlib.metadata`'s own entry-point index
+(``EntryPoint.dist``) names the distributions that declare them, and only
+those distributions' metadata (name, version, ``Requires-Dist``) is read.
+
+A broken distribution (unreadable entry points, which make stevedore's and
+the index's listing fail as a whole), a malformed entry point and a name two
+distributions claim are each listed with their problem, never hiding the
+others.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.metadata import Distribution, EntryPoint, distributions, entry_points
+from pathlib import Path
 
 __all__ = ["ENTRY_POINT_GROUP", "DiscoveredPlugin", "discover"]
 
@@ -43,60 +53,110 @@ class DiscoveredPlugin:
         return self.target.partition(":")[0]
 
 
+@dataclass(frozen=True)
+class _Owner:
+    """A distribution that declares a provider entry point."""
+
+    name: str
+    version: str
+    requires: tuple[str, ...]
+
+
+def discover(*, fresh: bool = False) -> list[DiscoveredPlugin]:
+    """Every provider entry point installed in this environment, sorted by name.
+
+    ``fresh`` rebuilds stevedore's listing instead of reading its cache.
+    """
+    broken: list[DiscoveredPlugin] = []
+    try:
+        listed = [(ep.name, ep.value) for ep in _stevedore_entry_points(fresh=fresh)]
+        owners = _owners_from_index()
+    except Exception:  # one unreadable distribution fails both listings: find it, keep the rest
+        owners, broken = _owners_one_by_one()
+        listed = list(owners)  # only here does a walk of the distributions stand in for stevedore
+    found: dict[str, list[tuple[str, _Owner | None]]] = {}
+    for name, target in dict.fromkeys(listed):
+        claims: list[_Owner | None] = [*owners.get((name, target), [])] or [None]
+        found.setdefault(name, []).extend((target, owner) for owner in claims)
+    plugins = [_plugin(name, claims) for name, claims in sorted(found.items())]
+    return sorted([*plugins, *broken], key=lambda p: p.name)
+
+
+def _stevedore_entry_points(*, fresh: bool) -> list[EntryPoint]:
+    """The group's entry points from stevedore, none of them loaded.
+
+    ``stevedore._cache`` is stevedore's own (private) module: tests/test_discovery.py
+    fails if listing through it stops reading, or rebuilding, stevedore's cache.
+    """
+    from stevedore import _cache  # its import and cache cost the accepted price (docs/architecture.md)
+
+    if not fresh:
+        # A new Cache each time: stevedore's module-level one (and ExtensionManager's
+        # class-level list) remember a listing for the life of the process, and the
+        # agent must see providers installed while it runs. The on-disk cache it reads
+        # is keyed by stevedore's own stamp of the environment.
+        return list(_cache.Cache().get_group_all(ENTRY_POINT_GROUP))
+    with tempfile.TemporaryDirectory(prefix="snoozebot-scan-") as empty:
+        Path(empty, ".disable").touch()  # stevedore's switch: build the listing, write no cache
+        return list(_cache.Cache(cache_dir=empty).get_group_all(ENTRY_POINT_GROUP))
+
+
+def _owner(dist: Distribution) -> _Owner:
+    return _Owner(dist.metadata["Name"] or "?", dist.version, tuple(dist.requires or ()))
+
+
+def _owners_from_index() -> dict[tuple[str, str], list[_Owner]]:
+    """Who declares each provider entry point, from importlib.metadata's index."""
+    owners: dict[tuple[str, str], list[_Owner]] = {}
+    dists: dict[int, _Owner] = {}  # a distribution's entry points share its object
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist
+        if dist is None:
+            continue
+        owner = dists.get(id(dist)) or dists.setdefault(id(dist), _owner(dist))
+        owners.setdefault((ep.name, ep.value), []).append(owner)
+    return owners
+
+
+def _owners_one_by_one() -> tuple[dict[tuple[str, str], list[_Owner]], list[DiscoveredPlugin]]:
+    """As :func:`_owners_from_index`, reading each distribution on its own (a broken one is listed)."""
+    owners: dict[tuple[str, str], list[_Owner]] = {}
+    broken: list[DiscoveredPlugin] = []
+    seen: set[tuple[str, str, str]] = set()
+    for dist in distributions():
+        try:
+            declared = [ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP]
+            owner = _owner(dist) if declared else None
+        except Exception as exc:
+            path = getattr(dist, "_path", "?")
+            problem = f"unreadable distribution metadata: {exc}"
+            broken.append(DiscoveredPlugin(f"broken:{path}", "", None, None, problem))
+            continue
+        for ep in declared:
+            assert owner is not None
+            if (ep.name, ep.value, owner.name) not in seen:  # the same distribution twice on sys.path
+                seen.add((ep.name, ep.value, owner.name))
+                owners.setdefault((ep.name, ep.value), []).append(owner)
+    return owners, broken
+
+
+def _plugin(name: str, claims: Sequence[tuple[str, _Owner | None]]) -> DiscoveredPlugin:
+    """One provider from its claims (target, owner); a name claimed more than once is a problem."""
+    target, first = claims[0]
+    owner_names = sorted({owner.name for _, owner in claims if owner is not None})
+    if len(claims) > 1:
+        who = " and ".join(owner_names or ["two entry points"])
+        error: str | None = f"provider name {name!r} is claimed by {who}; uninstall one"
+    else:
+        error = _problem(name, target)
+    if first is None:
+        return DiscoveredPlugin(name, target, None, None, error)
+    return DiscoveredPlugin(name, target, first.name, first.version, error, first.requires)
+
+
 def _problem(name: str, target: str) -> str | None:
     if not _NAME_RE.match(name):
         return f"invalid provider name {name!r} (use lower-case letters, digits, '-' and '_')"
     if not _TARGET_RE.match(target.replace(" ", "")):
         return f"malformed entry point {target!r} (expected 'module:Class')"
     return None
-
-
-def discover() -> list[DiscoveredPlugin]:
-    """Every provider entry point installed in this environment, sorted by name."""
-    import importlib.metadata  # costly to import; `plugins list` usually reads its cache
-
-    found: dict[str, list[DiscoveredPlugin]] = {}
-    seen: set[tuple[str, str, str | None]] = set()
-    for dist in importlib.metadata.distributions():
-        try:
-            entry_points = [ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP]
-            if not entry_points:
-                continue
-            dist_name = dist.metadata["Name"]
-            dist_version = dist.version
-            dist_requires = tuple(dist.requires or ())
-        except Exception as exc:  # unreadable metadata: report, never hide the others
-            path = getattr(dist, "_path", "?")
-            name = f"broken:{path}"
-            found.setdefault(name, []).append(
-                DiscoveredPlugin(name, "", None, None, f"unreadable distribution metadata: {exc}")
-            )
-            continue
-        for ep in entry_points:
-            key = (ep.name, ep.value, dist_name)
-            if key in seen:  # the same distribution seen twice on sys.path
-                continue
-            seen.add(key)
-            found.setdefault(ep.name, []).append(
-                DiscoveredPlugin(
-                    ep.name, ep.value, dist_name, dist_version, _problem(ep.name, ep.value), dist_requires
-                )
-            )
-    plugins = []
-    for name, candidates in sorted(found.items()):
-        if len(candidates) > 1:
-            owners = " and ".join(sorted(str(c.distribution) for c in candidates))
-            first = candidates[0]
-            plugins.append(
-                DiscoveredPlugin(
-                    name,
-                    first.target,
-                    first.distribution,
-                    first.version,
-                    f"provider name {name!r} is claimed by {owners}; uninstall one",
-                    first.requires,
-                )
-            )
-        else:
-            plugins.append(candidates[0])
-    return plugins

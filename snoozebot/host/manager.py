@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from snoozebot.config import Config
 from snoozebot.errors import PluginNotFound, PluginUnavailable, UsageError
 from snoozebot.host.discovery import DiscoveredPlugin, discover
-from snoozebot.host.scan_cache import ScanCache, environment_stamp, known_targets
 from snoozebot.state import LoadedSet
 
 if TYPE_CHECKING:  # process machinery and requirement checks are imported when first needed
@@ -125,9 +123,6 @@ class PluginManager:
         self.config = config
         self.timeout = timeout
         self.loaded_set = LoadedSet(state_directory)
-        self._scan_cache = ScanCache(state_directory)
-        self._state_directory = state_directory
-        self._known_targets: dict[str, str] | None = None
         self._overrides = dict(option_overrides or {})
         self._policy = policy
         self._start_method = start_method
@@ -138,6 +133,7 @@ class PluginManager:
     # -- discovery and the loaded set ----------------------------------------
 
     def discover(self) -> list[DiscoveredPlugin]:
+        """The installed providers (see :func:`snoozebot.host.discovery.discover`)."""
         return discover()
 
     def find(self, name: str, plugins: list[DiscoveredPlugin] | None = None) -> DiscoveredPlugin:
@@ -182,28 +178,14 @@ class PluginManager:
     def statuses(self, *, fresh: bool = False) -> list[PluginStatus]:
         """Every installed provider, with the problems its metadata shows (no worker started).
 
-        The metadata scan is cached for as long as no distribution changes;
-        ``fresh`` scans again regardless.
+        ``fresh`` rebuilds stevedore's entry-point listing instead of reading its cache.
         """
-        loaded = set(self.loaded_names())
-        plugins, problems = self._scan(fresh=fresh)
-        return [replace(self.status(p, loaded), problems=problems[p.name]) for p in plugins]
-
-    def _scan(self, *, fresh: bool) -> tuple[list[DiscoveredPlugin], dict[str, tuple[str, ...]]]:
         from snoozebot.host.requirements import check_plugins
 
-        stamp = environment_stamp()
-        cached = None if fresh else self._scan_cache.get(stamp)
-        if cached is not None:
-            with contextlib.suppress(KeyError, TypeError, ValueError):
-                plugins = [
-                    DiscoveredPlugin(**{**p, "requires": tuple(p["requires"])}) for p in cached["plugins"]
-                ]
-                return plugins, {name: tuple(found) for name, found in cached["problems"].items()}
-        plugins = self.discover()
+        loaded = set(self.loaded_names())
+        plugins = discover(fresh=True) if fresh else self.discover()
         problems = {r.name: tuple(r.problems) for r in check_plugins(plugins)}
-        self._scan_cache.put(stamp, {"plugins": [asdict(p) for p in plugins], "problems": problems})
-        return plugins, problems
+        return [replace(self.status(p, loaded), problems=problems[p.name]) for p in plugins]
 
     # -- workers ---------------------------------------------------------------
 
@@ -221,16 +203,9 @@ class PluginManager:
                     policy=self._policy,
                     start_method=self._start_method,
                     prestarted=self._prestarted.pop(name, None),
-                    target=self._targets().get(name),
                 )
                 self._supervisors[name] = sup
             return sup
-
-    def _targets(self) -> dict[str, str]:
-        """Entry point targets the scan cache knows (no scan); workers import them directly."""
-        if self._known_targets is None:
-            self._known_targets = known_targets(self._state_directory)
-        return self._known_targets
 
     def client(self, name: str, *, scope: Mapping[str, str] | None = None) -> ProviderClient:
         """Calls to ``name``'s worker; with ``scope``, answered for those provider options."""
@@ -346,7 +321,7 @@ class PluginManager:
                 if name not in self._supervisors and name not in self._prestarted:
                     options = self.config.provider_options(name, self._overrides)
                     self._prestarted[name] = WorkerProcess.launch(
-                        name, options, start_method=self._start_method, target=self._targets().get(name)
+                        name, options, start_method=self._start_method
                     )
         found: dict[str, Handshake | PluginUnavailable] = {}
         for name in wanted:

@@ -129,17 +129,13 @@ class WorkerProcess:
         config: dict[str, str],
         *,
         start_method: str | None = None,
-        target: str | None = None,
     ) -> WorkerProcess:
-        """Start the process; the handshake is completed by :meth:`wait_ready`.
-
-        ``target`` is the entry point's ``module:Class`` when the host knows it.
-        """
+        """Start the process; the handshake is completed by :meth:`wait_ready`."""
         ctx: Any = multiprocessing.get_context(start_method or choose_start_method())
         parent_conn, child_conn = ctx.Pipe(duplex=True)
         process = ctx.Process(
             target=run_worker,
-            args=(child_conn, provider, dict(config), os.getpid(), target),
+            args=(child_conn, provider, dict(config), os.getpid()),
             name=f"snoozebot-worker-{provider}",
         )
         for stream in (sys.stdout, sys.stderr):

@@ -56,7 +56,6 @@ class Supervisor:
         policy: RestartPolicy | None = None,
         start_method: str | None = None,
         prestarted: WorkerProcess | None = None,
-        target: str | None = None,
     ) -> None:
         self.provider = provider
         self.config = dict(config)
@@ -68,7 +67,6 @@ class Supervisor:
         self.last_error: str | None = None
         self._worker: WorkerProcess | None = None
         self._prestarted = prestarted
-        self._target = target
         self._started_at = 0.0
         self._lock = threading.Lock()
         self._shutting_down = False
@@ -126,9 +124,7 @@ class Supervisor:
     def _start(self) -> WorkerProcess:
         worker, self._prestarted = self._prestarted, None
         if worker is None:
-            worker = WorkerProcess.launch(
-                self.provider, self.config, start_method=self.start_method, target=self._target
-            )
+            worker = WorkerProcess.launch(self.provider, self.config, start_method=self.start_method)
         try:
             worker.wait_ready(timeout=self.start_timeout)
         except PluginUnavailable as exc:

@@ -13,7 +13,6 @@ a thread pool. See docs/architecture.md, "Process isolation".
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
 import io
 import logging
@@ -192,29 +191,14 @@ def _isolate(
     ).start()
 
 
-def _load_provider_class(provider_name: str, target: str | None) -> type[sdk.CloudProvider]:
-    """The provider class: from ``target`` when the host knows it, else through stevedore.
-
-    The host passes the entry point's ``module:Class`` from its metadata scan
-    (cached); importing it directly skips stevedore's import and its scan of
-    every distribution, the largest fixed cost of a worker's start.
-    """
-    cls = _import_target(target) if target else _stevedore_driver(provider_name)
+def _load_provider_class(provider_name: str) -> type[sdk.CloudProvider]:
+    """The provider class, loaded through stevedore's ``DriverManager`` (not instantiated)."""
+    cls = _stevedore_driver(provider_name)
     if not (isinstance(cls, type) and issubclass(cls, sdk.CloudProvider)):
         raise TypeError(f"entry point {provider_name!r} is not a snoozebot.sdk.CloudProvider")
     if cls.name != provider_name:
         raise TypeError(f"provider class name {cls.name!r} does not match its entry point {provider_name!r}")
     return cls
-
-
-def _import_target(target: str) -> Any:
-    """Load an entry point value ``module:attr.attr [extras]`` as EntryPoint.load does."""
-    module, _, attrs = target.partition(":")
-    obj: Any = importlib.import_module(module.strip())
-    for part in attrs.split("[")[0].strip().split("."):
-        if part:
-            obj = getattr(obj, part)
-    return obj
 
 
 def _stevedore_driver(provider_name: str) -> Any:
@@ -359,7 +343,6 @@ def run_worker(
     provider_name: str,
     config: dict[str, str],
     parent_pid: int,
-    target: str | None = None,
 ) -> None:
     """Process entry point: load ``provider_name`` and serve until shutdown or EOF."""
     group = _new_session()
@@ -369,7 +352,7 @@ def run_worker(
     code = 0
     try:
         try:
-            cls = _load_provider_class(provider_name, target)
+            cls = _load_provider_class(provider_name)
         except BaseException as exc:
             channel.send({"type": "fatal", "error": _fatal_for(provider_name, exc)})
             return

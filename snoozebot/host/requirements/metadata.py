@@ -31,7 +31,7 @@ __all__ = ["installed_distribution", "invalid", "metadata_checks", "overlap", "w
 
 def installed_distribution(project: str) -> Installed | None:
     """The installed distribution named ``project`` (any spelling), from its metadata."""
-    import importlib.metadata  # only on a scan: `plugins list` usually reads its cache
+    import importlib.metadata  # discovery has imported it already
 
     try:
         dist = importlib.metadata.distribution(project)
