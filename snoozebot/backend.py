@@ -17,12 +17,13 @@ options.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from snoozebot import sdk
-from snoozebot.fleet import Scope
-from snoozebot.host.manager import LoadReport, PluginStatus
-from snoozebot.results import Action, ActionResult
+if TYPE_CHECKING:  # an interface: importing it costs nothing at run time
+    from snoozebot import sdk
+    from snoozebot.fleet import Scope
+    from snoozebot.host.manager import LoadReport, PluginStatus
+    from snoozebot.results import Action, ActionResult
 
 __all__ = ["Backend", "OnDone", "ProviderCalls"]
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from snoozebot.backend import OnDone
 from snoozebot.errors import StateDamaged
-from snoozebot.fleet import Scope
-from snoozebot.host.client import ProviderClient
 from snoozebot.host.manager import LoadReport, PluginManager, PluginStatus
-from snoozebot.host.protocol import Method
-from snoozebot.operations import ActionContext, default_actor, run_action
-from snoozebot.results import Action, ActionResult
+
+if TYPE_CHECKING:  # the acting and calling machinery is imported by the commands that use it
+    from snoozebot.backend import OnDone
+    from snoozebot.fleet import Scope
+    from snoozebot.host.client import ProviderClient
+    from snoozebot.operations import ActionContext
+    from snoozebot.results import Action, ActionResult
 
 __all__ = ["LocalBackend"]
 
@@ -28,9 +32,21 @@ class LocalBackend:
     (requirement checks, install, schedules, idle checks).
     """
 
-    def __init__(self, manager: PluginManager, context: ActionContext) -> None:
+    def __init__(self, manager: PluginManager, state_directory: Path, *, lock_timeout: float) -> None:
         self.manager = manager
-        self.context = context
+        self._state_directory = state_directory
+        self._lock_timeout = lock_timeout
+
+    @functools.cached_property
+    def context(self) -> ActionContext:
+        """The audit log and per-instance locks every stop and start here goes through.
+
+        Built on first use: `plugins list` imports none of it (about 30 ms of its
+        start-up, benchmarks/bench_host.py).
+        """
+        from snoozebot.operations import ActionContext
+
+        return ActionContext.in_directory(self._state_directory, lock_timeout=self._lock_timeout)
 
     def statuses(self, *, fresh: bool = False) -> list[PluginStatus]:
         return self.manager.statuses(fresh=fresh)
@@ -68,6 +84,8 @@ class LocalBackend:
         return self.manager.client(name, scope=scope.options if fleet and scope else None)
 
     def expand_options(self, provider: str, options: Mapping[str, str]) -> dict[str, list[str]]:
+        from snoozebot.host.protocol import Method
+
         client = self.provider(provider)
         return client.expand_options(options) if client.offers(Method.EXPAND_OPTIONS) else {}
 
@@ -88,6 +106,8 @@ class LocalBackend:
         say; when ``on_done`` watches progress, parts of 100 ids are sent
         concurrently instead, so the bar moves.
         """
+        from snoozebot.operations import default_actor, run_action
+
         client = self.provider(provider, scope=scope)
         actor = default_actor()
         size = _PROGRESS_CHUNK if on_done is not None else max(1, len(instance_ids))

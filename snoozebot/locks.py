@@ -23,8 +23,10 @@ from pathlib import Path
 from snoozebot.errors import LockTimeout
 from snoozebot.state import unwritable
 
-__all__ = ["LOCKS_DIRECTORY", "InstanceLocks"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "LOCKS_DIRECTORY", "InstanceLocks"]
 
+DEFAULT_LOCK_TIMEOUT = 60.0
+"""Seconds an acting path waits for another one's instance locks (``--lock-timeout``)."""
 LOCKS_DIRECTORY = "locks"
 _POLL_SECONDS = 0.05
 

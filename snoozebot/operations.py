@@ -18,13 +18,11 @@ from snoozebot.errors import PluginUnavailable
 from snoozebot.fleet import Scope
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.replies import MalformedReply
-from snoozebot.locks import InstanceLocks
+from snoozebot.locks import DEFAULT_LOCK_TIMEOUT, InstanceLocks
 from snoozebot.results import Action, ActionResult
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "ActionContext", "default_actor", "run_action"]
+__all__ = ["ActionContext", "default_actor", "run_action"]
 
-DEFAULT_LOCK_TIMEOUT = 60.0
-"""Seconds an acting path waits for another one's instance locks (``--lock-timeout``)."""
 
 
 @dataclass(frozen=True)

@@ -40,12 +40,12 @@ from snoozebot.fleet import Scope
 from snoozebot.host.manager import LoadReport, PluginStatus
 from snoozebot.host.replies import parse_instance, parse_instances
 from snoozebot.results import Action, ActionResult
+from snoozebot.runtime import AGENT_URL_ENV
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = [
-    "AGENT_URL_ENV",
     "TOKEN_ENV",
     "AgentBackend",
     "AgentConnection",
@@ -56,7 +56,6 @@ __all__ = [
     "instances_path",
 ]
 
-AGENT_URL_ENV = "SNOOZEBOT_AGENT_URL"
 TOKEN_ENV = "SNOOZEBOT_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 _ACTION_THREADS = 16

@@ -13,21 +13,32 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from snoozebot.backend import Backend
 from snoozebot.config import Config, load_config, parse_options
 from snoozebot.errors import UsageError
 from snoozebot.host import prestart
 from snoozebot.host.manager import DEFAULT_TIMEOUT, PluginManager
 from snoozebot.local import LocalBackend
-from snoozebot.operations import DEFAULT_LOCK_TIMEOUT, ActionContext
-from snoozebot.remote import AGENT_URL_ENV
+from snoozebot.locks import DEFAULT_LOCK_TIMEOUT
 from snoozebot.state import state_dir
 
-__all__ = ["Runtime", "open_runtime", "open_runtime_for", "resolve_lock_timeout", "resolve_timeout"]
+if TYPE_CHECKING:
+    from snoozebot.backend import Backend
 
-B_co = TypeVar("B_co", bound=Backend, covariant=True)
+__all__ = [
+    "AGENT_URL_ENV",
+    "Runtime",
+    "open_runtime",
+    "open_runtime_for",
+    "resolve_lock_timeout",
+    "resolve_timeout",
+]
+
+AGENT_URL_ENV = "SNOOZEBOT_AGENT_URL"
+"""Where the agent is; set, the ``plugins`` and ``instance`` commands go through it."""
+
+B_co = TypeVar("B_co", bound="Backend", covariant=True)
 
 
 def resolve_timeout(timeout: float | None) -> float:
@@ -89,8 +100,7 @@ def open_runtime(
         option_overrides=overrides,
         prestarted=prestart.adopt(cfg, overrides),
     )
-    context = ActionContext.in_directory(directory, lock_timeout=resolve_lock_timeout(lock_timeout))
-    backend = LocalBackend(manager, context)
+    backend = LocalBackend(manager, directory, lock_timeout=resolve_lock_timeout(lock_timeout))
     try:
         yield Runtime(cfg, directory, seconds, backend)
     finally:
