@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from conftest import run_cli
@@ -71,3 +72,23 @@ def test_an_option_without_equals_is_told_how_to_write_it(argv: list[str]) -> No
     assert res.returncode == 2
     line = one_line(res.stderr)
     assert "expects KEY=VALUE" in line and "=VALUE)" in line and "unexpected extra argument" not in line
+
+
+def test_common_options_may_come_before_the_command(tmp_path: Path) -> None:
+    config = tmp_path / "other.toml"
+    config.write_text('[schedules.night]\ntimezone = "UTC"\nperiods = [{ days = "daily", stop = "22:00" }]\n')
+    now = ["--now", "2026-12-01T12:00:00Z"]
+    show = run_cli("--config", str(config), "--json", "schedule", "show", "night", "-n", "1", *now)
+    assert show.returncode == 0, show.stderr
+    assert show.json()["name"] == "night"
+    listing = run_cli("--json", "-o", "count=2", "instance", "list", "-p", "memory")
+    assert listing.returncode == 0 and [i["id"] for i in listing.json()] == ["mem-0", "mem-1"]
+    same = run_cli("--config=" + str(config), "schedule", "show", "night", "--json", "-n", "1", *now)
+    assert same.json() == show.json()
+    helped = run_cli("--help")
+    assert "Common options go before or after the command" in helped.stdout
+
+
+def test_a_common_option_the_command_lacks_is_refused_as_usual() -> None:
+    res = run_cli("--json", "demo", "--help")
+    assert res.returncode == 2 and "--json" in res.stderr

@@ -74,7 +74,10 @@ def build_app(argv: Sequence[str] = ()) -> typer.Typer:
         help=(
             "Stop cloud machines nobody is using, and start them again when needed.\n\n"
             "Providers (aws, gcp, ...) are plugins, each run in its own worker process. "
-            "Start with: snoozebot plugins list"
+            "Start with: snoozebot plugins list\n\n"
+            "Common options go before or after the command: --config FILE, --json, "
+            "--timeout SECONDS, --agent URL, -o/--option KEY=VALUE, --lock-timeout SECONDS "
+            "(e.g. snoozebot --config prod.toml --json instance list)."
         ),
         no_args_is_help=True,
         add_completion=False,

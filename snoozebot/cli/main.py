@@ -95,13 +95,14 @@ def run(argv: Sequence[str]) -> int:
 def main() -> None:
     """Console-script entry point."""
     from snoozebot.cli import output
+    from snoozebot.cli.argv import hoist_common_options
     from snoozebot.host import prestart
 
     _reserve_standard_fds()
     output.guard_stdout()
     signal.signal(signal.SIGTERM, _TERMINATION)
     _TERMINATION.armed = True
-    argv = sys.argv[1:]
+    argv = hoist_common_options(sys.argv[1:])
     try:
         prestart.prestart(argv)
         code = run(argv)
