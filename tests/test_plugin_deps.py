@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow  # builds eight wheels once, then ~50 real CLI run
 
 DISTS = Path(__file__).parent / "dists"
 PROBLEM_DISTS = ["snoozebot-needcore", "snoozebot-needlib", "snoozebot-stale", "snoozebot-cycle",
-                 "snoozebot-lower", "snoozebot-upper", "sbtest-lib"]
+                 "snoozebot-lower", "snoozebot-upper", "sbtest-lib", "snoozebot-extra"]
 
 
 @dataclass
@@ -271,6 +271,25 @@ def test_load_refuses_a_missing_library(problems: Venv) -> None:
     line = _one_error_line(run)
     assert "sbtest-absent-library>=1.0, which is not installed" in line
     assert "pip install 'sbtest-absent-library>=1.0'" in line
+
+
+def test_libraries_of_the_entry_points_extra_are_checked_and_the_extra_is_the_fix(problems: Venv) -> None:
+    # the built-in providers declare their cloud libraries this way (snoozebot_aws:AwsProvider [aws])
+    fix = f"{problems.python} -m pip install 'snoozebot-extra[cloud]'"
+    run = problems.snoozebot("plugins", "check", "extra", "--json")
+    assert run.returncode == 1
+    [report] = run.json()
+    [needed] = [r for r in report["requirements"] if r["requirement"] == "snoozebot-extra[cloud]"]
+    assert needed["status"] == "missing" and needed["fix"] == fix
+    assert "sbtest-absent-cloud-sdk>=1.0 is not installed" in needed["message"]
+    load = problems.snoozebot("plugins", "load", "extra")
+    assert load.returncode == 3 and fix in _one_error_line(load)
+    listed = {p["name"]: p for p in problems.snoozebot("plugins", "list", "--json").json()}
+    assert any("snoozebot-extra[cloud]" in problem for problem in listed["extra"]["problems"])
+    # a bare check judges it only once it is loaded: skipped, said so, and not among the problems
+    bare = problems.snoozebot("plugins", "check", "--json")
+    assert "skipped (not loaded; their libraries are not installed): extra (" in bare.stderr
+    assert "extra" not in {r["name"] for r in bare.json()}
 
 
 def test_load_refuses_a_cycle_and_names_it(problems: Venv) -> None:

@@ -192,7 +192,28 @@ def check(
     """
     with open_runtime(config=config, options=option, timeout=timeout) as rt:
         reports = rt.backend.manager.check(None if name is None else [name])
+        loaded = set(rt.backend.loaded_names())
+    if name is None:
+        skipped = [r for r in reports if r.name not in loaded and _only_lacks_its_extra(r)]
+        reports = [r for r in reports if r not in skipped]
+        if skipped:
+            info(
+                "skipped (not loaded; their libraries are not installed): "
+                + ", ".join(f"{r.name} ({next(c.fix for c in r.checks if not c.ok)})" for r in skipped)
+            )
     _print_reports(reports, as_json=json_)
+
+
+def _only_lacks_its_extra(report: PluginReport) -> bool:
+    """A provider whose only problem is its extra's libraries: not usable here, but not broken."""
+    extra = f"{report.distribution}["
+    failing = [c for c in report.checks if not c.ok]
+    return (
+        bool(failing)
+        and report.error is None
+        and report.api is None
+        and all(c.requirement.startswith(extra) and c.fix for c in failing)
+    )
 
 
 @app.command("install")

@@ -33,7 +33,8 @@ ENTRY_POINT_GROUP = "snoozebot.providers"
 """The entry-point group every provider registers in."""
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
-_TARGET_RE = re.compile(r"^[\w.]+:[\w.]+$")
+_TARGET_RE = re.compile(r"^[\w.]+:[\w.]+(\[[\w.,-]+\])?$")
+"""``module:Class``, optionally with the extras it needs: ``module:Class [aws]``."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,12 @@ class DiscoveredPlugin:
     @property
     def module(self) -> str:
         return self.target.partition(":")[0]
+
+    @property
+    def extras(self) -> tuple[str, ...]:
+        """The extras the entry point names (``module:Class [aws]``): the libraries it needs."""
+        _, bracket, rest = self.target.partition("[")
+        return tuple(e.strip() for e in rest.rstrip("] ").split(",") if e.strip()) if bracket else ()
 
 
 @dataclass(frozen=True)
@@ -158,5 +165,5 @@ def _problem(name: str, target: str) -> str | None:
     if not _NAME_RE.match(name):
         return f"invalid provider name {name!r} (use lower-case letters, digits, '-' and '_')"
     if not _TARGET_RE.match(target.replace(" ", "")):
-        return f"malformed entry point {target!r} (expected 'module:Class')"
+        return f"malformed entry point {target!r} (expected 'module:Class' or 'module:Class [extra]')"
     return None

@@ -108,7 +108,9 @@ def check_plugins(
                     own.append(invalid(plugin, text, Kind.PROVIDER, reason))
                 else:
                     own.append(provider_check(plugin, req, plugins=by_name, facts=facts, edges=edges))
-            api = api_verdict(plugin, facts[name])
+            # a worker that cannot import a missing library says nothing the library check does not
+            missing_library = any(c.kind is Kind.LIBRARY and c.status is Status.MISSING for c in own)
+            api = None if missing_library else api_verdict(plugin, facts[name])
         error = fix = None
         if plugin.error:
             fix = pip_command("uninstall", "-y", plugin.distribution) if plugin.distribution else None

@@ -112,9 +112,9 @@ def _missing_for_extra(found: Installed, extra: str, installed: InstalledLookup)
 
 def metadata_checks(plugin: DiscoveredPlugin, installed: InstalledLookup) -> list[RequirementCheck]:
     """The checks of every core and library requirement of ``plugin`` that applies here."""
+    checks = _extra_checks(plugin, installed)
     if plugin.distribution and canonical(plugin.distribution) == CORE_DISTRIBUTION:
-        return []  # a built-in provider: the core's own requirements are pip's business
-    checks = []
+        return checks  # a built-in provider: beyond its extra, the core's requirements are pip's business
     for line in plugin.requires:
         try:
             req = parse(line)
@@ -123,6 +123,28 @@ def metadata_checks(plugin: DiscoveredPlugin, installed: InstalledLookup) -> lis
             continue
         if req.applies():
             checks.append(_metadata_check(plugin, req, installed))
+    return checks
+
+
+def _extra_checks(plugin: DiscoveredPlugin, installed: InstalledLookup) -> list[RequirementCheck]:
+    """The libraries of the extras the entry point names (``snoozebot_aws:AwsProvider [aws]``)."""
+    own = installed(plugin.distribution) if plugin.distribution and plugin.extras else None
+    if own is None:
+        return []
+    checks = []
+    for extra in plugin.extras:
+        spec = f"{plugin.distribution}[{extra}]"
+        check = RequirementCheck(plugin.name, spec, Kind.LIBRARY, Status.MET, project=canonical(own.name))
+        missing = _missing_for_extra(own, extra, installed)
+        if missing:
+            fix = pip_command("install", spec)
+            check = replace(
+                check,
+                status=Status.MISSING,
+                message=f"provider {plugin.name!r} needs the libraries of {spec} ({missing}); fix: {fix}",
+                fix=fix,
+            )
+        checks.append(check)
     return checks
 
 
