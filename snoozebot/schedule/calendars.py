@@ -131,7 +131,8 @@ def _rule_text(recur: Any) -> str:
     return str(encoded.to_ical().decode())
 
 
-def _events(path: Path, *, where: str) -> tuple[set[dt.date], list[RecurringEvent]]:
+def _read(path: Path, *, where: str) -> Any:
+    """The parsed VCALENDAR of ``path``; a UsageError when it cannot be read or parsed."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -142,30 +143,52 @@ def _events(path: Path, *, where: str) -> tuple[set[dt.date], list[RecurringEven
         raise UsageError(f"{where}: reading an ics file needs the icalendar package") from None
     try:
         calendar = icalendar.Calendar.from_ical(data)
-    except Exception as exc:  # icalendar raises ValueError, and worse on garbage
+    except Exception as exc:  # untrusted input: icalendar raises ValueError, and worse on garbage
         raise UsageError(f"{where}: {str(path)!r} is not a valid iCalendar file: {exc}") from None
     if not isinstance(calendar, icalendar.Calendar) or calendar.name != "VCALENDAR":
         raise UsageError(f"{where}: {str(path)!r} is not a valid iCalendar file: no VCALENDAR")
+    return calendar
+
+
+def _recurring(event: Any, start: dt.date, days: int, *, where: str) -> list[RecurringEvent]:
+    from icalendar import vRecur
+
+    rules = event.get("RRULE")
+    exdates = frozenset(_listed_dates(event.get("EXDATE", [])))
+    found = []
+    for recur in rules if isinstance(rules, list) else [rules]:
+        if not isinstance(recur, vRecur):
+            problem = getattr(recur, "parse_error", None) or recur
+            raise UsageError(f"{where}: bad RRULE in event {str(event.get('UID', '?'))!r}: {problem}")
+        repeat = RecurringEvent(_rule_text(recur), start, days, exdates)
+        try:
+            repeat.dates_in_year(start.year)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise UsageError(f"{where}: bad RRULE {repeat.rule!r}: {exc}") from None
+        found.append(repeat)
+    return found
+
+
+def _events(path: Path, *, where: str) -> tuple[set[dt.date], list[RecurringEvent]]:
+    """The fixed dates and the recurring all-day events of an iCalendar file."""
+    calendar = _read(path, where=where)
     dates: set[dt.date] = set()
     recurring: list[RecurringEvent] = []
-    for event in calendar.walk("VEVENT"):
-        start = _all_day(event.get("DTSTART"))
-        if start is None or str(event.get("STATUS", "")).upper() == "CANCELLED":
-            continue
-        days = _length(event, start)
-        rule = event.get("RRULE")
-        if rule is None:
-            dates.update(start + dt.timedelta(days=i) for i in range(days))
-            continue
-        exdates = frozenset(_listed_dates(event.get("EXDATE", [])))
-        for recur in rule if isinstance(rule, list) else [rule]:
-            recurring.append(RecurringEvent(_rule_text(recur), start, days, exdates))
-        dates.update(_listed_dates(event.get("RDATE", [])))
-    for repeat in recurring:
-        try:
-            repeat.dates_in_year(repeat.start.year)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise UsageError(f"{where}: {str(path)!r}: bad RRULE {repeat.rule!r}: {exc}") from None
+    try:
+        for event in calendar.walk("VEVENT"):
+            start = _all_day(event.get("DTSTART"))
+            if start is None or str(event.get("STATUS", "")).upper() == "CANCELLED":
+                continue
+            days = _length(event, start)
+            if event.get("RRULE") is None:
+                dates.update(start + dt.timedelta(days=i) for i in range(days))
+                continue
+            recurring += _recurring(event, start, days, where=f"{where}: {str(path)!r}")
+            dates.update(_listed_dates(event.get("RDATE", [])))
+    except UsageError:
+        raise
+    except Exception as exc:  # a broken property anywhere else (icalendar keeps them lazily)
+        raise UsageError(f"{where}: {str(path)!r} is not a valid iCalendar file: {exc}") from None
     return dates, recurring
 
 
