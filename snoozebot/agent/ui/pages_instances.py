@@ -5,7 +5,7 @@ the page's script fetches again every few seconds, so states change on
 screen while an action runs. Stop and start need a confirmation: the
 script asks in a dialog; without script, the server asks on a page. The
 Activity column shows each instance's last activity report
-(``busy 3 min ago: cpu 73%``; docs/ui.md).
+(``busy 3 min ago: cpu 73%``; docs/schedules.md#busy-aware-stops).
 """
 
 from __future__ import annotations
