@@ -6,7 +6,8 @@ them here in its state directory, or, without an agent, straight into the
 local state directory. ``schedule run`` on that machine reads them: a
 schedule with ``unless_busy`` defers a stop while the last report says busy
 and is recent enough. Only the last report per instance is kept, in
-``activity.json``; ``at`` is when it was recorded, by the recorder's clock.
+``activity.json``; ``at`` is when it was recorded, by the recorder's clock. A
+file that is not what was written raises StateDamaged and is never overwritten.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from snoozebot.state import atomic_write_json, exclusive_lock, read_json
+from snoozebot.state import atomic_write_json, damaged, exclusive_lock, read_json
 
 __all__ = ["ACTIVITY_FILE", "ActivityReport", "ActivityStore", "age_text"]
 
@@ -111,26 +112,27 @@ class ActivityStore:
         self._lock_path = directory / "activity.lock"
 
     def _all(self) -> dict[str, Any]:
-        data = read_json(self.path, {})
+        """Every report by provider and id; StateDamaged when the file is not what we wrote."""
+        data = read_json(self.path, {"reports": {}})
         reports = data.get("reports") if isinstance(data, dict) else None
-        return reports if isinstance(reports, dict) else {}
+        if not isinstance(reports, dict) or not all(isinstance(v, dict) for v in reports.values()):
+            raise damaged(self.path, 'expected {"reports": {PROVIDER: {ID: REPORT}}}')
+        return reports
 
     def record(self, report: ActivityReport) -> None:
         """Keep ``report`` as its instance's last one."""
         with exclusive_lock(self._lock_path, timeout=_LOCK_SECONDS, what="the activity reports"):
             reports = self._all()
-            per_provider = reports.get(report.provider)
-            per_provider = dict(per_provider) if isinstance(per_provider, dict) else {}
+            per_provider = dict(reports.get(report.provider, {}))
             per_provider[report.instance_id] = report.to_dict()
             reports[report.provider] = per_provider
             atomic_write_json(self.path, {"reports": reports})
 
     def for_provider(self, provider: str) -> dict[str, ActivityReport]:
         """The last report of each instance of ``provider``, by instance id."""
-        items = self._all().get(provider)
         found: dict[str, ActivityReport] = {}
-        for iid, value in (items if isinstance(items, dict) else {}).items():
-            report = ActivityReport.from_dict(value)
+        for iid, value in self._all().get(provider, {}).items():
+            report = ActivityReport.from_dict(value)  # a damaged entry is no report
             if report is not None and report.instance_id == iid and report.provider == provider:
                 found[iid] = report
         return found

@@ -4,7 +4,8 @@ A schedule with ``unless_busy`` defers a stop while the instance reports busy.
 The boundary then lies behind the next run's window, so the run remembers it
 here, per provider and instance, in ``schedule-deferred.json``; each later run
 tries that stop again until the schedule's next boundary passes. Written only
-by real runs, under the run lock.
+by real runs, under the run lock; a damaged file raises StateDamaged, as the
+previous-run record does.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 
-from snoozebot.state import atomic_write_json, read_json
+from snoozebot.state import atomic_write_json, damaged, read_json
 
 __all__ = ["DeferralRecord"]
 
@@ -24,22 +25,25 @@ class DeferralRecord:
     def __init__(self, directory: Path) -> None:
         self._path = directory / "schedule-deferred.json"
 
-    def _providers(self) -> dict[str, object]:
-        data = read_json(self._path, {})
+    def _providers(self) -> dict[str, dict[str, str]]:
+        """The whole record; StateDamaged when it is not what we wrote (never taken for empty)."""
+        data = read_json(self._path, {"providers": {}})
         providers = data.get("providers") if isinstance(data, dict) else None
-        return dict(providers) if isinstance(providers, dict) else {}
+        if not isinstance(providers, dict) or not all(isinstance(v, dict) for v in providers.values()):
+            raise damaged(self._path, 'expected {"providers": {NAME: {ID: TIME}}}')
+        return dict(providers)
 
     def for_provider(self, provider: str) -> dict[str, dt.datetime]:
         """The deferred stop boundary of each instance of ``provider``."""
-        items = self._providers().get(provider)
         found: dict[str, dt.datetime] = {}
-        for iid, value in (items if isinstance(items, dict) else {}).items():
+        for iid, value in self._providers().get(provider, {}).items():
             try:
                 when = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
             except ValueError:
-                continue
-            if when is not None and when.tzinfo is not None:
-                found[str(iid)] = when
+                when = None
+            if when is None or when.tzinfo is None:
+                raise damaged(self._path, f"the time recorded for {iid!r} is not an ISO 8601 time")
+            found[str(iid)] = when
         return found
 
     def replace(self, provider: str, deferred: Mapping[str, dt.datetime]) -> None:
