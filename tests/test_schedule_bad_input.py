@@ -128,3 +128,27 @@ def test_bad_input_is_exit_2_before_anything_runs(
     assert json.loads(state_file.read_text())["m"]["state"] == "running"
     assert not (isolated_home / "audit.sqlite3").exists()
     assert not (isolated_home / "schedule-runs.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("activity.json", "{not json"),
+        ("activity.json", '{"reports": []}'),
+        ("schedule-deferred.json", '{"providers": {"memory": {"m": "yesterday"}}}'),
+    ],
+)
+def test_a_damaged_report_or_deferral_file_is_exit_3_and_left_alone(
+    tmp_path: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch, name: str, content: str
+) -> None:
+    state_file = tmp_path / "instances.json"
+    state_file.write_text(json.dumps({"m": {"state": "running", "tags": {"snoozebot-schedule": "office-hours"}}}))
+    path = tmp_path / "config.toml"
+    path.write_text(HEAD.format(state_file=state_file) + schedule('unless_busy = "30m"'))
+    monkeypatch.setenv("SNOOZEBOT_CONFIG", str(path))
+    (isolated_home / name).write_text(content)
+    res = run_cli("schedule", "run", "-p", "memory", "--now", "2026-11-23T19:05:00+01:00")
+    assert res.returncode == 3, (res.stdout, res.stderr)
+    assert res.stderr.count("\n") == 1 and f"state file {isolated_home / name} cannot be read" in res.stderr
+    assert (isolated_home / name).read_text() == content
+    assert json.loads(state_file.read_text())["m"]["state"] == "running"
