@@ -15,7 +15,14 @@ stop). moto runs in this process and does most of the work, so wall times follow
 the machine's load; the CPU column (the command and its worker, not moto) is
 snoozebot's own cost. Target: a handful of API calls and under 10 s.
 
+It first times the decision step alone (no cloud, no process): 1,000
+instances over 3 ``snoozebot-order`` tiers on a schedule with calendars (dates
+and a recurring ics event), a cron period and ``unless_busy`` with an activity
+report for every instance, decided and grouped into tiers with cold caches, as
+a fresh ``schedule run`` process does it. Target: under 100 ms.
+
     .venv/bin/python benchmarks/bench_schedule.py [--instances 1000] [--untagged 0] [--rounds 2]
+    .venv/bin/python benchmarks/bench_schedule.py --decision-only
 """
 
 from __future__ import annotations
@@ -145,12 +152,75 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+DECISION_ICS = """BEGIN:VCALENDAR\r
+VERSION:2.0\r
+BEGIN:VEVENT\r
+UID:christmas@bench\r
+DTSTART;VALUE=DATE:20201224\r
+DTEND;VALUE=DATE:20201227\r
+RRULE:FREQ=YEARLY\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+def decision_step(count: int, *, repeats: int = 21) -> None:
+    """Median milliseconds of the decision step over ``count`` instances in 3 order tiers."""
+    from snoozebot import sdk
+    from snoozebot.schedule import ActivityReport, load_schedules, plan_run
+    from snoozebot.schedule import calendars as calendars_module
+    from snoozebot.schedule.boundaries import latest_boundary
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "holidays.ics").write_text(DECISION_ICS)
+        schedules = load_schedules(
+            {
+                "office-hours": {
+                    "timezone": "Europe/Berlin",
+                    "periods": [
+                        {"days": "mon-fri", "start": "08:00", "stop": "19:00"},
+                        {"cron": "0 13 * * 6", "action": "stop"},
+                    ],
+                    "calendars": ["holidays", "extra"],
+                    "unless_busy": "30m",
+                }
+            },
+            calendars={"holidays": {"ics": "holidays.ics"}, "extra": {"dates": ["2026-12-31", "2027-01-01"]}},
+            base=Path(tmp),
+        )
+    now = dt.datetime(2026, 11, 24, 7, 5, tzinfo=dt.UTC)  # Tuesday 08:05 in Berlin: a start boundary
+    after = now - dt.timedelta(minutes=10)
+    instances = [
+        sdk.Instance(id=f"i-{n:05d}", provider="bench", state=sdk.InstanceState.STOPPED,
+                     tags={"snoozebot-schedule": "office-hours", "snoozebot-order": str(n % 3)})
+        for n in range(count)
+    ]
+    cpu = {"value": 3.0, "unit": "%", "threshold": 10.0, "idle": True, "error": None}
+    activity = {i.id: ActivityReport("bench", i.id, now, True, {"cpu": cpu}) for i in instances}
+    timings = []
+    for _ in range(repeats):
+        latest_boundary.cache_clear()
+        calendars_module._year_dates.cache_clear()  # cold, like a fresh process
+        started = time.perf_counter()
+        plan = plan_run(instances, schedules, after=after, now=now, activity=activity)
+        tiers = plan.tiers("start")
+        timings.append(time.perf_counter() - started)
+    assert [len(t.members) for t in tiers] == [len(range(k, count, 3)) for k in range(3)]
+    print(f"decision step: {count} instances, {len(tiers)} order tiers, calendars (dates + recurring ics), "
+          f"cron + unless_busy: median {statistics.median(timings) * 1000:.1f} ms, "
+          f"max {max(timings) * 1000:.1f} ms over {repeats} runs (target < 100 ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--instances", type=int, default=1000)
     parser.add_argument("--untagged", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--decision-only", action="store_true", help="Time the decision step alone.")
     args = parser.parse_args()
+    decision_step(args.instances)
+    if args.decision_only:
+        return
 
     from moto.server import ThreadedMotoServer
 

@@ -126,3 +126,79 @@ def test_explain_an_ec2_instance(config: Path) -> None:
     doc = res.json()
     assert (doc["action"], doc["boundary"]) == ("stop", {"action": "stop", "at": "2026-11-24T04:00:00-05:00"})
     assert states([iid])[iid] == "running"
+
+
+SECOND_EDITION = """
+[calendars.holidays]
+dates = ["2026-12-31"]
+ics = "holidays.ics"
+
+[schedules.ops]
+timezone = "Europe/Berlin"
+periods = [
+  { cron = "0 19 * * 1-5", action = "stop" },
+  { cron = "0 8 * * 1-5", action = "start" },
+  { cron = "0 12 * * 0,6", action = "stop" },
+]
+calendars = ["holidays"]
+"""
+
+HOLIDAYS_ICS = """BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//snoozebot tests//EN\r
+BEGIN:VEVENT\r
+UID:new-year@test\r
+DTSTART;VALUE=DATE:20200101\r
+RRULE:FREQ=YEARLY;BYMONTH=1;BYMONTHDAY=1\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:offsite@test\r
+DTSTART;VALUE=DATE:20261207\r
+DTEND;VALUE=DATE:20261209\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+def test_calendars_cron_periods_and_order_tiers_on_ec2(config: Path, isolated_home: Path) -> None:
+    config.write_text(SECOND_EDITION)
+    (config.parent / "holidays.ics").write_text(HOLIDAYS_ICS)
+    db = launch(1, {"snoozebot-schedule": "ops", "snoozebot-order": "0", "Name": "db"})
+    app = launch(2, {"snoozebot-schedule": "ops", "snoozebot-order": "1", "Name": "app"})
+    web = launch(1, {"snoozebot-schedule": "ops", "snoozebot-order": "2", "Name": "web"})
+    fleet = db + app + web
+
+    def actions(now: str) -> list[str]:
+        res = run("--now", now, "--json", "--timeout", "30")
+        assert res.returncode == 0, res.stderr
+        return [r["action"] for r in rows(res, fleet)]
+
+    def audit_order(action: str) -> list[set[str]]:
+        """The instances of each tier's batch, in the order the batches were audited."""
+        with sqlite3.connect(isolated_home / "audit.sqlite3") as conn:
+            found = conn.execute("SELECT instance FROM attempts WHERE action = ? ORDER BY id", (action,)).fetchall()
+        ids = [i for (i,) in found]
+        return [set(ids[:1]), set(ids[1:3]), set(ids[3:])]
+
+    # A weekday evening: the cron stop, highest order first.
+    assert actions("2026-12-04T19:05:00+01:00") == ["stop"] * 4
+    assert audit_order("stop") == [set(web), set(app), set(db)]
+    # The weekend's cron stop finds them stopped; Monday 7 December is an offsite day (ics, two days).
+    assert actions("2026-12-05T12:05:00+01:00") == ["none"] * 4
+    assert actions("2026-12-07T08:05:00+01:00") == ["none"] * 4
+    assert actions("2026-12-08T08:05:00+01:00") == ["none"] * 4
+    assert set(states(fleet).values()) == {"stopped"}
+    # Wednesday morning: the cron start, lowest order first, each tier running before the next.
+    assert actions("2026-12-09T08:05:00+01:00") == ["start"] * 4
+    assert audit_order("start") == [set(db), set(app), set(web)]
+    assert set(states(fleet).values()) <= {"pending", "running"}
+    # New Year's Day (a yearly recurring event) and New Year's Eve (a date) start nothing.
+    actions("2026-12-30T19:05:00+01:00")
+    assert actions("2026-12-31T08:05:00+01:00") == ["none"] * 4
+    assert actions("2027-01-01T08:05:00+01:00") == ["none"] * 4
+    assert set(states(fleet).values()) == {"stopped"}
+    res = run_cli("schedule", "show", "ops", "--now", "2026-12-30T20:00:00+01:00", "-n", "2", "--json")
+    assert res.json()["skipped"] == [
+        {"date": "2026-12-31", "from": ["holidays"]}, {"date": "2027-01-01", "from": ["holidays"]}
+    ]
+    assert leftover_workers(isolated_home) == []

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from snoozebot.schedule.activity import ActivityReport
 from snoozebot.schedule.decision import decide, parse_snooze_until
 from snoozebot.schedule.grammar import parse_schedule
 from snoozebot.schedule.runner import window_start
@@ -172,3 +174,84 @@ def test_window_start() -> None:
     # A --now earlier than the record gives an empty window.
     later = now + dt.timedelta(hours=5)
     assert run(vm("running"), after=window_start(later, now), now=now).action == "none"
+
+
+# Busy-aware stops (unless_busy) and the order tag.
+
+BUSY_AWARE = {
+    "office-hours": parse_schedule(
+        "office-hours",
+        {
+            "timezone": "Europe/Berlin",
+            "periods": [{"days": "mon-fri", "start": "08:00", "stop": "19:00"}],
+            "unless_busy": "30m",
+        },
+    )
+}
+TUE_START = MON_START + dt.timedelta(days=1)
+
+
+def report(at: dt.datetime, *, idle: bool = False) -> ActivityReport:
+    cpu = {"value": 73.0, "unit": "%", "threshold": 10.0, "idle": idle, "error": None}
+    return ActivityReport("memory", "i-1", at, idle, {"cpu": cpu})
+
+
+def busy_aware(instance: Instance, *, after: dt.datetime, now: dt.datetime, **kwargs: Any):
+    return decide(instance, BUSY_AWARE, after=after, now=now, **kwargs)
+
+
+def test_a_recent_busy_report_defers_the_stop() -> None:
+    now = MON_STOP + dt.timedelta(minutes=5)
+    got = busy_aware(vm(), after=MON_STOP - dt.timedelta(minutes=5), now=now, activity=report(now - dt.timedelta(minutes=3)))
+    assert (got.action, got.ok, got.boundary.at) == ("defer", True, MON_STOP)
+    assert "reported busy 3 min before now (cpu 73%), within unless_busy 30m" in got.reason
+
+
+@pytest.mark.parametrize(
+    "activity",
+    [
+        report(MON_STOP - dt.timedelta(minutes=26)),              # 31 min before now: stale
+        report(MON_STOP + dt.timedelta(minutes=1), idle=True),    # recent, but idle
+        report(MON_STOP + dt.timedelta(minutes=6)),               # after --now: does not count
+        None,
+    ],
+)
+def test_stale_idle_future_or_no_reports_do_not_hold_the_stop(activity: ActivityReport | None) -> None:
+    now = MON_STOP + dt.timedelta(minutes=5)
+    assert busy_aware(vm(), after=MON_STOP - dt.timedelta(minutes=5), now=now, activity=activity).action == "stop"
+
+
+def test_without_unless_busy_a_busy_report_changes_nothing() -> None:
+    now = MON_STOP + dt.timedelta(minutes=5)
+    got = decide(vm(), SCHEDULES, after=MON_STOP - dt.timedelta(minutes=5), now=now, activity=report(now))
+    assert got.action == "stop"
+
+
+def test_a_deferred_stop_is_tried_again_until_the_next_start_boundary() -> None:
+    later = MON_STOP + dt.timedelta(hours=2)
+    window = {"after": later - dt.timedelta(minutes=10), "now": later}
+    # Still busy: deferred again; idle now: the owed stop is made; already stopped: nothing.
+    assert busy_aware(vm(), **window, deferred=MON_STOP, activity=report(later)).action == "defer"
+    got = busy_aware(vm(), **window, deferred=MON_STOP, activity=report(later, idle=True))
+    assert got.action == "stop" and "(deferred, tried again)" in got.reason
+    assert busy_aware(vm("stopped"), **window, deferred=MON_STOP).action == "none"
+    # The next start boundary inside the window decides instead ...
+    got = busy_aware(vm(), after=TUE_START - dt.timedelta(minutes=5), now=TUE_START + dt.timedelta(minutes=5),
+                     deferred=MON_STOP, activity=report(TUE_START))
+    assert (got.action, got.boundary.action) == ("none", "start")
+    # ... and once it has passed, the deferred stop is owed no more.
+    got = busy_aware(vm(), after=TUE_START + dt.timedelta(minutes=5), now=TUE_START + dt.timedelta(minutes=15),
+                     deferred=MON_STOP)
+    assert (got.action, got.boundary) == ("none", None)
+
+
+@pytest.mark.parametrize(("value", "order"), [("", 0), ("0", 0), ("3", 3), ("-2", -2), (" 7 ", 7)])
+def test_order_tags(value: str, order: int) -> None:
+    got = run(vm(snoozebot_order=value), after=MON_STOP - dt.timedelta(minutes=5), now=MON_STOP)
+    assert (got.action, got.order) == ("stop", order)
+
+
+@pytest.mark.parametrize("value", ["first", "1.5", "0x10", "1e3"])
+def test_a_bad_order_tag_fails_that_instance(value: str) -> None:
+    got = run(vm(snoozebot_order=value), after=MON_STOP - dt.timedelta(minutes=5), now=MON_STOP)
+    assert (got.action, got.ok, got.error_code) == ("none", False, "bad_order")

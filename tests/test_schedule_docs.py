@@ -39,5 +39,9 @@ def test_the_toml_examples_in_the_docs_are_valid_schedules(tmp_path: Path) -> No
     for n, block in enumerate(blocks):
         path = tmp_path / f"example{n}.toml"
         path.write_text(block)
-        schedules = load_schedules(load_config(path).table("schedules"))
+        for ics in re.findall(r'ics = "([^"]+)"', block):  # an empty calendar stands in for the file
+            (tmp_path / ics).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / ics).write_text("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n")
+        config = load_config(path)
+        schedules = load_schedules(config.table("schedules"), calendars=config.table("calendars"), base=tmp_path)
         assert schedules, block

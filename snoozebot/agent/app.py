@@ -27,6 +27,7 @@ from snoozebot.agent.ui import install_ui
 from snoozebot.config import Config
 from snoozebot.host.manager import DEFAULT_TIMEOUT, PluginManager
 from snoozebot.operations import ActionContext
+from snoozebot.schedule.activity import ActivityStore
 
 __all__ = ["WORKER_START_METHOD", "create_app"]
 
@@ -72,7 +73,8 @@ def create_app(
         description=(
             "Plugins and cloud instances over HTTP. Every endpoint but /healthz needs "
             "`Authorization: Bearer TOKEN`; viewer reads, operator also stops and starts "
-            "instances, admin also loads and unloads plugins and manages tokens."
+            "instances, admin also loads and unloads plugins and manages tokens; reporter "
+            "only sends activity reports."
         ),
         lifespan=lifespan,
         docs_url=None,
@@ -82,6 +84,7 @@ def create_app(
     app.state.service = service
     app.state.metrics = metrics
     app.state.tokens = TokenStore(state_directory)
+    app.state.activity = ActivityStore(state_directory)
     install_error_handlers(app)
     for router in api_routers():
         app.include_router(router)

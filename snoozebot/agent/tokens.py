@@ -45,18 +45,25 @@ class TokenExists(UsageError):
 
 
 class Role(enum.StrEnum):
-    """What a token may do; each role includes the ones before it."""
+    """What a token may do: viewer < operator < admin, each including the ones before it.
+
+    ``reporter`` stands apart (docs/agent.md#roles): it may only send activity
+    reports, and reads nothing; operators and admins may send reports too.
+    """
 
     VIEWER = "viewer"
     OPERATOR = "operator"
     ADMIN = "admin"
+    REPORTER = "reporter"
 
     def allows(self, needed: Role) -> bool:
         """True when this role may do what ``needed`` may."""
-        return _RANKS[self] >= _RANKS[needed]
+        if needed is Role.REPORTER:
+            return self is Role.REPORTER or _RANKS.get(self, -1) >= _RANKS[Role.OPERATOR]
+        return self is not Role.REPORTER and _RANKS[self] >= _RANKS[needed]
 
 
-_RANKS = {role: rank for rank, role in enumerate(Role)}
+_RANKS = {role: rank for rank, role in enumerate((Role.VIEWER, Role.OPERATOR, Role.ADMIN))}
 
 
 @dataclass(frozen=True)

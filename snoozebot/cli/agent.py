@@ -68,7 +68,7 @@ def serve(
 
 @token_app.command("create")
 def create(
-    role: Annotated[str, typer.Option("--role", help="viewer, operator or admin.", metavar="ROLE")],
+    role: Annotated[str, typer.Option("--role", help="viewer, operator, admin or reporter.", metavar="ROLE")],
     name: Annotated[str, typer.Option("--name", help="Who uses it; the audit log's actor.", metavar="NAME")],
 ) -> None:
     """Create a token and print it alone on stdout; it is never shown again.
@@ -85,7 +85,7 @@ def create(
     try:
         parsed = Role(role)
     except ValueError:
-        raise UsageError(f"unknown role {role!r}: use viewer, operator or admin") from None
+        raise UsageError(f"unknown role {role!r}: use viewer, operator, admin or reporter") from None
     typer.echo(TokenStore(state_dir()).create(name=name, role=parsed))
 
 

@@ -62,6 +62,13 @@ GpuArg = Annotated[
 SessionsArg = Annotated[bool, typer.Option("--ignore-sessions", help="Logged-in users do not keep it awake.")]
 HibernateArg = Annotated[bool, typer.Option("--hibernate", help="Hibernate (suspend) instead of stopping.")]
 DryRunArg = Annotated[bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")]
+ReportArg = Annotated[
+    bool, typer.Option("--report", help="Send the verdict and readings to the agent (else the state dir).")
+]
+AgentArg = Annotated[
+    str | None,
+    typer.Option("--agent", metavar="URL", help="Agent for --report. Default: $SNOOZEBOT_AGENT_URL."),
+]
 
 
 def _boot_time() -> dt.datetime:
@@ -95,6 +102,11 @@ class _StopThisInstance:
         # The identity supplies options (a region, a project): the provider's worker needs them.
         with self._runtime(options) as rt:
             return self._stop(rt, me, dry_run=dry_run)
+
+    def whoami(self) -> sdk.Identity:
+        """This machine's identity, found as a stop would find it (for ``--report``)."""
+        with self._runtime(self.options) as rt:
+            return identify(rt.backend.manager, self.provider)
 
     def _runtime(self, options: list[str]) -> contextlib.AbstractContextManager[Runtime[LocalBackend]]:
         return open_runtime(config=self.config, options=options, timeout=self.timeout)
@@ -136,6 +148,26 @@ def _print_text(result: CheckResult) -> None:
     typer.echo(f"idle: {verdict}; idle since: {since}; action: {result.action}{target}")
 
 
+def _report(result: CheckResult, stop: _StopThisInstance, *, agent: str | None, dry_run: bool) -> None:
+    """``--report``: send the check's verdict and readings (docs/schedules.md#busy-aware-stops)."""
+    if dry_run:
+        info("dry run: activity not reported")
+        return
+    from snoozebot.schedule.report import send_report
+
+    me = stop.whoami()
+    where = send_report(
+        provider=me.provider,
+        instance_id=me.instance_id,
+        idle=result.idle,
+        idle_since=result.idle_since,
+        readings=result.readings,
+        agent=agent,
+        timeout=resolve_timeout(stop.timeout),
+    )
+    info(f"activity of {me.instance_id} ({me.provider}) reported to {where}")
+
+
 @app.command("check")
 def check(
     *,
@@ -148,6 +180,8 @@ def check(
     ignore_sessions: SessionsArg = False,
     hibernate: HibernateArg = False,
     dry_run: DryRunArg = False,
+    report: ReportArg = False,
+    agent: AgentArg = None,
     json_: JsonOpt = False,
     option: OptionOpt = None,
     config: ConfigOpt = None,
@@ -157,7 +191,9 @@ def check(
 
     Idle means CPU, network, disk (and GPU) at or under their thresholds and
     nobody logged in. A reading that fails counts as busy. The time since
-    when the machine is idle is kept in the state directory.
+    when the machine is idle is kept in the state directory. With --report,
+    the verdict also goes to the agent (token: $SNOOZEBOT_TOKEN), for
+    schedules with unless_busy.
 
     Example (crontab): */5 * * * * snoozebot idle check --naptime 45m --json >> ~/idle.log
     """
@@ -193,6 +229,8 @@ def check(
         emit_json(result.to_dict())
     else:
         _print_text(result)
+    if report:
+        _report(result, stop, agent=agent, dry_run=dry_run)
     if not result.ok:
         error(str(result.error))
         raise typer.Exit(OperationFailed.exit_code)

@@ -24,9 +24,13 @@ from snoozebot.local import LocalBackend
 from snoozebot.operations import default_actor
 from snoozebot.runtime import Runtime, open_runtime
 from snoozebot.schedule import (
+    ORDER_TAG,
     SCHEDULE_TAG,
     SNOOZE_TAG,
+    ActivityReport,
+    ActivityStore,
     Boundary,
+    DeferralRecord,
     Row,
     RunRecord,
     RunReport,
@@ -37,6 +41,7 @@ from snoozebot.schedule import (
     run_all,
     window_start,
 )
+from snoozebot.schedule.boundaries import next_skipped_dates
 from snoozebot.state import state_dir
 
 __all__ = ["app"]
@@ -70,7 +75,12 @@ def _parse_now(value: str | None) -> dt.datetime:
 
 
 def _schedules(config: Config) -> dict[str, Schedule]:
-    return load_schedules(config.table("schedules"), source=str(config.path or "config"))
+    return load_schedules(
+        config.table("schedules"),
+        source=str(config.path or "config"),
+        calendars=config.table("calendars"),
+        base=config.path.parent if config.path else None,
+    )
 
 
 def _boundary_dict(boundary: Boundary, schedule: Schedule) -> dict[str, str]:
@@ -123,7 +133,9 @@ def run(
     Each instance tagged snoozebot-schedule=NAME is stopped at a stop
     boundary (if running) and started at a start boundary (if stopped),
     once per boundary: a missed run catches up, a machine started by hand is
-    left alone until the next boundary. Exit 1 when any action failed.
+    left alone until the next boundary. Tiers of snoozebot-order=N start
+    lowest first, each waited for (at most --timeout) before the next, and
+    stop highest first. Exit 1 when any action failed.
 
     Example (crontab): */10 * * * * snoozebot schedule run --json >> ~/snoozebot.log
     """
@@ -148,6 +160,9 @@ def run(
                 now=moment,
                 dry_run=dry_run,
                 actor=default_actor(),
+                wait_timeout=rt.timeout,
+                activity=ActivityStore(rt.state_directory),
+                deferrals=DeferralRecord(rt.state_directory),
             )
     _print_report(report, as_json=json_, dry_run=dry_run)
     if not dry_run:
@@ -221,6 +236,9 @@ def show(
 ) -> None:
     """Show the next start and stop times of a schedule, in the schedule's time zone.
 
+    Also lists the next skipped dates (skip_dates and calendars), whose
+    start boundaries do not happen.
+
     Example: snoozebot schedule show office-hours --count 4
     """
     moment = _parse_now(now)
@@ -230,6 +248,7 @@ def show(
         known = ", ".join(sorted(schedules)) or "none configured"
         raise UsageError(f"unknown schedule {name!r} (known: {known})")
     upcoming = next_boundaries(schedule, moment, count=count)
+    skipped = next_skipped_dates(schedule, moment, count=count)
     for provider, when in sorted(RunRecord(state_dir()).ahead_of(dt.datetime.now(dt.UTC)).items()):
         info(f"warning: {_ahead_text(provider, when.isoformat())}")
     if json_:
@@ -239,11 +258,19 @@ def show(
                 "timezone": schedule.timezone.key,
                 "now": moment.astimezone(schedule.timezone).isoformat(),
                 "next": [_boundary_dict(b, schedule) for b in upcoming],
+                "skipped": [{"date": day.isoformat(), "from": sources} for day, sources in skipped],
             }
         )
         return
     rows = [[b.local(schedule.timezone).strftime("%a %Y-%m-%d %H:%M %Z"), b.action] for b in upcoming]
     table(f"{name} ({schedule.timezone.key})", ["WHEN", "ACTION"], rows)
+    if skipped:
+        days = [[day.strftime("%a %Y-%m-%d"), ", ".join(sources)] for day, sources in skipped]
+        table("Skipped dates (no start boundary)", ["DATE", "FROM"], days)
+
+
+def _seconds(span: dt.timedelta | None) -> int | None:
+    return int(span.total_seconds()) if span is not None else None
 
 
 def _explain(
@@ -256,7 +283,9 @@ def _explain(
     after = window_start(previous, moment)
     ahead = previous is not None and previous > moment
     upcoming_from = previous if previous is not None and ahead else moment
-    decision = decide(instance, schedules, after=after, now=moment)
+    report = ActivityStore(rt.state_directory).for_provider(provider).get(instance.id)
+    owed = DeferralRecord(rt.state_directory).for_provider(provider).get(instance.id)
+    decision = decide(instance, schedules, after=after, now=moment, activity=report, deferred=owed)
     schedule = schedules.get(decision.schedule or "")
     zone = schedule.timezone if schedule else dt.UTC
     return {
@@ -265,6 +294,10 @@ def _explain(
         "state": instance.state.value,
         "schedule": decision.schedule,
         "snooze_until": instance.tags.get(SNOOZE_TAG),
+        "order": instance.tags.get(ORDER_TAG),
+        "unless_busy_seconds": _seconds(schedule.unless_busy) if schedule else None,
+        "activity": report.to_dict() if report else None,
+        "deferred_since": owed.astimezone(zone).isoformat() if owed else None,
         "action": decision.action,
         "ok": decision.ok,
         "reason": decision.reason,
@@ -303,10 +336,14 @@ def explain(
     if json_:
         emit_json(doc)
         return
+    report = ActivityReport.from_dict(doc["activity"])
+    activity = report.describe(moment) if report else "no report"
     rows = [
         ["instance", f"{doc['id']} ({doc['provider']}), {doc['state']}"],
         ["schedule", doc["schedule"] or "-"],
         ["snooze until", doc["snooze_until"] or "-"],
+        ["order", doc["order"] or "0"],
+        ["activity", activity],
         ["window", f"{doc['window']['after']} .. {doc['window']['until']}"],
         ["action", doc["action"]],
         ["why", doc["reason"]],

@@ -4,7 +4,8 @@ Pure functions of a :class:`~snoozebot.schedule.grammar.Schedule` and aware
 datetimes, so tests drive them with any clock. The rules (DESIGN.md 4a):
 
 - a period whose stop is earlier than its start ends on the next day;
-- start boundaries on a skip date do not exist;
+- a cron period makes a boundary at every local minute its expression matches;
+- start boundaries on a skip date (``skip_dates`` or a calendar's) do not exist;
 - a stop and a start at the same minute: only the stop exists;
 - a local time that does not exist (daylight saving gap) happens at the first
   minute after the gap; a repeated local time happens once, at its first occurrence.
@@ -27,6 +28,7 @@ __all__ = [
     "latest_boundary",
     "local_to_utc",
     "next_boundaries",
+    "next_skipped_dates",
 ]
 
 BoundaryAction = Literal["start", "stop"]
@@ -80,11 +82,16 @@ def _candidates(schedule: Schedule, first: dt.date, last: dt.date) -> set[Bounda
         for period in schedule.periods:
             if day.weekday() not in period.days:
                 continue
-            if period.start is not None and day not in schedule.skip_dates:
+            if period.start is not None and not schedule.skips(day):
                 found.add(Boundary(local_to_utc(dt.datetime.combine(day, period.start), zone), "start"))
             if period.stop is not None:
                 stop_day = day + dt.timedelta(days=1) if period.overnight else day
                 found.add(Boundary(local_to_utc(dt.datetime.combine(stop_day, period.stop), zone), "stop"))
+    begin, end = dt.datetime.combine(first, dt.time()), dt.datetime.combine(last, dt.time(23, 59))
+    for cron in schedule.crons:
+        for local in cron.local_times(begin, end):
+            if cron.action == "stop" or not schedule.skips(local.date()):
+                found.add(Boundary(local_to_utc(local, zone), cron.action))
     stops = {b.at for b in found if b.action == "stop"}
     return {b for b in found if b.action == "stop" or b.at not in stops}
 
@@ -121,3 +128,17 @@ def next_boundaries(schedule: Schedule, after: dt.datetime, *, count: int) -> li
         found += boundaries_between(schedule, horizon, horizon + step)
         horizon += step
     return found[:count]
+
+
+def next_skipped_dates(
+    schedule: Schedule, after: dt.datetime, *, count: int
+) -> list[tuple[dt.date, list[str]]]:
+    """The next ``count`` skip dates from ``after``'s local date on, each with where it comes from."""
+    first = after.astimezone(schedule.timezone).date()
+    found: list[tuple[dt.date, list[str]]] = []
+    for day in _dates(first, first + dt.timedelta(days=_SHOW_HORIZON_DAYS)):
+        if len(found) >= count:
+            break
+        if schedule.skips(day):
+            found.append((day, schedule.skip_sources(day)))
+    return found

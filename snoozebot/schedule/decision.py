@@ -3,7 +3,9 @@
 :func:`decide` looks at an instance's tags and state, the schedules, and the
 window ``(previous run, now]``, and returns a :class:`Decision`. The order of
 the checks is the order of the reasons a user reads in ``schedule explain``:
-opt-out, unknown schedule, snooze-until, the latest boundary, the state.
+opt-out, unknown schedule, the order tag, snooze-until, the latest boundary
+(or a deferred stop still owed), the state, and for a stop under
+``unless_busy`` the instance's last activity report.
 """
 
 from __future__ import annotations
@@ -11,27 +13,31 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from snoozebot import sdk
+from snoozebot.schedule.activity import ActivityReport
 from snoozebot.schedule.boundaries import Boundary, latest_boundary, local_to_utc
 from snoozebot.schedule.grammar import OPT_OUT, Schedule
 
 __all__ = [
+    "ORDER_TAG",
     "SCHEDULE_TAG",
     "SNOOZE_TAG",
     "Decision",
     "DecisionAction",
     "decide",
+    "parse_order",
     "parse_snooze_until",
 ]
 
 SCHEDULE_TAG = "snoozebot-schedule"
 SNOOZE_TAG = "snoozebot-snooze-until"
+ORDER_TAG = "snoozebot-order"
 
-DecisionAction = Literal["stop", "start", "none", "skip"]
+DecisionAction = Literal["stop", "start", "none", "skip", "defer"]
 
 _LABEL_SAFE = re.compile(r"^(\d{4})(\d{2})(\d{2})[tT](\d{2})(\d{2})$")
 _STOPPABLE = {sdk.InstanceState.RUNNING, sdk.InstanceState.PENDING}
@@ -48,6 +54,7 @@ class Decision:
     boundary: Boundary | None = None
     snooze_until: dt.datetime | None = None
     error_code: str | None = None
+    order: int = 0
 
     @property
     def ok(self) -> bool:
@@ -82,11 +89,26 @@ def parse_snooze_until(value: str, zone: ZoneInfo) -> dt.datetime:
     return local_to_utc(parsed, zone) + dt.timedelta(seconds=parsed.second, microseconds=parsed.microsecond)
 
 
-def _by_boundary(instance: sdk.Instance, schedule: Schedule, boundary: Boundary | None) -> Decision:
+def parse_order(instance: sdk.Instance) -> int:
+    """The ``snoozebot-order`` tag as an integer (0 without one); raises ValueError otherwise."""
+    text = instance.tags.get(ORDER_TAG, "").strip()
+    if not text:
+        return 0
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"bad {ORDER_TAG} value {text!r} (expected an integer, e.g. 0, 1, -1)") from None
+
+
+def _by_boundary(
+    instance: sdk.Instance, schedule: Schedule, boundary: Boundary | None, *, retried: bool = False
+) -> Decision:
     name, state = schedule.name, instance.state
     if boundary is None:
         return Decision("none", "no boundary of the schedule since the previous run", name)
     when = boundary.local(schedule.timezone).isoformat()
+    if retried:
+        when += " (deferred, tried again)"
     if state is sdk.InstanceState.UNKNOWN:
         return Decision(
             "none", f"{boundary.action} boundary at {when}, but the state is unknown", name, boundary
@@ -107,14 +129,64 @@ def _by_boundary(instance: sdk.Instance, schedule: Schedule, boundary: Boundary 
     )
 
 
+def _unless_busy(
+    decision: Decision, schedule: Schedule, activity: ActivityReport | None, now: dt.datetime
+) -> Decision:
+    """A stop becomes ``defer`` while the last report is busy and within the schedule's span."""
+    span = schedule.unless_busy
+    if decision.action != "stop" or span is None or activity is None:
+        return decision
+    if not activity.busy_within(now, span):
+        return decision
+    age = now - activity.at
+    readings = activity.busy_readings()
+    return replace(
+        decision,
+        action="defer",
+        reason=(
+            f"{decision.reason}; deferred: reported busy {int(age.total_seconds() // 60)} min before now"
+            f"{f' ({readings})' if readings else ''}, within unless_busy {_span_text(span)}; "
+            "tried again each run until the next start boundary"
+        ),
+    )
+
+
+def _span_text(span: dt.timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
+
+
+def _owed_stop(
+    schedule: Schedule, after: dt.datetime, now: dt.datetime, deferred: dt.datetime | None
+) -> tuple[Boundary | None, bool]:
+    """The boundary that decides, and whether it is a deferred stop tried again.
+
+    A deferred stop is owed while no boundary of the schedule followed it.
+    """
+    boundary = latest_boundary(schedule, after, now)
+    if boundary is not None or deferred is None or schedule.unless_busy is None or deferred > now:
+        return boundary, False
+    if latest_boundary(schedule, deferred, now) is not None:
+        return None, False
+    return Boundary(deferred, "stop"), True
+
+
 def decide(
     instance: sdk.Instance,
     schedules: Mapping[str, Schedule],
     *,
     after: dt.datetime,
     now: dt.datetime,
+    activity: ActivityReport | None = None,
+    deferred: dt.datetime | None = None,
 ) -> Decision:
-    """The action a run over ``(after, now]`` takes for ``instance``."""
+    """The action a run over ``(after, now]`` takes for ``instance``.
+
+    ``activity`` is the instance's last activity report, ``deferred`` the stop
+    boundary an earlier run deferred for it (both only matter under ``unless_busy``).
+    """
     tag = instance.tags.get(SCHEDULE_TAG, "").strip()
     if not tag:
         return Decision("none", f"no {SCHEDULE_TAG} tag")
@@ -126,6 +198,10 @@ def decide(
         return Decision(
             "none", f"unknown schedule {tag!r} (known: {known})", tag, error_code="unknown_schedule"
         )
+    try:
+        order = parse_order(instance)
+    except ValueError as exc:
+        return Decision("none", str(exc), tag, error_code="bad_order")
     snooze = instance.tags.get(SNOOZE_TAG, "").strip()
     if snooze:
         try:
@@ -134,5 +210,7 @@ def decide(
             return Decision("none", str(exc), tag, error_code="bad_snooze_until")
         if now < until:
             local = until.astimezone(schedule.timezone).isoformat()
-            return Decision("skip", f"snoozed until {local}", tag, snooze_until=until)
-    return _by_boundary(instance, schedule, latest_boundary(schedule, after, now))
+            return Decision("skip", f"snoozed until {local}", tag, snooze_until=until, order=order)
+    boundary, retried = _owed_stop(schedule, after, now, deferred)
+    decision = replace(_by_boundary(instance, schedule, boundary, retried=retried), order=order)
+    return _unless_busy(decision, schedule, activity, now)

@@ -2,7 +2,8 @@
 
 Per provider: one unfiltered listing (the plugin contract's filters are
 equalities, and an instance naming an unknown schedule or ``never`` must be
-seen too), then at most one batched stop and one batched start through
+seen too), the decision step (:mod:`.plan`), then one batched stop and one
+batched start per ``snoozebot-order`` tier (:mod:`.acting`) through
 :func:`snoozebot.operations.run_action` (audited, source ``schedule``).
 
 The previous successful run is kept per provider in ``schedule-runs.json`` in
@@ -20,15 +21,20 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from snoozebot import sdk
 from snoozebot.errors import PluginUnavailable
 from snoozebot.host.client import ProviderClient
-from snoozebot.operations import ActionContext, run_action
-from snoozebot.results import Action, ActionResult
-from snoozebot.schedule.decision import SCHEDULE_TAG, Decision, DecisionAction, decide
+from snoozebot.host.manager import DEFAULT_TIMEOUT
+from snoozebot.operations import ActionContext
+from snoozebot.results import Action
+from snoozebot.schedule.acting import act_in_tiers
+from snoozebot.schedule.activity import ActivityReport, ActivityStore
+from snoozebot.schedule.decision import SCHEDULE_TAG
+from snoozebot.schedule.deferrals import DeferralRecord
 from snoozebot.schedule.grammar import Schedule
+from snoozebot.schedule.plan import Plan, plan_run
+from snoozebot.schedule.rows import Row
 from snoozebot.state import atomic_write_json, damaged, exclusive_lock, read_json
 
 __all__ = [
@@ -44,29 +50,6 @@ __all__ = [
 
 DEFAULT_WINDOW = dt.timedelta(hours=1)
 """The window of a provider's first run, when no previous run is recorded."""
-
-
-@dataclass(frozen=True)
-class Row:
-    """One instance in the JSON shape of DESIGN.md 4a."""
-
-    id: str
-    provider: str
-    schedule: str | None
-    action: DecisionAction
-    ok: bool
-    error: dict[str, Any] | None = None
-    reason: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "provider": self.provider,
-            "schedule": self.schedule,
-            "action": self.action,
-            "ok": self.ok,
-            "error": self.error,
-        }
 
 
 @dataclass(frozen=True)
@@ -160,38 +143,6 @@ def window_start(previous: dt.datetime | None, now: dt.datetime) -> dt.datetime:
     return previous if previous is not None else now - DEFAULT_WINDOW
 
 
-def _act(
-    client: ProviderClient,
-    context: ActionContext,
-    action: Action,
-    decided: Sequence[tuple[sdk.Instance, Decision]],
-    *,
-    actor: str,
-) -> tuple[list[Row], Exception | None]:
-    """One batched, audited call; a call that fails as a whole fails each row and is returned."""
-    ids = [inst.id for inst, _ in decided]
-    try:
-        results = run_action(
-            client, context, action=action, instance_ids=ids, actor=actor, source="schedule"
-        )
-    except (PluginUnavailable, sdk.ProviderError) as exc:
-        failed = {"code": exc.code, "message": str(exc)}
-        return [Row(i.id, client.name, d.schedule, action, False, failed, d.reason) for i, d in decided], exc
-    by_id: dict[str, ActionResult] = {r.id: r for r in results}
-    rows = []
-    for inst, decision in decided:
-        result = by_id.get(inst.id)
-        error: dict[str, Any] | None = None
-        if result is None:
-            error = {"code": "no_result", "message": f"the provider returned no result for {inst.id}"}
-        elif result.failure is not None:
-            error = result.failure.to_dict()
-        rows.append(
-            Row(inst.id, client.name, decision.schedule, action, error is None, error, decision.reason)
-        )
-    return rows, None
-
-
 def run_provider(
     client: ProviderClient,
     context: ActionContext,
@@ -201,31 +152,35 @@ def run_provider(
     now: dt.datetime,
     dry_run: bool,
     actor: str,
-) -> tuple[list[Row], Exception | None]:
-    """Decide and act for every tagged instance of one provider.
+    wait_timeout: float = DEFAULT_TIMEOUT,
+    activity: Mapping[str, ActivityReport] | None = None,
+    deferred: Mapping[str, dt.datetime] | None = None,
+) -> tuple[list[Row], Exception | None, Plan]:
+    """Decide and act for every tagged instance of one provider, order tier by order tier.
 
-    Returns the rows and the error of a batched call that failed as a whole
-    (its rows are failed too). Raises PluginUnavailable or ProviderError when
-    the provider cannot be listed.
+    Returns the rows, the error of a batched call that failed as a whole (its
+    rows are failed too), and the plan. Raises PluginUnavailable or
+    ProviderError when the provider cannot be listed.
     """
     instances = [i for i in client.list_instances({}) if i.tags.get(SCHEDULE_TAG, "").strip()]
-    decided = [(inst, decide(inst, schedules, after=after, now=now)) for inst in instances]
-    rows: list[Row] = []
-    pending: dict[Action, list[tuple[sdk.Instance, Decision]]] = {"stop": [], "start": []}
-    for inst, decision in decided:
-        if decision.action in ("stop", "start") and not dry_run:
-            pending["stop" if decision.action == "stop" else "start"].append((inst, decision))
-        else:
-            d = decision
-            rows.append(Row(inst.id, client.name, d.schedule, d.action, d.ok, d.error(), d.reason))
+    plan = plan_run(instances, schedules, after=after, now=now, activity=activity, deferred=deferred)
+    acting: tuple[Action, ...] = () if dry_run else ("stop", "start")
+    rows = [
+        Row(inst.id, client.name, d.schedule, d.action, d.ok, d.error(), d.reason)
+        for inst, d in plan.decided
+        if d.action not in acting
+    ]
     failure: Exception | None = None
-    for action, group in pending.items():
-        if group:
-            acted, error = _act(client, context, action, group, actor=actor)
+    for action in acting:
+        tiers = plan.tiers(action)
+        if tiers:
+            acted, error = act_in_tiers(
+                client, context, action, tiers, actor=actor, wait_timeout=wait_timeout
+            )
             rows += acted
             failure = failure or error
-    order = {inst.id: n for n, (inst, _) in enumerate(decided)}
-    return sorted(rows, key=lambda r: order[r.id]), failure
+    order = {inst.id: n for n, (inst, _) in enumerate(plan.decided)}
+    return sorted(rows, key=lambda r: order[r.id]), failure, plan
 
 
 def run_all(
@@ -237,19 +192,32 @@ def run_all(
     now: dt.datetime,
     dry_run: bool,
     actor: str,
+    wait_timeout: float = DEFAULT_TIMEOUT,
+    activity: ActivityStore | None = None,
+    deferrals: DeferralRecord | None = None,
 ) -> RunReport:
-    """Run every provider in turn; one provider's failure never stops the others."""
+    """Run every provider in turn; one provider's failure never stops the others.
+
+    ``activity`` holds the instances' last reports (for ``unless_busy``);
+    ``deferrals`` the stops still owed to busy instances, replaced after each
+    provider's real run.
+    """
     report = RunReport()
     for client in clients:
         after = window_start(record.previous(client.name), now)
         try:
-            rows, failure = run_provider(
-                client, context, schedules, after=after, now=now, dry_run=dry_run, actor=actor
+            rows, failure, plan = run_provider(
+                client, context, schedules, after=after, now=now, dry_run=dry_run, actor=actor,
+                wait_timeout=wait_timeout,
+                activity=activity.for_provider(client.name) if activity else None,
+                deferred=deferrals.for_provider(client.name) if deferrals else None,
             )
         except (PluginUnavailable, sdk.ProviderError) as exc:
             report.failures.append(ProviderFailure(client.name, exc))
             continue
         report.rows += rows
+        if deferrals is not None and not dry_run:
+            deferrals.replace(client.name, plan.deferred())
         if failure is not None:
             report.failures.append(ProviderFailure(client.name, failure))
         elif not dry_run:

@@ -3,16 +3,20 @@
 The table's rows are a fragment of their own (``/ui/instances/rows``) that
 the page's script fetches again every few seconds, so states change on
 screen while an action runs. Stop and start need a confirmation: the
-script asks in a dialog; without script, the server asks on a page.
+script asks in a dialog; without script, the server asks on a page. The
+Activity column shows each instance's last activity report
+(``busy 3 min ago: cpu 73%``; docs/schedules.md#busy-aware-stops).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from snoozebot import sdk
 from snoozebot.agent.ui.calls import Answer, bounded
@@ -30,6 +34,7 @@ from snoozebot.agent.ui.guard import (
 from snoozebot.agent.ui.render import render
 from snoozebot.agent.ui.views import ACTIONS, BUSY_STATES, InstanceFilter, actions_for
 from snoozebot.results import ActionResult
+from snoozebot.schedule.activity import ActivityStore
 
 __all__ = ["router"]
 
@@ -60,11 +65,26 @@ async def _rows(ui: UiState, provider: str | None, filt: InstanceFilter) -> Answ
     return Answer(value=[i for i in answer.value if filt.matches(i)])
 
 
+async def _activity(request: Request, provider: str | None) -> dict[str, str]:
+    """The last activity report of each instance, as the Activity column shows it."""
+    if provider is None:
+        return {}
+    store: ActivityStore = request.app.state.activity
+    reports = await run_in_threadpool(store.for_provider, provider)
+    now = dt.datetime.now(dt.UTC)
+    return {iid: report.describe(now) for iid, report in reports.items()}
+
+
 def _context(
-    caller: Caller, provider: str | None, filt: InstanceFilter, answer: Answer[list[sdk.Instance]]
+    caller: Caller,
+    provider: str | None,
+    filt: InstanceFilter,
+    answer: Answer[list[sdk.Instance]],
+    activity: dict[str, str],
 ) -> dict[str, Any]:
     instances = answer.value or []
     return {
+        "activity": activity,
         "provider": provider,
         "filter": filt,
         "answer": answer,
@@ -84,7 +104,7 @@ async def instances(request: Request, caller: Caller = Depends(viewer)) -> Respo
     answer = await _rows(ui, provider, filt)
     return page(
         caller, "instances.html", active="instances", loaded=loaded, states=STATES,
-        **_context(caller, provider, filt, answer),
+        **_context(caller, provider, filt, answer, await _activity(request, provider)),
     )
 
 
@@ -94,7 +114,7 @@ async def rows(request: Request, caller: Caller = Depends(viewer)) -> Response:
     provider, _ = _provider(ui, request.query_params.get("provider"))
     filt = InstanceFilter.from_query(request.query_params)
     answer = await _rows(ui, provider, filt)
-    context = _context(caller, provider, filt, answer)
+    context = _context(caller, provider, filt, answer, await _activity(request, provider))
     return render("_rows.html", caller=caller, csrf=caller.session.csrf, **context)
 
 

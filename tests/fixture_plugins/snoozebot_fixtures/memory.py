@@ -5,6 +5,8 @@ file that keeps the instances across processes, so consecutive CLI commands
 see each other's changes), ``delay`` (seconds every call sleeps), ``call_log``
 (a file that gets one JSON line per stop or start: action, id, pid, and the
 wall-clock start and end of the call, so tests can see whether calls overlapped).
+An instance record with ``boot_seconds`` starts as ``pending`` and reads as
+``running`` only that many seconds after its start call.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class MemoryProvider(CloudProvider):
                 os.close(fd)
 
     def _to_instance(self, iid: str, rec: dict[str, Any]) -> Instance:
+        if rec["state"] == "pending" and "ready_at" in rec and time.time() >= rec["ready_at"]:
+            rec["state"] = "running"
         return Instance(
             id=iid,
             provider=self.name,
@@ -102,7 +106,11 @@ class MemoryProvider(CloudProvider):
             if instance_id not in data:
                 raise InstanceNotFound(f"instance {instance_id} not found", cloud_code="NotFound")
             if not dry_run:
-                data[instance_id]["state"] = target
+                rec = data[instance_id]
+                boots = target == "running" and "boot_seconds" in rec
+                rec["state"] = "pending" if boots else target
+                if boots:
+                    rec["ready_at"] = time.time() + float(rec["boot_seconds"])
             instance = self._to_instance(instance_id, data[instance_id])
         if self._call_log:
             line = {"action": target, "id": instance_id, "pid": os.getpid(), "start": started, "end": time.time()}
