@@ -72,8 +72,9 @@ class LocalBackend:
         hibernate: bool = False,
         dry_run: bool = False,
         on_done: OnDone | None = None,
+        source: str = "cli",
     ) -> list[ActionResult]:
-        """Stop or start in id order, audited as the user running the command.
+        """Stop or start in id order, audited as the user running the command (from ``source``).
 
         One call to the provider, which batches and parallelises as its options
         say; when ``on_done`` watches progress, parts of 100 ids are sent
@@ -93,6 +94,7 @@ class LocalBackend:
                 dry_run=dry_run,
                 hibernate=hibernate,
                 actor=actor,
+                source=source,
             )
             if on_done is not None:
                 on_done(len(chunk))
