@@ -32,6 +32,7 @@ _CHUNK = 256 * 1024
 _FIRST_PAUSE = 0.2
 _MAX_PAUSE = 5.0
 _ATTEMPT_TIMEOUT = 5.0
+_SEND_GRACE = 1.0
 
 
 class NotReachable(SnoozebotError):
@@ -79,17 +80,32 @@ def _write_all(fd: int, data: memoryview) -> None:
         data = data[os.write(fd, data) :]
 
 
-def _upstream(sock: socket.socket, fd: int) -> None:
-    """Input -> socket; end of input half-closes the connection.
+class _Upstream(threading.Thread):
+    """Input -> socket in a daemon thread; end of input half-closes the connection.
 
-    An input that fails ends like end of input; a send that fails means the
-    remote side is gone, which the reading side sees and reports.
+    An input that fails ends like end of input. A reset seen while sending is
+    kept in ``reset`` (the kernel reports it to one call only, maybe this one);
+    ``sending`` is held for each send, so the reader can wait for one in flight.
     """
-    with contextlib.suppress(OSError):
-        while chunk := os.read(fd, _CHUNK):
-            sock.sendall(chunk)
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_WR)
+
+    def __init__(self, sock: socket.socket, fd: int) -> None:
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.fd = fd
+        self.sending = threading.Lock()
+        self.reset: str | None = None
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := os.read(self.fd, _CHUNK):
+                with self.sending:
+                    try:
+                        self.sock.sendall(chunk)
+                    except ConnectionResetError as exc:
+                        self.reset = exc.strerror or "connection reset"
+                        return
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
 
 
 def relay(sock: socket.socket, *, input_fd: int, output_fd: int, peer: str) -> None:
@@ -98,21 +114,27 @@ def relay(sock: socket.socket, *, input_fd: int, output_fd: int, peer: str) -> N
     ``peer`` (``host:port``) names the connection in errors. The socket is
     closed on the way out.
     """
-    sender = threading.Thread(target=_upstream, args=(sock, input_fd), daemon=True)
+    sender = _Upstream(sock, input_fd)
     sender.start()
     buffer = bytearray(_CHUNK)
     view = memoryview(buffer)
     try:
-        while True:
-            try:
-                size = sock.recv_into(buffer)
-            except OSError as exc:
-                raise ConnectionDropped(f"connection to {peer} dropped: {exc.strerror or exc}") from None
-            if not size:
-                break
+        while size := _receive(sock, buffer, peer):
             try:
                 _write_all(output_fd, view[:size])
             except OSError as exc:
                 raise ConnectionDropped(f"cannot write to the output: {exc.strerror or exc}") from None
+        # The remote side closed: a send in flight may have been the call told of a reset.
+        if sender.sending.acquire(timeout=_SEND_GRACE):
+            sender.sending.release()
+        if sender.reset is not None:
+            raise ConnectionDropped(f"connection to {peer} dropped: {sender.reset}")
     finally:
         sock.close()
+
+
+def _receive(sock: socket.socket, buffer: bytearray, peer: str) -> int:
+    try:
+        return sock.recv_into(buffer)
+    except OSError as exc:
+        raise ConnectionDropped(f"connection to {peer} dropped: {exc.strerror or exc}") from None
