@@ -425,3 +425,27 @@ def test_ssh_through_the_proxycommand_wakes_the_machine(moto_ec2: str, tmp_path:
     assert state(iid) == "running"
     [row] = history()
     assert (row["source"], row["action"], row["instance"]) == ("wake", "start", iid)
+
+
+# -- REST: a link or a button wakes and waits ---------------------------------------------
+
+
+def test_rest_start_with_wait_running_answers_once_it_runs(moto_ec2: str, tmp_path: Path, isolated_home: Path) -> None:
+    from test_agent_harness import running_agent
+
+    iid = launch()
+    with running_agent(isolated_home, tmp_path / "config.toml", timeout=30) as agent:
+        with agent.client() as admin:
+            assert admin.post("/api/plugins/load", json={"plugin": "aws"}).status_code == 200
+        with agent.client("operator") as client:
+            woken = client.post(f"/api/providers/aws/instances/{iid}/start", params={"wait": "running"})
+            bad = client.post(f"/api/providers/aws/instances/{iid}/start", params={"wait": "stopped"})
+            boto3.client("ec2").stop_instances(InstanceIds=[iid])
+            plain = client.post(f"/api/providers/aws/instances/{iid}/start")
+    assert woken.status_code == 200, woken.text
+    answer = woken.json()
+    assert (answer["ok"], answer["state"], answer["instance"]["state"]) == (True, "running", "running")
+    assert "public_ip" in answer["instance"] and "private_ip" in answer["instance"]
+    assert plain.json()["state"] == "pending"  # without the wait: as right after the request
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
+    assert state(iid) == "running"
