@@ -449,3 +449,25 @@ def test_rest_start_with_wait_running_answers_once_it_runs(moto_ec2: str, tmp_pa
     assert plain.json()["state"] == "pending"  # without the wait: as right after the request
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
     assert state(iid) == "running"
+
+
+def test_azure_addresses_come_from_the_network_interface(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake ARM's VM is addressed on loopback: connect wakes it and reaches its public address."""
+    from fake_arm import SUBSCRIPTION, FakeArm
+
+    for key in ("AZURE_SUBSCRIPTION_ID", "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
+        monkeypatch.delenv(key, raising=False)
+    with FakeArm() as arm, machine(echo) as box:
+        arm.add_vm("dev-rg", "devbox", power="deallocated", public_ip="127.0.0.1", private_ip="127.0.0.2")
+        arm.add_vm("dev-rg", "bare", power="running")
+        options = [f"endpoint={arm.endpoint}", "credentials=anonymous", f"subscription_id={SUBSCRIPTION}"]
+        opts = ["-p", "azure", *(arg for option in options for arg in ("-o", option))]
+        proc = connect("devbox.snooze", *opts, "--port", str(box.port), data=PAYLOAD[:100_000])
+        info = run_cli("instance", "info", "dev-rg/devbox", *opts, "--json")
+        bare = run_cli("instance", "info", "dev-rg/bare", *opts, "--json")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout == PAYLOAD[:100_000]
+    assert (info.json()["public_ip"], info.json()["private_ip"]) == ("127.0.0.1", "127.0.0.2")
+    assert (bare.json()["public_ip"], bare.json()["private_ip"]) == (None, None)  # no interface: no extra reads
+    assert [(r["source"], r["instance"]) for r in history()] == [("wake", "dev-rg/devbox")]
+    assert leftover_workers(isolated_home) == []
