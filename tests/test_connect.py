@@ -261,8 +261,8 @@ def test_a_connection_dropped_midstream_is_one_line(moto_ec2: str, no_leftovers:
     [
         (["devbox", "-p", "aws", "--port", "0"], "--port"),
         (["devbox", "-p", "aws", "--wait-timeout", "0"], "--wait-timeout"),
-        (["devbox", "-p", "aws", "-o", "address="], "-o address="),
-        (["dev\x01box", "-p", "aws"], "control characters"),
+        (["devbox", "-p", "aws", "-o", "address="], "-o address=HOST must name a host"),
+        (["dev\x01box", "-p", "aws"], "without control characters: dev\\x01box"),
         (["devbox"], "--provider"),
     ],
 )
@@ -273,7 +273,13 @@ def test_usage_mistakes_are_exit_2(args: list[str], words: str) -> None:
     assert words in err and "Traceback" not in err and proc.stdout == b""
 
 
-def test_ctrl_c_ends_the_relay_cleanly(moto_ec2: str, isolated_home: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "code", "line"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+)
+def test_ctrl_c_and_sigterm_end_the_relay_cleanly(
+    moto_ec2: str, isolated_home: Path, signum: int, code: int, line: str
+) -> None:
     launch(stopped=False)
     hold = threading.Event()
     with machine(lambda conn: hold.wait(30)) as box:
@@ -284,15 +290,15 @@ def test_ctrl_c_ends_the_relay_cleanly(moto_ec2: str, isolated_home: Path) -> No
         try:
             assert box.connected.wait(30), "connect never reached the machine"
             time.sleep(0.2)  # into the relay
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signum)
             out, err = proc.communicate(timeout=15)
         finally:
             hold.set()
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    assert proc.returncode == 130, err.decode()
-    assert err.decode() == "snoozebot: error: interrupted\n" and out == b""
+    assert proc.returncode == code, err.decode()
+    assert err.decode() == f"snoozebot: error: {line}\n" and out == b""
     assert leftover_workers(isolated_home) == []
 
 

@@ -28,6 +28,7 @@ from snoozebot.host.client import ProviderClient
 from snoozebot.local import LocalBackend
 from snoozebot.relay import NotReachable, open_connection, relay
 from snoozebot.runtime import open_runtime
+from snoozebot.text import has_control, one_line
 
 __all__ = ["ADDRESS_OPTION", "ADDRESS_TAG", "NAME_SUFFIX", "connect", "resolve_address"]
 
@@ -155,12 +156,12 @@ def connect(  # noqa: PLR0917 - Typer passes options by keyword
     Example: ssh -o ProxyCommand='snoozebot connect %h -p aws --port %p' devbox
     """
     value = instance.strip()
-    if not value or not value.isprintable():
-        raise UsageError("INSTANCE must be a non-empty id or name without control characters")
+    if not value or has_control(value):
+        raise UsageError(f"INSTANCE must be an id or name without control characters: {one_line(value)}")
     options = parse_options(option or [])
     override = options.pop(ADDRESS_OPTION, None)
-    if override is not None and (not override.strip() or not override.isprintable()):
-        raise UsageError(f"-o {ADDRESS_OPTION}= must name a host")
+    if override is not None and (not override.strip() or has_control(override)):
+        raise UsageError(f"-o {ADDRESS_OPTION}=HOST must name a host, got '{one_line(override)}'")
     say: Say = info if verbose or sys.stderr.isatty() else lambda _text: None
     deadline = time.monotonic() + wait_timeout
     with open_runtime(
