@@ -469,10 +469,12 @@ def test_azure_addresses_come_from_the_network_interface(isolated_home: Path, mo
         options = [f"endpoint={arm.endpoint}", "credentials=anonymous", f"subscription_id={SUBSCRIPTION}"]
         opts = ["-p", "azure", *(arg for option in options for arg in ("-o", option))]
         proc = connect("devbox.snooze", *opts, "--port", str(box.port), data=PAYLOAD[:100_000])
+        again = connect("devbox.snooze", *opts, "--port", str(box.port), data=b"running now\n")
         info = run_cli("instance", "info", "dev-rg/devbox", *opts, "--json")
         bare = run_cli("instance", "info", "dev-rg/bare", *opts, "--json")
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout == PAYLOAD[:100_000]
+    assert (again.returncode, again.stdout) == (0, b"running now\n"), again.stderr.decode()
     assert (info.json()["public_ip"], info.json()["private_ip"]) == ("127.0.0.1", "127.0.0.2")
     assert (bare.json()["public_ip"], bare.json()["private_ip"]) == (None, None)  # no interface: no extra reads
     assert [(r["source"], r["instance"]) for r in history()] == [("wake", "dev-rg/devbox")]

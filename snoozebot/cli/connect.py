@@ -54,10 +54,12 @@ def _label(instance: sdk.Instance) -> str:
 
 
 def find_instance(client: ProviderClient, value: str) -> sdk.Instance:
-    """The instance ``value`` names: an id, else the one instance of that name.
+    """The instance ``value`` names, as read by itself: an id, else the one instance of that name.
 
     A value ending in ``.snooze`` is a name without that suffix. Several
     instances of the name: UsageError listing them (exit 2); none: InstanceNotFound.
+    A name's instance is read again by id, since a listing may leave out what
+    a read gives (Azure's addresses).
     """
     name = value.removesuffix(NAME_SUFFIX) if value.endswith(NAME_SUFFIX) else None
     if name is None:
@@ -71,7 +73,7 @@ def find_instance(client: ProviderClient, value: str) -> sdk.Instance:
         raise UsageError(f"{len(matches)} {client.name} instances are named {name!r} ({ids}): give an id")
     if not matches:
         raise sdk.InstanceNotFound(f"no {client.name} instance has the id or name {name!r}")
-    return matches[0]
+    return client.get_instance_info(matches[0].id)
 
 
 def _wait(client: ProviderClient, instance: sdk.Instance, targets: frozenset[sdk.InstanceState],
