@@ -70,7 +70,7 @@ def open_connection(
             problem = exc.strerror or str(exc) or type(exc).__name__
             remaining = deadline - clock()
             if remaining <= 0:
-                raise NotReachable(f"{host}:{port} did not accept a connection in time ({problem})") from None
+                raise NotReachable(f"{host}:{port} did not accept a connection ({problem})") from None
             sleep(min(pause, remaining))
             pause = min(_MAX_PAUSE, pause * 1.5)
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -241,8 +242,19 @@ def test_a_port_that_never_opens_fails_after_the_wait_timeout(moto_ec2: str, no_
     proc = connect("devbox", "-p", "aws", "--port", str(port), "--wait-timeout", "2")
     took = time.monotonic() - started
     line = one_error_line(proc, 1)
-    assert f"127.0.0.1:{port} did not accept a connection in time" in line and "--wait-timeout" in line
+    assert f"not reachable within --wait-timeout 2s: 127.0.0.1:{port} did not accept a connection" in line
     assert 2 <= took < 20
+
+
+def test_an_instance_that_never_runs_fails_after_the_wait_timeout(tmp_path: Path, no_leftovers: None) -> None:
+    """The `memory` fixture provider's instance stays pending (its state file says so)."""
+    state_file = tmp_path / "memory.json"
+    state_file.write_text(json.dumps({"mem-0": {"state": "pending", "name": "slow", "tags": {}}}))
+    proc = connect("slow.snooze", "-p", "memory", "-o", f"state_file={state_file}", "-o", "address=127.0.0.1",
+                   "--port", str(free_port()), "--wait-timeout", "1")
+    line = one_error_line(proc, 1)
+    assert "not reachable within --wait-timeout 1s: instance mem-0 still PENDING" in line
+    assert history() == []  # pending is on its way up: nothing to start
 
 
 def test_a_connection_dropped_midstream_is_one_line(moto_ec2: str, no_leftovers: None) -> None:

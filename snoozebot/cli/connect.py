@@ -21,7 +21,7 @@ import typer
 from snoozebot import sdk
 from snoozebot.cli.options import ConfigOpt, LockTimeoutOpt, OptionOpt, ProviderOpt, TimeoutOpt
 from snoozebot.cli.output import info
-from snoozebot.cli.waiting import wait_for
+from snoozebot.cli.waiting import WaitTimeout, wait_for
 from snoozebot.config import parse_options
 from snoozebot.errors import OperationFailed, UsageError
 from snoozebot.host.client import ProviderClient
@@ -166,19 +166,19 @@ def connect(  # noqa: PLR0917 - Typer passes options by keyword
         raise UsageError(f"-o {ADDRESS_OPTION}=HOST must name a host, got '{one_line(override)}'")
     say: Say = info if verbose or sys.stderr.isatty() else lambda _text: None
     deadline = time.monotonic() + wait_timeout
-    with open_runtime(
-        config=config,
-        options=[f"{k}={v}" for k, v in options.items()],
-        timeout=timeout,
-        lock_timeout=lock_timeout,
-    ) as rt:
-        found = find_instance(rt.backend.provider(provider), value)
-        ready = wake(rt.backend, found, deadline=deadline, say=say)
-    host = resolve_address(ready, override)
-    say(f"connecting to {host}:{port}")
     try:
+        with open_runtime(
+            config=config,
+            options=[f"{k}={v}" for k, v in options.items()],
+            timeout=timeout,
+            lock_timeout=lock_timeout,
+        ) as rt:
+            found = find_instance(rt.backend.provider(provider), value)
+            ready = wake(rt.backend, found, deadline=deadline, say=say)
+        host = resolve_address(ready, override)
+        say(f"connecting to {host}:{port}")
         sock = open_connection(host, port, timeout=max(0.0, deadline - time.monotonic()))
-    except NotReachable as exc:
-        raise NotReachable(f"{exc.message}; waited {wait_timeout:g}s (--wait-timeout)") from None
+    except (WaitTimeout, NotReachable) as exc:
+        raise NotReachable(f"not reachable within --wait-timeout {wait_timeout:g}s: {exc.message}") from None
     say(f"connected to {host}:{port}")
     relay(sock, input_fd=_STDIN, output_fd=_STDOUT, peer=f"{host}:{port}")
