@@ -10,6 +10,7 @@ on a loopback port (skipped only when sshd is not installed).
 from __future__ import annotations
 
 import contextlib
+import getpass
 import hashlib
 import json
 import os
@@ -29,6 +30,7 @@ import pytest
 from conftest import SNOOZEBOT, free_port, leftover_workers, run_cli
 
 from snoozebot import sdk
+from snoozebot.cli.connect import resolve_address
 from snoozebot.host.replies import MalformedReply, parse_instance
 from snoozebot.locks import InstanceLocks
 from snoozebot_aws._convert import from_description
@@ -195,8 +197,6 @@ def test_names_with_the_snooze_suffix_and_address_option(moto_ec2: str, no_lefto
 
 def test_the_address_tag_comes_before_the_instances_own_addresses() -> None:
     base = {"id": "i-1", "provider": "aws", "state": "running"}
-    from snoozebot.cli.connect import resolve_address
-
     tagged = sdk.Instance.from_dict({**base, "tags": {"snoozebot-address": "tag.example"},
                                      "public_ip": "203.0.113.5", "private_ip": "10.0.0.5"})
     assert resolve_address(tagged, None) == "tag.example"
@@ -427,7 +427,7 @@ def test_ssh_through_the_proxycommand_wakes_the_machine(moto_ec2: str, tmp_path:
             "Host *.snooze\n"
             f"    ProxyCommand {SNOOZEBOT} connect %h -p aws --port %p\n"
             f"    Port {port}\n"
-            f"    User {os.environ.get('USER') or __import__('getpass').getuser()}\n"
+            f"    User {getpass.getuser()}\n"
             f"    IdentityFile {user_key}\n"
             "    IdentitiesOnly yes\n"
             f"    UserKnownHostsFile {tmp_path / 'known_hosts'}\n"
