@@ -99,8 +99,9 @@ class LocalBackend:
         dry_run: bool = False,
         on_done: OnDone | None = None,
         scope: Scope | None = None,
+        source: str = "cli",
     ) -> list[ActionResult]:
-        """Stop or start in id order, audited as the user running the command.
+        """Stop or start in id order, audited as the user running the command (from ``source``).
 
         One call to the provider, which batches and parallelises as its options
         say; when ``on_done`` watches progress, parts of 100 ids are sent
@@ -123,6 +124,7 @@ class LocalBackend:
                 hibernate=hibernate,
                 actor=actor,
                 where=scope,
+                source=source,
             )
             if on_done is not None:
                 on_done(len(chunk))

@@ -87,6 +87,10 @@ class Instance:
     zone: str | None = None
     launch_time: datetime | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    public_ip: str | None = None
+    """Where it is reached from outside its network, if anywhere (plugin API 1.1)."""
+    private_ip: str | None = None
+    """Its address inside its network, if known (plugin API 1.1)."""
 
     def __post_init__(self) -> None:
         if self.launch_time is not None and self.launch_time.tzinfo is None:
@@ -105,6 +109,8 @@ class Instance:
             "zone": self.zone,
             "launch_time": (self.launch_time.astimezone(UTC).isoformat() if self.launch_time else None),
             "tags": dict(self.tags),
+            "public_ip": self.public_ip,
+            "private_ip": self.private_ip,
         }
 
     @classmethod
@@ -122,6 +128,8 @@ class Instance:
             zone=data.get("zone"),
             launch_time=datetime.fromisoformat(launch) if launch else None,
             tags={str(k): str(v) for k, v in (data.get("tags") or {}).items()},
+            public_ip=data.get("public_ip"),
+            private_ip=data.get("private_ip"),
         )
 
 

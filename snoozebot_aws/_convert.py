@@ -50,6 +50,8 @@ def from_description(data: Mapping[str, Any], *, region: str | None) -> Instance
         zone=(data.get("Placement") or {}).get("AvailabilityZone"),
         launch_time=_utc(data.get("LaunchTime")),
         tags=tags,
+        public_ip=data.get("PublicIpAddress") or None,
+        private_ip=data.get("PrivateIpAddress") or None,
     )
 
 

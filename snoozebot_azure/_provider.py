@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import AzureError
 from azure.core.pipeline.policies import RetryPolicy as SdkRetryPolicy
+from azure.core.rest import HttpRequest
 from azure.mgmt.compute import ComputeManagementClient
 
 from snoozebot.retry import call_with_retries
@@ -21,10 +23,13 @@ from snoozebot.sdk import (
     Identity,
     Instance,
     InstanceNotFound,
+    InstanceState,
     InvalidInstanceState,
+    ProviderError,
     Throttled,
 )
 from snoozebot_azure import _identity
+from snoozebot_azure._addresses import NETWORK_API_VERSION, read_addresses
 from snoozebot_azure._errors import cloud_code, describe, is_retryable, provider_error
 from snoozebot_azure._operations import OperationTracker
 from snoozebot_azure._settings import Settings, split_instance_id
@@ -222,7 +227,28 @@ class AzureProvider(CloudProvider):
         failure = self._operations.failure(instance_id)
         if failure is not None:
             raise failure
-        return self._describe(instance_id)
+        vm = self._fetch(instance_id)
+        instance = self._instance(vm, instance_id)
+        if instance.state is not InstanceState.RUNNING:
+            return instance
+        found = read_addresses(vm, partial(self._network_resource, instance_id))
+        return replace(instance, public_ip=found.public_ip, private_ip=found.private_ip)
+
+    def _network_resource(self, subject: str, resource_id: str) -> Mapping[str, Any] | None:
+        """One network resource by its ARM id, or None when it cannot be read (see _addresses)."""
+        request = HttpRequest("GET", resource_id, params={"api-version": NETWORK_API_VERSION})
+
+        def get() -> Any:
+            response = self._client.send_request(request, **self._options)
+            response.raise_for_status()
+            return response.json()
+
+        try:
+            body = self._call(subject, get)
+        except ProviderError as exc:
+            log.debug("%s: addresses not read: %s", subject, exc)
+            return None
+        return body if isinstance(body, dict) else None
 
     def stop_instance(self, instance_id: str, *, hibernate: bool = False, dry_run: bool = False) -> Instance:
         """Deallocate (or power off, with ``stop_mode=poweroff``; hibernate with ``hibernate``)."""

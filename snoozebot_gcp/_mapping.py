@@ -10,7 +10,7 @@ nothing is ever acted on because of them; the raw status is always kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -88,11 +88,17 @@ def _timestamp(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo else None
 
 
+def _first(values: Iterable[Any]) -> str | None:
+    """The first non-empty address among ``values`` (network interfaces in their order)."""
+    return next((str(v) for v in values if v), None)
+
+
 def to_instance(resource: Mapping[str, Any], default_zone: str | None) -> Instance:
     """An :class:`Instance` from a compute v1 Instance resource."""
     zone = _last_segment(resource.get("zone")) or default_zone or ""
     name = str(resource.get("name", ""))
     status = str(resource.get("status", ""))
+    nics: list[Mapping[str, Any]] = list(resource.get("networkInterfaces") or [])
     return Instance(
         id=name if default_zone and zone == default_zone else f"{zone}/{name}",
         provider=PROVIDER,
@@ -104,6 +110,8 @@ def to_instance(resource: Mapping[str, Any], default_zone: str | None) -> Instan
         zone=zone or None,
         launch_time=_timestamp(resource.get("lastStartTimestamp") or resource.get("creationTimestamp")),
         tags={str(k): str(v) for k, v in (resource.get("labels") or {}).items()},
+        public_ip=_first(a.get("natIP") for n in nics for a in n.get("accessConfigs") or []),
+        private_ip=_first(n.get("networkIP") for n in nics),
     )
 
 

@@ -10,6 +10,9 @@ drive the real SDK (and the real ``snoozebot`` CLI) against it over HTTP:
 - ``GET  .../virtualMachines/{vm}`` (``$expand=instanceView``) and ``GET .../{vm}/instanceView``;
 - ``POST .../{vm}/deallocate`` (``hibernate=true``), ``.../powerOff``, ``.../start``:
   ``202 Accepted`` with ``Azure-AsyncOperation`` and ``Location`` headers;
+- ``GET  .../providers/Microsoft.Network/networkInterfaces/{vm}-nic`` and
+  ``.../publicIPAddresses/{vm}-ip``: the addresses of a VM seeded with ``private_ip``
+  (and ``public_ip``);
 - ``GET  /subscriptions/{sub}/providers/Microsoft.Compute/locations/{loc}/operations/{id}``
   (the operation status, ``InProgress`` then ``Succeeded``, ``Failed`` or
   ``Canceled``) and the same URL with ``monitor=true`` (``202`` until done).
@@ -54,6 +57,14 @@ _ROUTES = [
         re.compile(
             rf"^{_SUB}/resourceGroups/(?P<rg>[^/]+)/{_COMPUTE}/virtualMachines/(?P<name>[^/]+)"
             r"(?:/(?P<action>instanceView|deallocate|powerOff|start))?$",
+            re.I,
+        ),
+    ),
+    (
+        "network",
+        re.compile(
+            rf"^{_SUB}/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft.Network/"
+            r"(?P<kind>networkInterfaces|publicIPAddresses)/(?P<name>[^/]+)$",
             re.I,
         ),
     ),
@@ -104,6 +115,8 @@ class FakeVm:
     hibernation_enabled: bool = False
     hibernated: bool = False
     created: str = "2026-01-01T08:00:00Z"
+    private_ip: str | None = None
+    public_ip: str | None = None
     vm_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     operation: FakeOperation | None = None
 
@@ -140,6 +153,11 @@ class FakeVm:
             "additionalCapabilities": {"hibernationEnabled": self.hibernation_enabled},
             "storageProfile": {"osDisk": {"osType": "Linux", "name": f"{self.name}-osdisk"}},
         }
+        if self.private_ip:
+            nic = f"/subscriptions/{subscription}/resourceGroups/{self.group}/providers/Microsoft.Network"
+            properties["networkProfile"] = {
+                "networkInterfaces": [{"id": f"{nic}/networkInterfaces/{self.name}-nic", "properties": {"primary": True}}]
+            }
         if instance_view:
             properties["instanceView"] = {"computerName": self.name, "statuses": self.statuses()}
         body: dict[str, Any] = {
@@ -317,6 +335,8 @@ class FakeArm(LoopbackServer):
                 )
             if name == "operation":
                 return self._operation(method, match["op"], query)
+            if name == "network":
+                return 200, {}, self._network(match["rg"], match["kind"], match["name"])
             if name == "vm":
                 return self._vm_request(method, match["rg"], match["name"], match["action"], query)
             if method != "GET":
@@ -356,6 +376,24 @@ class FakeArm(LoopbackServer):
                 f"{self.endpoint}/subscriptions/{self.subscription_id}{scope}/{_COMPUTE}/virtualMachines?{urlencode(rest)}"
             )
         return body
+
+    def _network(self, group: str, kind: str, name: str) -> dict[str, Any]:
+        """A VM's network interface or public address, named after it (``-nic``, ``-ip``)."""
+        suffix = "-nic" if kind.lower() == "networkinterfaces" else "-ip"
+        vm = self._vms.get((group.lower(), name.lower().removesuffix(suffix)))
+        if vm is None or not name.lower().endswith(suffix) or not vm.private_ip or (suffix == "-ip" and not vm.public_ip):
+            raise ArmError(404, "ResourceNotFound", f"The Resource 'Microsoft.Network/{kind}/{name}' was not found.")
+        base = f"/subscriptions/{self.subscription_id}/resourceGroups/{vm.group}/providers/Microsoft.Network"
+        if suffix == "-ip":
+            return {"name": name, "id": f"{base}/publicIPAddresses/{name}", "properties": {"ipAddress": vm.public_ip}}
+        config: dict[str, Any] = {"privateIPAddress": vm.private_ip, "primary": True}
+        if vm.public_ip:
+            config["publicIPAddress"] = {"id": f"{base}/publicIPAddresses/{vm.name}-ip"}
+        return {
+            "name": name,
+            "id": f"{base}/networkInterfaces/{name}",
+            "properties": {"primary": True, "ipConfigurations": [{"name": "ipconfig1", "properties": config}]},
+        }
 
     def _find(self, group: str, name: str) -> FakeVm:
         if group.lower() not in self._groups:

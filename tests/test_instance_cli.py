@@ -24,7 +24,7 @@ BAD = "i-0000000000000dead"
 RESULT_KEYS = {"id", "provider", "ok", "state", "error", "target", "scope"}
 INSTANCE_KEYS = {
     "id", "provider", "state", "raw_state", "name", "instance_type", "region", "zone", "launch_time", "tags",
-    "target", "scope",
+    "public_ip", "private_ip", "target", "scope",
 }
 
 

@@ -91,9 +91,10 @@ def test_listing_shapes_that_do_not_validate(reply: object, problem: str) -> Non
 
 
 def test_a_valid_instance_keeps_every_field() -> None:
-    doc = {**GOOD, "name": "web", "zone": "a", "launch_time": "2026-01-01T00:00:00+00:00", "tags": {"k": "v"}}
+    doc = {**GOOD, "name": "web", "zone": "a", "launch_time": "2026-01-01T00:00:00+00:00", "tags": {"k": "v"},
+           "public_ip": "203.0.113.9"}
     instance = parse_instance(doc, "p")
-    assert instance.to_dict() == {**doc, "instance_type": None, "region": None}
+    assert instance.to_dict() == {**doc, "instance_type": None, "region": None, "private_ip": None}
 
 
 @pytest.mark.parametrize(

@@ -111,6 +111,8 @@ class InstanceModel(BaseModel):
     zone: str | None
     launch_time: str | None = Field(description="ISO 8601, UTC.")
     tags: dict[str, str]
+    public_ip: str | None = Field(None, description="Address from outside its network, if any.")
+    private_ip: str | None = Field(None, description="Address inside its network, if known.")
 
 
 class StopRequest(BaseModel):

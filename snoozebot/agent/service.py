@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import anyio
@@ -28,6 +28,7 @@ import anyio.to_thread
 from snoozebot import sdk
 from snoozebot.agent.errors import ApiError
 from snoozebot.agent.metrics import AgentMetrics
+from snoozebot.cli.waiting import wait_for
 from snoozebot.errors import PluginLoadError, PluginNotFound, SnoozebotError, UsageError
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.discovery import DiscoveredPlugin
@@ -274,3 +275,20 @@ class AgentService:
             raise
         self.metrics.instance_actions.labels(provider, action, "ok" if result.ok else "error").inc()
         return result
+
+    async def wait_running(self, provider: str, result: ActionResult) -> ActionResult:
+        """``result`` with its instance once it runs, polled within the agent's timeout.
+
+        Not running in time (``wait_timeout``) or terminated meanwhile (``wait_failed``)
+        is raised: the start itself was made and audited.
+        """
+
+        def call(client: ProviderClient) -> ActionResult:
+            running = frozenset({sdk.InstanceState.RUNNING})
+            waited = wait_for(client.get_instance_info, [result.id], running, timeout=self.manager.timeout)
+            value = waited[result.id]
+            if isinstance(value, Exception):
+                raise value
+            return replace(result, instance=value)
+
+        return await self.call(provider, call)

@@ -32,6 +32,7 @@ GROUPS: dict[str, str] = {
 COMMANDS: dict[str, str] = {
     "history": "snoozebot.cli.history:history",
     "demo": "snoozebot.cli.demo:demo",
+    "connect": "snoozebot.cli.connect:connect",
 }
 """Top-level commands: name -> "module:function"."""
 

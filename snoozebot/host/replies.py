@@ -9,8 +9,9 @@ one documented in ``docs/plugin-guide.md`` (Instance fields) and
 
 - an Instance is an object whose ``id`` and ``provider`` are non-empty strings,
   ``state`` a string, ``raw_state`` a string, ``name``, ``instance_type``,
-  ``region``, ``zone`` strings or null, ``launch_time`` an ISO 8601 time with an
-  offset or null, and ``tags`` an object of strings to strings;
+  ``region``, ``zone``, ``public_ip``, ``private_ip`` strings or null,
+  ``launch_time`` an ISO 8601 time with an offset or null, and ``tags`` an
+  object of strings to strings;
 - a batch reply is a list holding, for each id asked for, one object
   ``{"id", "instance"}`` or ``{"id", "error": {"code", "message", ...}}``;
 - an identity (``identify_self``) is ``{"provider", "instance_id", "options"}``: the
@@ -29,7 +30,9 @@ from snoozebot.results import ActionResult, Failure
 
 __all__ = ["MalformedReply", "parse_batch", "parse_identity", "parse_instance", "parse_instances"]
 
-_NULLABLE_TEXT = ("raw_state", "launch_time", "name", "instance_type", "region", "zone")
+_NULLABLE_TEXT = (
+    "raw_state", "launch_time", "name", "instance_type", "region", "zone", "public_ip", "private_ip",
+)
 
 
 class MalformedReply(PluginError):
@@ -100,6 +103,8 @@ def parse_instance(doc: Any, plugin: str) -> sdk.Instance:
         zone=get("zone"),
         launch_time=launch_time,
         tags=get("tags") or {},
+        public_ip=get("public_ip"),
+        private_ip=get("private_ip"),
     )
 
 

@@ -7,7 +7,7 @@ any plugin sees it (docs/rest.md).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
@@ -102,15 +102,19 @@ async def stop(
 @router.post(
     "/{instance_id:path}/start",
     response_model=ActionResultModel,
-    summary="Start (or resume) an instance; audited with the token's name",
+    summary="Start (or resume) an instance, and with ?wait=running wait until it runs; audited",
     responses=_write_errors,
 )
-async def start(
+async def start(  # noqa: PLR0917 - FastAPI passes parameters by keyword
     provider: Provider,
     instance_id: InstanceId,
     caller: Operator,
     request: Request,
     body: StartRequest | None = None,
+    wait: Annotated[
+        Literal["running"] | None,
+        Query(description="`running`: answer once the instance runs (within the agent's --timeout)."),
+    ] = None,
 ) -> dict[str, Any]:
     result = await service_of(request).act(
         provider,
@@ -120,6 +124,8 @@ async def start(
         hibernate=False,
         dry_run=body.dry_run if body else False,
     )
+    if wait and result.ok and not (body and body.dry_run):
+        result = await service_of(request).wait_running(provider, result)
     return _answer(result)
 
 
