@@ -208,3 +208,46 @@ def test_plugins_info_announces_expand_options() -> None:
     res = run_cli("plugins", "info", "aws", "--json")
     assert res.returncode == 0, res.stderr
     assert "expand_options" in res.json()["capabilities"]
+
+
+SCHEDULE = """
+[schedules.office-hours]
+timezone = "Europe/Berlin"
+periods = [{ days = "mon-fri", start = "08:00", stop = "19:00" }]
+"""
+MON_1905 = "2026-11-23T19:05:00+01:00"
+
+
+def tag_for_schedule(account: str, region: str, iid: str) -> None:
+    ec2_as(account, region).create_tags(Resources=[iid], Tags=[{"Key": "snoozebot-schedule", "Value": "office-hours"}])
+
+
+def test_schedule_run_over_a_target_keeps_a_record_per_scope(
+    estate: dict[tuple[str, str], str], tmp_path: Path, isolated_home: Path
+) -> None:
+    (tmp_path / "config.toml").write_text(CONFIG + SCHEDULE)
+    for (account, region), iid in estate.items():
+        tag_for_schedule(account, region, iid)
+    res = run_cli("schedule", "run", "-t", "prod", "--now", MON_1905, "--json")
+    assert res.returncode == 0, res.stderr
+    rows = res.json()
+    assert {(r["scope"]["account"], r["scope"]["region"]): r["id"] for r in rows} == estate
+    assert {(r["action"], r["ok"], r["target"]) for r in rows} == {("stop", True, "prod")}
+    assert all(state(a, r, iid) in ("stopping", "stopped") for (a, r), iid in estate.items())
+    records = json.loads((isolated_home / "schedule-runs.json").read_text())["providers"]
+    assert len(records) == 4 and all(key.startswith("aws prod {") for key in records)
+    again = run_cli("schedule", "run", "-t", "prod", "--now", MON_1905, "--json")  # the same boundary: once
+    assert {r["action"] for r in again.json()} == {"none"}
+
+
+def test_schedule_run_reports_a_failed_scope_as_one_entry(moto_ec2: str, tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        f'[targets.two]\nprovider = "aws"\nendpoint_url = ["{moto_ec2}", "http://127.0.0.1:9"]\n'
+        'max_attempts = "1"\nconnect_timeout = "1"\n' + SCHEDULE
+    )
+    res = run_cli("schedule", "run", "-t", "two", "--now", MON_1905, "--json")
+    assert res.returncode == 1
+    [failed] = res.json()
+    assert failed["id"] is None and failed["ok"] is False and failed["target"] == "two"
+    assert failed["scope"] == {"endpoint_url": "http://127.0.0.1:9"} and failed["error"]["code"]
+    assert "target two (endpoint_url=http://127.0.0.1:9)" in res.stderr

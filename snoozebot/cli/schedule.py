@@ -14,11 +14,13 @@ from snoozebot.cli.options import (
     LockTimeoutOpt,
     OptionOpt,
     ProviderOpt,
+    ScopeOpt,
+    TargetsOpt,
     TimeoutOpt,
     provider_names,
 )
 from snoozebot.cli.output import emit_json, error, info, table
-from snoozebot.config import Config, load_config
+from snoozebot.config import Config, load_config, parse_options
 from snoozebot.errors import OperationFailed, UsageError, exit_code_for
 from snoozebot.local import LocalBackend
 from snoozebot.operations import default_actor
@@ -42,6 +44,7 @@ from snoozebot.schedule import (
     window_start,
 )
 from snoozebot.schedule.boundaries import next_skipped_dates
+from snoozebot.schedule.runner import Place
 from snoozebot.state import state_dir
 
 __all__ = ["app"]
@@ -96,15 +99,23 @@ def _outcome(row: Row) -> tuple[str, str]:
 
 def _print_report(report: RunReport, *, as_json: bool, dry_run: bool) -> None:
     if as_json:
-        emit_json([row.to_dict() for row in report.rows])
+        scopes_failed = [f.to_dict() for f in report.failures if f.where is not None]
+        emit_json([*(row.to_dict() for row in report.rows), *scopes_failed])
     elif report.rows:
-        rows = [[r.id, r.provider, r.schedule or "", r.action, *_outcome(r)] for r in report.rows]
+        fleet = any(r.target is not None for r in report.rows)
+        columns = ["TARGET", "SCOPE"] if fleet else []
+        rows = [
+            [*([r.target, ", ".join(f"{k}={v}" for k, v in r.scope.items())] if fleet else []),
+             r.id, r.provider, r.schedule or "", r.action, *_outcome(r)]
+            for r in report.rows
+        ]
         title = "Dry run: nothing was changed" if dry_run else None
-        table(title, ["ID", "PROVIDER", "SCHEDULE", "ACTION", "RESULT", "WHY"], rows)
+        table(title, [*columns, "ID", "PROVIDER", "SCHEDULE", "ACTION", "RESULT", "WHY"], rows)
     else:
         info(f"No instance carries the {SCHEDULE_TAG} tag.")
     for failure in report.failures:
-        error(f"{failure.provider}: {failure.error}")
+        where = failure.where.describe() if failure.where is not None else failure.provider
+        error(f"{where}: {failure.error}")
 
 
 @app.command("run")
@@ -120,6 +131,8 @@ def run(
             callback=provider_names,
         ),
     ] = None,
+    target: TargetsOpt = None,
+    scope: ScopeOpt = None,
     dry_run: DryRunOpt = False,
     json_: JsonOpt = False,
     now: NowOpt = None,
@@ -137,23 +150,40 @@ def run(
     lowest first, each waited for (at most --timeout) before the next, and
     stop highest first. Exit 1 when any action failed.
 
+    With fleet targets (-t, or every [targets.NAME] when no -p/-t is given)
+    each scope keeps its own previous run.
+
     Example (crontab): */10 * * * * snoozebot schedule run --json >> ~/snoozebot.log
     """
+    from snoozebot.fleet import choose_scopes
+
     moment = _parse_now(now)
     with open_runtime(config=config, options=option, timeout=timeout, lock_timeout=lock_timeout) as rt:
         schedules = _schedules(rt.config)
-        names = list(dict.fromkeys(provider or rt.backend.loaded_names()))
-        if not names:
+        scopes = choose_scopes(
+            rt.config,
+            providers=provider or [],
+            targets=target or [],
+            filters=parse_options(scope or []),
+            overrides=parse_options(option or []),
+            default_providers=rt.backend.loaded_names,
+            expander=rt.backend.expand_options,
+        )
+        if not scopes:
             raise UsageError("no provider is loaded: pass -p PROVIDER, or run `snoozebot plugins load NAME`")
-        for name in names:
+        for name in dict.fromkeys(s.provider for s in scopes):
             rt.backend.manager.find(name)
         record = RunRecord(rt.state_directory)
-        clients = [rt.backend.provider(name) for name in names]
+        places = [
+            Place(rt.backend.provider(s.provider, scope=s), s if s.target is not None else None)
+            for s in scopes
+        ]
+        names = [p.key for p in places]
         lock = contextlib.nullcontext() if dry_run else record.locked(timeout=rt.backend.context.lock_timeout)
         with lock:
             moment = moment if now else _parse_now(None)  # the clock once a previous run let go
             report = run_all(
-                clients,
+                places,
                 rt.backend.context,
                 schedules,
                 record,
@@ -168,7 +198,8 @@ def run(
     if not dry_run:
         _warn_if_ahead(RunRecord(rt.state_directory), names)
     if report.failures:
-        raise typer.Exit(max(exit_code_for(f.error) for f in report.failures))
+        fleet = len(places) > 1 or any(f.where is not None for f in report.failures)
+        raise typer.Exit(1 if fleet else max(exit_code_for(f.error) for f in report.failures))
     if not report.ok:
         raise typer.Exit(OperationFailed.exit_code)
 

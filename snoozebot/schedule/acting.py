@@ -17,6 +17,7 @@ from typing import Any
 from snoozebot import sdk
 from snoozebot.cli.waiting import target_states, wait_for
 from snoozebot.errors import PluginUnavailable
+from snoozebot.fleet import Scope
 from snoozebot.host.client import ProviderClient
 from snoozebot.operations import ActionContext, run_action
 from snoozebot.results import Action, ActionResult
@@ -38,12 +39,13 @@ def act_batch(
     decided: Sequence[Decided],
     *,
     actor: str,
+    where: Scope | None = None,
 ) -> tuple[list[Row], Exception | None]:
     """One batched, audited call; a call that fails as a whole fails each row and is returned."""
     ids = [inst.id for inst, _ in decided]
     try:
         results = run_action(
-            client, context, action=action, instance_ids=ids, actor=actor, source="schedule"
+            client, context, action=action, instance_ids=ids, actor=actor, source="schedule", where=where
         )
     except (PluginUnavailable, sdk.ProviderError) as exc:
         failed = {"code": exc.code, "message": str(exc)}
@@ -84,6 +86,7 @@ def act_in_tiers(
     *,
     actor: str,
     wait_timeout: float,
+    where: Scope | None = None,
 ) -> tuple[list[Row], Exception | None]:
     """Act tier by tier; returns the rows and the first batch error that failed a call as a whole."""
     rows: list[Row] = []
@@ -93,7 +96,7 @@ def act_in_tiers(
         if held is not None:
             rows += [_row(client, d, action, held) for d in tier.members]
             continue
-        acted, error = act_batch(client, context, action, tier.members, actor=actor)
+        acted, error = act_batch(client, context, action, tier.members, actor=actor, where=where)
         failure = failure or error
         if action == "start" and index + 1 < len(tiers) and error is None:
             acted = _wait_running(client, acted, timeout=wait_timeout)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from snoozebot.schedule.decision import DecisionAction
@@ -21,9 +22,12 @@ class Row:
     ok: bool
     error: dict[str, Any] | None = None
     reason: str = ""
+    target: str | None = None
+    """The fleet target the instance belongs to (rows of a target carry ``target`` and ``scope``)."""
+    scope: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        doc = {
             "id": self.id,
             "provider": self.provider,
             "schedule": self.schedule,
@@ -31,3 +35,6 @@ class Row:
             "ok": self.ok,
             "error": self.error,
         }
+        if self.target is not None:
+            doc.update(target=self.target, scope=dict(self.scope))
+        return doc

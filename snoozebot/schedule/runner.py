@@ -19,11 +19,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from snoozebot import sdk
 from snoozebot.errors import PluginUnavailable
+from snoozebot.fleet import Scope
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.manager import DEFAULT_TIMEOUT
 from snoozebot.operations import ActionContext
@@ -39,6 +41,7 @@ from snoozebot.state import atomic_write_json, damaged, exclusive_lock, read_jso
 
 __all__ = [
     "DEFAULT_WINDOW",
+    "Place",
     "ProviderFailure",
     "Row",
     "RunRecord",
@@ -58,6 +61,20 @@ class ProviderFailure:
 
     provider: str
     error: Exception
+    where: Scope | None = None
+    """The fleet scope that failed (None for a provider named with ``-p``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` entry of a failed scope: ``{"target", "scope", "id": null, "ok": false, ...}``."""
+        where = self.where
+        return {
+            "target": where.target if where else None,
+            "scope": dict(where.labels) if where else {},
+            "provider": self.provider,
+            "id": None,
+            "ok": False,
+            "error": {"code": getattr(self.error, "code", "error"), "message": str(self.error)},
+        }
 
 
 @dataclass
@@ -155,6 +172,7 @@ def run_provider(
     wait_timeout: float = DEFAULT_TIMEOUT,
     activity: Mapping[str, ActivityReport] | None = None,
     deferred: Mapping[str, dt.datetime] | None = None,
+    where: Scope | None = None,
 ) -> tuple[list[Row], Exception | None, Plan]:
     """Decide and act for every tagged instance of one provider, order tier by order tier.
 
@@ -175,16 +193,33 @@ def run_provider(
         tiers = plan.tiers(action)
         if tiers:
             acted, error = act_in_tiers(
-                client, context, action, tiers, actor=actor, wait_timeout=wait_timeout
+                client, context, action, tiers, actor=actor, wait_timeout=wait_timeout, where=where
             )
             rows += acted
             failure = failure or error
     order = {inst.id: n for n, (inst, _) in enumerate(plan.decided)}
+    if where is not None and where.target is not None:
+        rows = [replace(r, target=where.target, scope=dict(where.labels)) for r in rows]
     return sorted(rows, key=lambda r: order[r.id]), failure, plan
 
 
+@dataclass(frozen=True)
+class Place:
+    """What one run covers: a provider's client, in a fleet scope or not, and its record's key."""
+
+    client: ProviderClient
+    where: Scope | None = None
+
+    @property
+    def key(self) -> str:
+        """The provider's name, or ``PROVIDER TARGET {labels}`` for a scope of a fleet target."""
+        if self.where is None or self.where.target is None:
+            return self.client.name
+        return f"{self.client.name} {self.where.target} {self.where.labels_json()}"
+
+
 def run_all(
-    clients: Sequence[ProviderClient],
+    places: Sequence[ProviderClient | Place],
     context: ActionContext,
     schedules: Mapping[str, Schedule],
     record: RunRecord,
@@ -203,23 +238,26 @@ def run_all(
     provider's real run.
     """
     report = RunReport()
-    for client in clients:
-        after = window_start(record.previous(client.name), now)
+    for each in places:
+        place = each if isinstance(each, Place) else Place(each)
+        client, key = place.client, place.key
+        after = window_start(record.previous(key), now)
         try:
             rows, failure, plan = run_provider(
                 client, context, schedules, after=after, now=now, dry_run=dry_run, actor=actor,
                 wait_timeout=wait_timeout,
                 activity=activity.for_provider(client.name) if activity else None,
-                deferred=deferrals.for_provider(client.name) if deferrals else None,
+                deferred=deferrals.for_provider(key) if deferrals else None,
+                where=place.where,
             )
         except (PluginUnavailable, sdk.ProviderError) as exc:
-            report.failures.append(ProviderFailure(client.name, exc))
+            report.failures.append(ProviderFailure(client.name, exc, place.where))
             continue
         report.rows += rows
         if deferrals is not None and not dry_run:
-            deferrals.replace(client.name, plan.deferred())
+            deferrals.replace(key, plan.deferred())
         if failure is not None:
-            report.failures.append(ProviderFailure(client.name, failure))
+            report.failures.append(ProviderFailure(client.name, failure, place.where))
         elif not dry_run:
-            record.record(client.name, now)
+            record.record(key, now)
     return report
