@@ -198,7 +198,7 @@ def run(
     if not dry_run:
         _warn_if_ahead(RunRecord(rt.state_directory), names)
     if report.failures:
-        fleet = len(places) > 1 or any(f.where is not None for f in report.failures)
+        fleet = any(f.where is not None for f in report.failures)  # a fleet scope fails alone: exit 1
         raise typer.Exit(1 if fleet else max(exit_code_for(f.error) for f in report.failures))
     if not report.ok:
         raise typer.Exit(OperationFailed.exit_code)
