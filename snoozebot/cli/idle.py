@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from snoozebot import sdk
-from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, TimeoutOpt
+from snoozebot.cli.options import ConfigOpt, JsonOpt, LockTimeoutOpt, OptionOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, error, info
 from snoozebot.config import load_config, parse_options
 from snoozebot.errors import OperationFailed
@@ -24,7 +24,7 @@ from snoozebot.idle import (
     run_check,
 )
 from snoozebot.local import LocalBackend
-from snoozebot.runtime import Runtime, open_runtime, resolve_timeout
+from snoozebot.runtime import Runtime, open_runtime, resolve_lock_timeout, resolve_timeout
 from snoozebot.state import exclusive_lock, state_dir
 
 __all__ = ["app"]
@@ -88,9 +88,11 @@ class _StopThisInstance:
         options: list[str],
         config: str | None,
         timeout: float | None,
+        lock_timeout: float | None = None,
     ) -> None:
         self.provider, self.hibernate = provider, hibernate
         self.options, self.config, self.timeout = options, config, timeout
+        self.lock_timeout = lock_timeout
 
     def __call__(self, *, dry_run: bool) -> StopOutcome:
         with self._runtime(self.options) as rt:
@@ -109,7 +111,9 @@ class _StopThisInstance:
             return identify(rt.backend.manager, self.provider)
 
     def _runtime(self, options: list[str]) -> contextlib.AbstractContextManager[Runtime[LocalBackend]]:
-        return open_runtime(config=self.config, options=options, timeout=self.timeout)
+        return open_runtime(
+            config=self.config, options=options, timeout=self.timeout, lock_timeout=self.lock_timeout
+        )
 
     def _stop(self, rt: Runtime[LocalBackend], me: sdk.Identity, *, dry_run: bool) -> StopOutcome:
         from snoozebot.operations import default_actor, run_action
@@ -186,6 +190,7 @@ def check(
     option: OptionOpt = None,
     config: ConfigOpt = None,
     timeout: TimeoutOpt = None,
+    lock_timeout: LockTimeoutOpt = None,
 ) -> None:
     """Sample this machine for a second; stop it when idle for the nap time.
 
@@ -206,14 +211,19 @@ def check(
         ignore_sessions=ignore_sessions,
     )
     stop = _StopThisInstance(
-        provider=provider, hibernate=hibernate, options=list(option or []), config=config, timeout=timeout
+        provider=provider,
+        hibernate=hibernate,
+        options=list(option or []),
+        config=config,
+        timeout=timeout,
+        lock_timeout=lock_timeout,
     )
     directory = state_dir()
     tracker = IdleTracker(directory)
     lock = (
         contextlib.nullcontext()
         if dry_run
-        else exclusive_lock(tracker.lock_path, timeout=resolve_timeout(timeout), what="idle checks")
+        else exclusive_lock(tracker.lock_path, timeout=resolve_lock_timeout(lock_timeout), what="idle checks")
     )
     with lock:
         result = run_check(
