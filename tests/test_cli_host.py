@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -170,9 +171,9 @@ def test_os_exit_still_runs_multiprocessings_cleanup(tmp_path: Path) -> None:
     import multiprocessing.util
 
     assert callable(multiprocessing.util._run_finalizers)
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
+    tmp = Path(tempfile.mkdtemp(prefix="sb-", dir="/tmp"))  # short: the forkserver's socket path must fit AF_UNIX
     env = {"TMPDIR": str(tmp), "SNOOZEBOT_START_METHOD": "forkserver"}
     result = run_cli("plugins", "load", "memory", env=env)  # no prestart: the worker comes from the forkserver
     assert result.returncode == 0, result.stderr
     assert list(tmp.iterdir()) == []
+    tmp.rmdir()

@@ -396,7 +396,7 @@ def _run_in_pty(argv: list[str], timeout: float = 60) -> tuple[int, str]:
 
 def test_progress_is_shown_on_a_terminal_and_never_in_a_pipe(isolated_home: Path, tmp_path: Path) -> None:
     args = ["instance", "stop", "mem-0", "mem-1", "mem-2", "-p", "memory", "-o", f"state_file={tmp_path / 'm.json'}"]
-    code, screen = _run_in_pty([SNOOZEBOT, *args, "-o", "delay=0.3", "--wait"])
+    code, screen = _run_in_pty([SNOOZEBOT, *args, "-o", "delay=1", "--wait"])  # time for a refresh under load
     assert code == 0
     assert "Stopping 3 instance(s)" in screen and "3/3" in screen and "Waiting until stopped" in screen
     assert "\x1b[" in screen
