@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from snoozebot.cli.options import (
+    ConcurrencyOpt,
     ConfigOpt,
     JsonOpt,
     LockTimeoutOpt,
@@ -133,6 +134,7 @@ def run(
     ] = None,
     target: TargetsOpt = None,
     scope: ScopeOpt = None,
+    concurrency: ConcurrencyOpt = 16,
     dry_run: DryRunOpt = False,
     json_: JsonOpt = False,
     now: NowOpt = None,
@@ -193,6 +195,7 @@ def run(
                 wait_timeout=rt.timeout,
                 activity=ActivityStore(rt.state_directory),
                 deferrals=DeferralRecord(rt.state_directory),
+                concurrency=concurrency,
             )
     _print_report(report, as_json=json_, dry_run=dry_run)
     if not dry_run:

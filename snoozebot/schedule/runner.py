@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -230,6 +231,7 @@ def run_all(
     wait_timeout: float = DEFAULT_TIMEOUT,
     activity: ActivityStore | None = None,
     deferrals: DeferralRecord | None = None,
+    concurrency: int = 16,
 ) -> RunReport:
     """Run every provider in turn; one provider's failure never stops the others.
 
@@ -238,21 +240,30 @@ def run_all(
     provider's real run.
     """
     report = RunReport()
-    for each in places:
-        place = each if isinstance(each, Place) else Place(each)
+    chosen = [each if isinstance(each, Place) else Place(each) for each in places]
+
+    def one(place: Place) -> tuple[list[Row], Exception | None, Plan] | Exception:
         client, key = place.client, place.key
-        after = window_start(record.previous(key), now)
         try:
-            rows, failure, plan = run_provider(
-                client, context, schedules, after=after, now=now, dry_run=dry_run, actor=actor,
-                wait_timeout=wait_timeout,
+            return run_provider(
+                client, context, schedules, after=window_start(record.previous(key), now), now=now,
+                dry_run=dry_run, actor=actor, wait_timeout=wait_timeout,
                 activity=activity.for_provider(client.name) if activity else None,
                 deferred=deferrals.for_provider(key) if deferrals else None,
                 where=place.where,
             )
         except (PluginUnavailable, sdk.ProviderError) as exc:
-            report.failures.append(ProviderFailure(client.name, exc, place.where))
+            return exc
+
+    # the places are worked concurrently; their records are written here, one after the other
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(chosen)))) as pool:
+        outcomes = list(pool.map(one, chosen))
+    for place, outcome in zip(chosen, outcomes, strict=True):
+        client, key = place.client, place.key
+        if isinstance(outcome, Exception):
+            report.failures.append(ProviderFailure(client.name, outcome, place.where))
             continue
+        rows, failure, plan = outcome
         report.rows += rows
         if deferrals is not None and not dry_run:
             deferrals.replace(key, plan.deferred())
