@@ -76,7 +76,7 @@ def test_demo_without_moto_says_how_to_install_it(isolated_home: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip() == (
         "snoozebot: error: the demo needs a local EC2 emulator (moto not installed); "
-        "install it with: pip install 'snoozebot[demo]'"
+        "install it with: pip install '.[demo]' (from a checkout)"
     )
     assert proc.stdout == ""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -12,6 +13,9 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+
+from snoozebot import sdk
+from snoozebot.host import protocol
 
 GUIDE = Path(__file__).parent.parent / "docs" / "plugin-guide.md"
 
@@ -41,6 +45,34 @@ def test_guide_holds_both_files() -> None:
     assert set(_files_in_guide()) == {"pyproject.toml", "snoozebot_acme.py"}
 
 
+def _guide_table(first_header: str) -> dict[str, list[str]]:
+    """The guide's table whose first column is headed ``first_header``: first cell (unquoted) -> the others."""
+    lines = GUIDE.read_text().split(f"| {first_header} |", 1)[1].splitlines()[2:]
+    rows = {}
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0].strip("`").split("(")[0]] = cells[1:]
+    return rows
+
+
+def test_guide_names_every_instance_field_and_every_capability() -> None:
+    assert list(_guide_table("Field")) == [f.name for f in dataclasses.fields(sdk.Instance)]
+    assert list(_guide_table("Capability")) == [str(m) for m in protocol.CAPABILITIES]
+    text = GUIDE.read_text()
+    assert f"plugin API **{sdk.API_VERSION}**" in text
+    assert "up to 8 threads" in text and sdk._DEFAULT_BATCH_CONCURRENCY == 8  # the SDK's default batch forms
+
+
+def test_the_guides_listing_is_what_the_command_prints(acme_site: Path) -> None:
+    env = {"PYTHONPATH": os.pathsep.join([str(acme_site), os.environ.get("PYTHONPATH", "")]), "COLUMNS": "120"}
+    shown = re.findall(r"<!-- output: list -->\n```\n(.*?)\n```", GUIDE.read_text(), re.DOTALL)
+    listing = run_cli("instance", "list", "-p", "acme", "-o", "region=moon-1", "--filter", "team=ml", env=env)
+    assert listing.returncode == 0, listing.stderr
+    assert shown == [listing.stdout.rstrip("\n")]
+
+
 def test_third_party_provider_is_listed_loaded_and_serves_instance_calls(acme_site: Path) -> None:
     env = {"PYTHONPATH": os.pathsep.join([str(acme_site), os.environ.get("PYTHONPATH", "")])}
     listed = run_cli("plugins", "list", "--json", env=env)
@@ -53,16 +85,38 @@ def test_third_party_provider_is_listed_loaded_and_serves_instance_calls(acme_si
     assert "acme needs a region" in unconfigured.stderr
     assert "Traceback" not in unconfigured.stderr
 
-    loaded = run_cli("plugins", "load", "acme", "-o", "region=moon-1", env=env)
+    # the health check at load: a ConfigurationError from __init__ is a warning, and acme is loaded
+    loaded = run_cli("plugins", "load", "acme", env=env)
     assert loaded.returncode == 0, loaded.stderr
+    assert "warning: acme is not configured yet: acme needs a region: -o region=moon-1" in loaded.stderr
+    assert [p["loaded"] for p in run_cli("plugins", "list", "--json", env=env).json() if p["name"] == "acme"] == [True]
 
     listing = run_cli("instance", "list", "-p", "acme", "-o", "region=moon-1", "--filter", "team=ml", "--json", env=env)
     assert listing.returncode == 0, listing.stderr
-    assert [(i["id"], i["state"], i["raw_state"]) for i in listing.json()] == [("m-1", "running", "UP")]
+    assert listing.json() == [{
+        "id": "m-1", "provider": "acme", "state": "running", "raw_state": "UP", "name": "trainer",
+        "instance_type": "gpu.large", "region": "moon-1", "zone": "moon-1a", "launch_time": "2026-11-30T08:00:00+00:00",
+        "tags": {"team": "ml"}, "public_ip": "203.0.113.10", "private_ip": "10.0.0.11", "target": None, "scope": {},
+    }]
 
-    stopped = run_cli("instance", "stop", "m-1", "-p", "acme", "-o", "region=moon-1", "--json", env=env)
+    # two ids: the SDK's default stop_instances, its single forms on several threads
+    stopped = run_cli("instance", "stop", "m-1", "m-2", "-p", "acme", "-o", "region=moon-1", "--json", env=env)
     assert stopped.returncode == 0, stopped.stderr
-    assert stopped.json() == [{"id": "m-1", "provider": "acme", "ok": True, "state": "stopping", "error": None, "target": None, "scope": {}}]
+    assert stopped.json() == [
+        {"id": iid, "provider": "acme", "ok": True, "state": "stopping", "error": None, "target": None, "scope": {}}
+        for iid in ("m-1", "m-2")
+    ]
+
+
+def test_the_guides_expand_options_fans_a_fleet_target_out(acme_site: Path) -> None:
+    env = {"PYTHONPATH": os.pathsep.join([str(acme_site), os.environ.get("PYTHONPATH", "")])}
+    Path(os.environ["SNOOZEBOT_CONFIG"]).write_text('[targets.moon]\nprovider = "acme"\nregion = "all"\n')
+    listing = run_cli("instance", "list", "-t", "moon", "--filter", "team=ml", "--json", env=env)
+    assert listing.returncode == 0, listing.stderr
+    assert [(i["id"], i["zone"], i["target"], i["scope"]) for i in listing.json()] == [
+        ("m-1", "moon-1a", "moon", {"region": "moon-1"}),
+        ("m-1", "moon-2a", "moon", {"region": "moon-2"}),
+    ]
 
 
 class _AcmeMetadata(BaseHTTPRequestHandler):
@@ -86,7 +140,7 @@ def test_the_guide_provider_announces_identify_self_and_idle_check_finds_the_mac
     env = {"PYTHONPATH": os.pathsep.join([str(acme_site), os.environ.get("PYTHONPATH", "")])}
     info = run_cli("plugins", "info", "acme", "--json", env=env)
     assert info.returncode == 0, info.stderr
-    assert (info.json()["api_version"], info.json()["capabilities"]) == ("1.1", ["identify_self"])
+    assert (info.json()["api_version"], info.json()["capabilities"]) == ("1.1", ["identify_self", "expand_options"])
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _AcmeMetadata)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -99,7 +99,7 @@ class UnloadRequest(PluginRequest):
 
 
 class InstanceModel(BaseModel):
-    """An instance as in the plugin contract (DESIGN.md section 3)."""
+    """An instance as in the plugin contract (docs/plugin-guide.md, "The contract, briefly")."""
 
     id: str
     provider: str

@@ -49,7 +49,7 @@ def _require_demo_extra() -> None:
     if missing:
         raise DemoUnavailable(
             f"the demo needs a local EC2 emulator ({', '.join(missing)} not installed); "
-            "install it with: pip install 'snoozebot[demo]'"
+            "install it with: pip install '.[demo]' (from a checkout)"
         )
 
 
@@ -173,7 +173,7 @@ def demo(
     Starts moto's EC2 server on 127.0.0.1 in this process, creates a few tagged
     instances, and runs: plugins list, plugins load aws, instance list,
     instance stop, instance list, history, explaining each step. Uses its own
-    temporary SNOOZEBOT_HOME unless you set one. Needs: pip install 'snoozebot[demo]'
+    temporary SNOOZEBOT_HOME unless you set one. Needs, from a checkout: pip install '.[demo]'
 
     Example: snoozebot demo
     """

@@ -1,4 +1,4 @@
-"""``snoozebot instance``: list, inspect, stop and start instances (DESIGN.md section 4)."""
+"""``snoozebot instance``: list, inspect, stop and start instances (docs/cli.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scheduled snoozing across a fleet (``snoozebot schedule``; DESIGN.md section 4a).
+"""Scheduled snoozing across a fleet (``snoozebot schedule``; docs/schedules.md).
 
 - :mod:`.grammar`: the ``[schedules.NAME]`` config tables, validated up front;
   :mod:`.cron` (cron periods) and :mod:`.calendars` (``[calendars.NAME]``) beside it;

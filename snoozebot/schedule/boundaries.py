@@ -1,7 +1,7 @@
 """Where a schedule's on/off boundaries fall in absolute time.
 
 Pure functions of a :class:`~snoozebot.schedule.grammar.Schedule` and aware
-datetimes, so tests drive them with any clock. The rules (DESIGN.md 4a):
+datetimes, so tests drive them with any clock. The rules (docs/schedules.md):
 
 - a period whose stop is earlier than its start ends on the next day;
 - a cron period makes a boundary at every local minute its expression matches;

@@ -1,4 +1,4 @@
-"""The ``[schedules.NAME]`` tables of the config file (DESIGN.md section 4a).
+"""The ``[schedules.NAME]`` tables of the config file (docs/schedules.md).
 
 ::
 
