@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -38,6 +37,8 @@ class InstanceLocks:
         self.directory = state_directory / LOCKS_DIRECTORY
 
     def _path(self, provider: str, instance_id: str) -> Path:
+        import hashlib  # only when acting: `plugins list` reads DEFAULT_LOCK_TIMEOUT and no more
+
         digest = hashlib.sha256(f"{provider}\0{instance_id}".encode()).hexdigest()[:40]
         return self.directory / f"{digest}.lock"
 

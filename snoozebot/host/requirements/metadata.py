@@ -96,6 +96,8 @@ def _metadata_check(
 def _missing_for_extra(found: Installed, extra: str, installed: InstalledLookup) -> str | None:
     """What the extra ``extra`` of ``found`` needs that is absent or too old, or None."""
     for line in found.requires:
+        if extra not in line.partition(";")[2]:
+            continue  # not this extra's line: skip it unparsed (a complex marker costs packaging's import)
         try:
             req = parse(line)
         except InvalidRequirement:
