@@ -256,6 +256,7 @@ def test_show_lists_the_next_boundaries_in_the_schedule_zone(fleet: Path) -> Non
             {"action": "stop", "at": "2026-11-28T13:00:00+01:00"},
             {"action": "start", "at": "2026-11-30T08:00:00+01:00"},
         ],
+        "overrides": [],
     }
     res = run_cli("schedule", "show", "office-hours", "--now", "2026-11-27T12:00:00Z", "-n", "2")
     assert "Fri 2026-11-27 19:00 CET" in res.stdout

@@ -27,6 +27,7 @@ from snoozebot.agent.ui import install_ui
 from snoozebot.config import Config
 from snoozebot.host.manager import DEFAULT_TIMEOUT, PluginManager
 from snoozebot.operations import ActionContext
+from snoozebot.overrides import OverrideStore
 
 __all__ = ["WORKER_START_METHOD", "create_app"]
 
@@ -82,6 +83,7 @@ def create_app(
     app.state.service = service
     app.state.metrics = metrics
     app.state.tokens = TokenStore(state_directory)
+    app.state.overrides = OverrideStore.in_directory(state_directory)
     install_error_handlers(app)
     for router in api_routers():
         app.include_router(router)

@@ -104,7 +104,7 @@ class _StopThisInstance:
 
         client = rt.backend.provider(me.provider)
         instance = client.get_instance_info(me.instance_id)
-        if instance.state not in STOPPABLE:
+        if instance.state not in STOPPABLE or _snoozed(rt, me):
             return StopOutcome("none", instance)
         if dry_run:
             return StopOutcome("would-stop", instance)
@@ -121,6 +121,16 @@ class _StopThisInstance:
             problem = f"stopping {me.instance_id} failed: {result.failure.message}"
             return StopOutcome("stop", instance, problem)
         return StopOutcome("stop", result.instance or instance)
+
+
+def _snoozed(rt: Runtime[LocalBackend], me: sdk.Identity) -> bool:
+    """Whether ``instance snooze`` keeps this machine out of idle stops now (docs/schedules.md)."""
+    from snoozebot.overrides import OverrideStore
+
+    now = dt.datetime.now(dt.UTC)
+    overrides = OverrideStore.in_directory(rt.state_directory).for_instances(now)
+    found = overrides.get((me.provider, me.instance_id))
+    return found is not None and found.snoozed(now)
 
 
 def _print_text(result: CheckResult) -> None:

@@ -22,6 +22,7 @@ from snoozebot.config import Config, load_config
 from snoozebot.errors import OperationFailed, UsageError, exit_code_for
 from snoozebot.local import LocalBackend
 from snoozebot.operations import default_actor
+from snoozebot.overrides import OverrideRow, OverrideStore
 from snoozebot.runtime import Runtime, open_runtime
 from snoozebot.schedule import (
     SCHEDULE_TAG,
@@ -136,6 +137,7 @@ def run(
         for name in names:
             rt.backend.manager.find(name)
         record = RunRecord(rt.state_directory)
+        store = OverrideStore.in_directory(rt.state_directory)
         clients = [rt.backend.provider(name) for name in names]
         lock = contextlib.nullcontext() if dry_run else record.locked(timeout=rt.backend.context.lock_timeout)
         with lock:
@@ -148,6 +150,7 @@ def run(
                 now=moment,
                 dry_run=dry_run,
                 actor=default_actor(),
+                overrides=store.for_instances(moment),
             )
     _print_report(report, as_json=json_, dry_run=dry_run)
     if not dry_run:
@@ -230,6 +233,7 @@ def show(
         known = ", ".join(sorted(schedules)) or "none configured"
         raise UsageError(f"unknown schedule {name!r} (known: {known})")
     upcoming = next_boundaries(schedule, moment, count=count)
+    overrides = OverrideStore.in_directory(state_dir()).rows(moment)
     for provider, when in sorted(RunRecord(state_dir()).ahead_of(dt.datetime.now(dt.UTC)).items()):
         info(f"warning: {_ahead_text(provider, when.isoformat())}")
     if json_:
@@ -239,16 +243,27 @@ def show(
                 "timezone": schedule.timezone.key,
                 "now": moment.astimezone(schedule.timezone).isoformat(),
                 "next": [_boundary_dict(b, schedule) for b in upcoming],
+                "overrides": [o.to_dict() for o in overrides],
             }
         )
         return
     rows = [[b.local(schedule.timezone).strftime("%a %Y-%m-%d %H:%M %Z"), b.action] for b in upcoming]
     table(f"{name} ({schedule.timezone.key})", ["WHEN", "ACTION"], rows)
+    _print_overrides(overrides, schedule)
+
+
+def _print_overrides(overrides: list[OverrideRow], schedule: Schedule | None) -> None:
+    """The overrides table (docs/schedules.md, "Overrides"); nothing when there are none."""
+    if overrides:
+        zone = schedule.timezone if schedule else dt.UTC
+        rows = [[o.instance, o.provider, o.kind, o.describe(zone)] for o in overrides]
+        table("Overrides", ["ID", "PROVIDER", "KIND", "WHAT"], rows)
 
 
 def _explain(
     rt: Runtime[LocalBackend], instance_id: str, provider: str, moment: dt.datetime
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[str]]:
+    """The ``--json`` document, and the instance's overrides in words."""
     schedules = _schedules(rt.config)
     rt.backend.manager.find(provider)
     instance = rt.backend.provider(provider).get_instance_info(instance_id)
@@ -256,10 +271,13 @@ def _explain(
     after = window_start(previous, moment)
     ahead = previous is not None and previous > moment
     upcoming_from = previous if previous is not None and ahead else moment
-    decision = decide(instance, schedules, after=after, now=moment)
+    store = OverrideStore.in_directory(rt.state_directory)
+    found = store.for_instances(moment).get((provider, instance.id))
+    decision = decide(instance, schedules, after=after, now=moment, overrides=found)
+    overrides = [o for o in store.rows(moment) if (o.provider, o.instance) == (provider, instance.id)]
     schedule = schedules.get(decision.schedule or "")
     zone = schedule.timezone if schedule else dt.UTC
-    return {
+    doc = {
         "id": instance.id,
         "provider": provider,
         "state": instance.state.value,
@@ -276,7 +294,9 @@ def _explain(
         if schedule
         else [],
         "record_ahead": ahead,
+        "overrides": [o.to_dict() for o in overrides],
     }
+    return doc, [o.describe(zone) for o in overrides]
 
 
 @app.command("explain")
@@ -299,7 +319,7 @@ def explain(
     """
     moment = _parse_now(now)
     with open_runtime(config=config, options=option, timeout=timeout) as rt:
-        doc = _explain(rt, instance_id, provider, moment)
+        doc, notes = _explain(rt, instance_id, provider, moment)
     if json_:
         emit_json(doc)
         return
@@ -311,6 +331,7 @@ def explain(
         ["action", doc["action"]],
         ["why", doc["reason"]],
         *(["next", f"{b['action']} at {b['at']}"] for b in doc["next"]),
+        *(["override", line] for line in notes),
     ]
     if doc["record_ahead"]:
         rows.append(["warning", _ahead_text(doc["provider"], doc["previous_run"])])

@@ -12,12 +12,15 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from snoozebot import sdk
 from snoozebot.schedule.boundaries import Boundary, latest_boundary, local_to_utc
 from snoozebot.schedule.grammar import OPT_OUT, Schedule
+
+if TYPE_CHECKING:
+    from snoozebot.overrides import InstanceOverrides
 
 __all__ = [
     "SCHEDULE_TAG",
@@ -113,8 +116,9 @@ def decide(
     *,
     after: dt.datetime,
     now: dt.datetime,
+    overrides: InstanceOverrides | None = None,
 ) -> Decision:
-    """The action a run over ``(after, now]`` takes for ``instance``."""
+    """The action a run over ``(after, now]`` takes for ``instance``, its ``overrides`` applied."""
     tag = instance.tags.get(SCHEDULE_TAG, "").strip()
     if not tag:
         return Decision("none", f"no {SCHEDULE_TAG} tag")
@@ -135,4 +139,10 @@ def decide(
         if now < until:
             local = until.astimezone(schedule.timezone).isoformat()
             return Decision("skip", f"snoozed until {local}", tag, snooze_until=until)
-    return _by_boundary(instance, schedule, latest_boundary(schedule, after, now))
+    if overrides is None:
+        return _by_boundary(instance, schedule, latest_boundary(schedule, after, now))
+    held = overrides.snooze_until
+    if held is not None and now < held:
+        local = held.astimezone(schedule.timezone).isoformat()
+        return Decision("skip", f"snoozed until {local} (instance snooze)", tag, snooze_until=held)
+    return _by_boundary(instance, schedule, overrides.latest(schedule, after, now))

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snoozebot import sdk
 from snoozebot.errors import PluginUnavailable
@@ -30,6 +30,9 @@ from snoozebot.results import Action, ActionResult
 from snoozebot.schedule.decision import SCHEDULE_TAG, Decision, DecisionAction, decide
 from snoozebot.schedule.grammar import Schedule
 from snoozebot.state import atomic_write_json, damaged, exclusive_lock, read_json
+
+if TYPE_CHECKING:
+    from snoozebot.overrides import OverrideMap
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -83,6 +86,8 @@ class RunReport:
 
     rows: list[Row] = field(default_factory=list)
     failures: list[ProviderFailure] = field(default_factory=list)
+    listed: list[sdk.Instance] = field(default_factory=list)
+    """The tagged instances as listed (what warnings before a stop look at, docs/notifications.md)."""
 
     @property
     def ok(self) -> bool:
@@ -201,15 +206,23 @@ def run_provider(
     now: dt.datetime,
     dry_run: bool,
     actor: str,
+    overrides: OverrideMap | None = None,
+    listed: list[sdk.Instance] | None = None,
 ) -> tuple[list[Row], Exception | None]:
-    """Decide and act for every tagged instance of one provider.
+    """Decide and act for every tagged instance of one provider, ``overrides`` applied.
 
     Returns the rows and the error of a batched call that failed as a whole
-    (its rows are failed too). Raises PluginUnavailable or ProviderError when
-    the provider cannot be listed.
+    (its rows are failed too), and adds the tagged instances to ``listed``.
+    Raises PluginUnavailable or ProviderError when the provider cannot be listed.
     """
     instances = [i for i in client.list_instances({}) if i.tags.get(SCHEDULE_TAG, "").strip()]
-    decided = [(inst, decide(inst, schedules, after=after, now=now)) for inst in instances]
+    if listed is not None:
+        listed += instances
+    found = overrides or {}
+    decided = [
+        (inst, decide(inst, schedules, after=after, now=now, overrides=found.get((client.name, inst.id))))
+        for inst in instances
+    ]
     rows: list[Row] = []
     pending: dict[Action, list[tuple[sdk.Instance, Decision]]] = {"stop": [], "start": []}
     for inst, decision in decided:
@@ -237,14 +250,16 @@ def run_all(
     now: dt.datetime,
     dry_run: bool,
     actor: str,
+    overrides: OverrideMap | None = None,
 ) -> RunReport:
-    """Run every provider in turn; one provider's failure never stops the others."""
+    """Run every provider in turn, ``overrides`` applied; one provider's failure never stops the others."""
     report = RunReport()
     for client in clients:
         after = window_start(record.previous(client.name), now)
         try:
             rows, failure = run_provider(
-                client, context, schedules, after=after, now=now, dry_run=dry_run, actor=actor
+                client, context, schedules, after=after, now=now, dry_run=dry_run, actor=actor,
+                overrides=overrides, listed=report.listed,
             )
         except (PluginUnavailable, sdk.ProviderError) as exc:
             report.failures.append(ProviderFailure(client.name, exc))
