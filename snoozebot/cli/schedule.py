@@ -21,6 +21,7 @@ from snoozebot.cli.output import emit_json, error, info, table
 from snoozebot.config import Config, load_config
 from snoozebot.errors import OperationFailed, UsageError, exit_code_for
 from snoozebot.local import LocalBackend
+from snoozebot.notify import NotifySettings, load_notify_settings, notify_run, outcome_notices
 from snoozebot.operations import default_actor
 from snoozebot.overrides import OverrideRow, OverrideStore
 from snoozebot.runtime import Runtime, open_runtime
@@ -72,6 +73,10 @@ def _parse_now(value: str | None) -> dt.datetime:
 
 def _schedules(config: Config) -> dict[str, Schedule]:
     return load_schedules(config.table("schedules"), source=str(config.path or "config"))
+
+
+def _notify_settings(config: Config) -> NotifySettings:
+    return load_notify_settings(config.table("notify"), where=f"{config.path or 'config'}: [notify]")
 
 
 def _boundary_dict(boundary: Boundary, schedule: Schedule) -> dict[str, str]:
@@ -131,6 +136,7 @@ def run(
     moment = _parse_now(now)
     with open_runtime(config=config, options=option, timeout=timeout, lock_timeout=lock_timeout) as rt:
         schedules = _schedules(rt.config)
+        notify = _notify_settings(rt.config)
         names = list(dict.fromkeys(provider or rt.backend.loaded_names()))
         if not names:
             raise UsageError("no provider is loaded: pass -p PROVIDER, or run `snoozebot plugins load NAME`")
@@ -155,6 +161,7 @@ def run(
     _print_report(report, as_json=json_, dry_run=dry_run)
     if not dry_run:
         _warn_if_ahead(RunRecord(rt.state_directory), names)
+        notify_run(notify, outcome_notices(notify, report.rows, report.failures), report=info)
     if report.failures:
         raise typer.Exit(max(exit_code_for(f.error) for f in report.failures))
     if not report.ok:
