@@ -24,7 +24,7 @@ import datetime as dt
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,14 +262,21 @@ class OverrideStore:
 
     # -- what notifications remember ------------------------------------------
 
-    def mark_warned(self, provider: str, instance: str, boundary: dt.datetime) -> bool:
-        """Remember a warning for this stop boundary; False when it was already given."""
-        with self._connect() as conn:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO warned VALUES (?, ?, ?, ?)",
-                (provider, instance, _text(boundary), _text(dt.datetime.now(dt.UTC))),
-            )
-            return cur.rowcount > 0
+    def mark_warned_many(
+        self, boundaries: Sequence[tuple[str, str, dt.datetime]]
+    ) -> set[tuple[str, str, dt.datetime]]:
+        """Remember warnings for these ``(provider, instance, stop boundary)``; the ones not given before."""
+        fresh: set[tuple[str, str, dt.datetime]] = set()
+        if not boundaries:
+            return fresh
+        now = _text(dt.datetime.now(dt.UTC))
+        with self._connect() as conn:  # one transaction for the whole run
+            for provider, instance, boundary in boundaries:
+                row = (provider, instance, _text(boundary), now)
+                cur = conn.execute("INSERT OR IGNORE INTO warned VALUES (?, ?, ?, ?)", row)
+                if cur.rowcount > 0:
+                    fresh.add((provider, instance, boundary))
+        return fresh
 
     def use_token(self, token_id: str) -> bool:
         """Spend a postpone token; False when it was spent before."""

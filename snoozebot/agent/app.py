@@ -20,7 +20,7 @@ from snoozebot.agent.auth import RefuseQueryTokens
 from snoozebot.agent.errors import install_error_handlers
 from snoozebot.agent.limits import MAX_BODY_BYTES, BodyMediaTypeRequired, BodySizeLimit
 from snoozebot.agent.metrics import AgentMetrics, HttpMetricsMiddleware
-from snoozebot.agent.routes import api_routers
+from snoozebot.agent.routes import api_routers, postpone
 from snoozebot.agent.service import AgentService
 from snoozebot.agent.tokens import TokenStore
 from snoozebot.agent.ui import install_ui
@@ -88,6 +88,7 @@ def create_app(
     for router in api_routers():
         app.include_router(router)
     install_ui(app)
+    app.include_router(postpone.router)
     app.add_middleware(BodyMediaTypeRequired)
     app.add_middleware(BodySizeLimit, limit=max_body_bytes)
     app.add_middleware(RefuseQueryTokens)

@@ -22,6 +22,7 @@ from snoozebot.config import Config, load_config
 from snoozebot.errors import OperationFailed, UsageError, exit_code_for
 from snoozebot.local import LocalBackend
 from snoozebot.notify import NotifySettings, load_notify_settings, notify_run, outcome_notices
+from snoozebot.notify.warnings import warning_notices
 from snoozebot.operations import default_actor
 from snoozebot.overrides import OverrideRow, OverrideStore
 from snoozebot.runtime import Runtime, open_runtime
@@ -161,7 +162,8 @@ def run(
     _print_report(report, as_json=json_, dry_run=dry_run)
     if not dry_run:
         _warn_if_ahead(RunRecord(rt.state_directory), names)
-        notify_run(notify, outcome_notices(notify, report.rows, report.failures), report=info)
+        warnings = warning_notices(notify, report.listed, schedules, store, now=moment)
+        notify_run(notify, [*warnings, *outcome_notices(notify, report.rows, report.failures)], report=info)
     if report.failures:
         raise typer.Exit(max(exit_code_for(f.error) for f in report.failures))
     if not report.ok:
