@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +12,7 @@ import typer
 from snoozebot import sdk
 from snoozebot.cli.options import ConfigOpt, JsonOpt, OptionOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, error, info
-from snoozebot.config import load_config, parse_options
+from snoozebot.config import Config, load_config, parse_options
 from snoozebot.errors import OperationFailed
 from snoozebot.idle import (
     STOPPABLE,
@@ -20,9 +21,11 @@ from snoozebot.idle import (
     StopOutcome,
     SystemSampler,
     identify,
+    parse_naptime,
     resolve_settings,
     run_check,
 )
+from snoozebot.idle.check import StopWarning
 from snoozebot.local import LocalBackend
 from snoozebot.runtime import Runtime, open_runtime, resolve_timeout
 from snoozebot.state import exclusive_lock, state_dir
@@ -62,6 +65,14 @@ GpuArg = Annotated[
 SessionsArg = Annotated[bool, typer.Option("--ignore-sessions", help="Logged-in users do not keep it awake.")]
 HibernateArg = Annotated[bool, typer.Option("--hibernate", help="Hibernate (suspend) instead of stopping.")]
 DryRunArg = Annotated[bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")]
+WarnBeforeArg = Annotated[
+    str | None,
+    typer.Option(
+        "--warn-before",
+        metavar="DURATION",
+        help="Send a [notify] warning this long before the stop (10m, 90s), with postpone links.",
+    ),
+]
 
 
 def _boot_time() -> dt.datetime:
@@ -84,6 +95,14 @@ class _StopThisInstance:
     ) -> None:
         self.provider, self.hibernate = provider, hibernate
         self.options, self.config, self.timeout = options, config, timeout
+        self._me: sdk.Identity | None = None
+
+    def identity(self) -> sdk.Identity:
+        """This machine's identity, asked once (for warnings before the stop)."""
+        if self._me is None:
+            with self._runtime(self.options) as rt:
+                self._me = identify(rt.backend.manager, self.provider)
+        return self._me
 
     def __call__(self, *, dry_run: bool) -> StopOutcome:
         with self._runtime(self.options) as rt:
@@ -133,6 +152,17 @@ def _snoozed(rt: Runtime[LocalBackend], me: sdk.Identity) -> bool:
     return found is not None and found.snoozed(now)
 
 
+def _warning(cfg: Config, directory: Path, stop: _StopThisInstance, naptime: dt.timedelta) -> StopWarning:
+    """Warnings before the idle stop through ``[notify]`` (docs/notifications.md)."""
+    from snoozebot.notify import load_notify_settings
+    from snoozebot.notify.idle import IdleWarning
+    from snoozebot.overrides import OverrideStore
+
+    settings = load_notify_settings(cfg.table("notify"), where=f"{cfg.path or 'config'}: [notify]")
+    why = f"idle for the nap time ({int(naptime.total_seconds())} s)"
+    return IdleWarning(settings, OverrideStore.in_directory(directory), stop.identity, why=why, report=info)
+
+
 def _print_text(result: CheckResult) -> None:
     for name, reading in result.readings.items():
         if reading is None:
@@ -158,6 +188,7 @@ def check(
     ignore_sessions: SessionsArg = False,
     hibernate: HibernateArg = False,
     dry_run: DryRunArg = False,
+    warn_before: WarnBeforeArg = None,
     json_: JsonOpt = False,
     option: OptionOpt = None,
     config: ConfigOpt = None,
@@ -183,6 +214,8 @@ def check(
         provider=provider, hibernate=hibernate, options=list(option or []), config=config, timeout=timeout
     )
     directory = state_dir()
+    lead = parse_naptime(warn_before) if warn_before is not None else None
+    warning = _warning(cfg, directory, stop, settings.naptime) if lead is not None else None
     tracker = IdleTracker(directory)
     lock = (
         contextlib.nullcontext()
@@ -198,6 +231,8 @@ def check(
             clock=lambda: dt.datetime.now(dt.UTC),
             boot_time=_boot_time(),
             dry_run=dry_run,
+            warn_before=lead,
+            warning=warning,
         )
     if json_:
         emit_json(result.to_dict())

@@ -51,7 +51,8 @@ class Upcoming:
     """A stop coming within the lead time, and its postpone links by choice (empty without base_url)."""
 
     subject: Subject
-    schedule: str
+    why: str
+    """What stops it: ``schedule NAME``, ``idle for 30m``."""
     boundary: dt.datetime
     zone: dt.tzinfo
     links: Mapping[str, str] = field(default_factory=dict)
@@ -97,7 +98,7 @@ def warning_digest(upcoming: Sequence[Upcoming], *, reason: str = "their schedul
         return None
     lines = [f"These instances will be stopped by {reason}:", ""]
     for item in upcoming:
-        lines.append(f"{item.subject.text()} · schedule {item.schedule}")
+        lines.append(f"{item.subject.text()} · {item.why}")
         lines.append(f"  stops at {_when(item.boundary, item.zone)}")
         lines += [f"  {CHOICES[choice]}: {url}" for choice, url in item.links.items()]
         lines.append("")

@@ -63,7 +63,7 @@ def warning_notices(
     fresh = store.mark_warned_many([(inst.provider, inst.id, at) for inst, _, at in coming])
     secret = store.secret() if settings.base_url and fresh else b""
     upcoming = [
-        Upcoming(Subject(inst.provider, inst.id), schedule.name, at, schedule.timezone,
+        Upcoming(Subject(inst.provider, inst.id), f"schedule {schedule.name}", at, schedule.timezone,
                  links(settings, secret, provider=inst.provider, instance=inst.id, boundary=at,
                        zone=schedule.timezone.key))
         for inst, schedule, at in coming
