@@ -127,4 +127,4 @@ def test_without_the_notify_extra_a_notify_table_is_exit_2_naming_it(tmp_path: P
     configure(tmp_path, ["json://127.0.0.1:1/x"])
     res = run_cli("schedule", "run", "-p", "memory", "--now", MON_1905, env={"PYTHONPATH": str(hide)})
     assert res.returncode == 2, res.stderr
-    assert "notifications need the notify extra: pip install 'snoozebot[notify]'" in res.stderr
+    assert "notifications need the notify extra (Apprise): pip install '.[notify]'" in res.stderr

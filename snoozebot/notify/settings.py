@@ -65,7 +65,10 @@ def load_notify_settings(table: Mapping[str, Any], *, where: str = "[notify]") -
         if "://" not in url:
             raise UsageError(f"{where}.urls: not an Apprise URL (SCHEME://...): {url.split(':')[0]!r}")
     if urls and importlib.util.find_spec("apprise") is None:
-        raise UsageError(f"{where}: notifications need the notify extra: pip install 'snoozebot[notify]'")
+        raise UsageError(
+            f"{where}: notifications need the notify extra (Apprise):"
+            " pip install '.[notify]' in Snoozebot's checkout"
+        )
     events = _strings(table.get("events", list(EVENTS)), "events", where)
     for event in events:
         if event not in EVENTS:
