@@ -190,6 +190,7 @@ class OverrideStore:
     def snooze(self, provider: str, instance: str, until: dt.datetime, *, actor: str) -> None:
         """Keep ``instance`` out of schedule and idle stops until ``until`` (replacing an older snooze)."""
         with self._connect() as conn:
+            self._prune(conn)
             conn.execute(
                 "INSERT OR REPLACE INTO snoozes VALUES (?, ?, ?, ?, ?)",
                 (provider, instance, _text(until), actor, _text(dt.datetime.now(dt.UTC))),
@@ -215,6 +216,7 @@ class OverrideStore:
         now = _text(dt.datetime.now(dt.UTC))
         target = _text(moved_to) if moved_to else None
         with self._connect() as conn:
+            self._prune(conn)
             cur = conn.execute(
                 "UPDATE moves SET moved_to = ?, actor = ?, created = ?"
                 " WHERE provider = ? AND instance = ? AND moved_to = ?",
@@ -228,17 +230,45 @@ class OverrideStore:
 
     # -- reading --------------------------------------------------------------
 
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection | None]:
+        """A connection that writes nothing (None before the first override): read-only directories work."""
+        if not self.path.exists():
+            yield None
+            return
+        with closing(self._read_connection()) as conn:
+            yield conn
+
+    def _read_connection(self) -> sqlite3.Connection:
+        base = self.path.resolve().as_uri()
+        conn = sqlite3.connect(f"{base}?mode=ro", uri=True, timeout=self.lock_timeout, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master")  # a read-only directory fails here (WAL index)
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+        return sqlite3.connect(f"{base}?immutable=1", uri=True, isolation_level=None)
+
+    @staticmethod
+    def _prune(conn: sqlite3.Connection) -> None:
+        """Delete what passed more than KEEP_AFTER ago (by the real clock: a rehearsal deletes nothing)."""
+        kept_since = (_text(dt.datetime.now(dt.UTC) - KEEP_AFTER),)
+        conn.execute("DELETE FROM snoozes WHERE until < ?", kept_since)
+        conn.execute("DELETE FROM moves WHERE max(boundary, coalesce(moved_to, boundary)) < ?", kept_since)
+        conn.execute("DELETE FROM warned WHERE boundary < ?", kept_since)
+
     def rows(self, now: dt.datetime, *, include_passed: bool = False) -> list[OverrideRow]:
-        """Every override still ahead of ``now`` (or kept: ``include_passed``); drops long-passed ones."""
-        kept_since = _text(min(now, dt.datetime.now(dt.UTC)) - KEEP_AFTER)  # a rehearsal deletes nothing
-        with self._connect() as conn:
-            conn.execute("DELETE FROM snoozes WHERE until < ?", (kept_since,))
-            conn.execute(
-                "DELETE FROM moves WHERE max(boundary, coalesce(moved_to, boundary)) < ?", (kept_since,)
-            )
-            conn.execute("DELETE FROM warned WHERE boundary < ?", (kept_since,))
-            snoozes = conn.execute("SELECT provider, instance, until, actor FROM snoozes").fetchall()
-            moves = conn.execute("SELECT provider, instance, boundary, moved_to, actor FROM moves").fetchall()
+        """Every override still ahead of ``now`` (with ``include_passed``: every one kept)."""
+        try:
+            with self._reading() as conn:
+                if conn is None:
+                    return []
+                snoozes = conn.execute("SELECT provider, instance, until, actor FROM snoozes").fetchall()
+                moves = conn.execute(
+                    "SELECT provider, instance, boundary, moved_to, actor FROM moves"
+                ).fetchall()
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from None
         found = [OverrideRow(p, i, "snooze", None, _time(u), a) for p, i, u, a in snoozes]
         found += [
             OverrideRow(p, i, "postpone" if to else "skip", _time(b), _time(to) if to else None, a)
@@ -271,6 +301,7 @@ class OverrideStore:
             return fresh
         now = _text(dt.datetime.now(dt.UTC))
         with self._connect() as conn:  # one transaction for the whole run
+            self._prune(conn)
             for provider, instance, boundary in boundaries:
                 row = (provider, instance, _text(boundary), now)
                 cur = conn.execute("INSERT OR IGNORE INTO warned VALUES (?, ?, ?, ?)", row)
@@ -287,8 +318,12 @@ class OverrideStore:
             return cur.rowcount > 0
 
     def token_used(self, token_id: str) -> bool:
-        with self._connect() as conn:
-            found = conn.execute("SELECT 1 FROM used_tokens WHERE token = ?", (token_id,)).fetchone()
+        try:
+            with self._reading() as conn:
+                query = "SELECT 1 FROM used_tokens WHERE token = ?"
+                found = conn.execute(query, (token_id,)).fetchone() if conn else None
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from None
         return found is not None
 
     def secret(self, name: str = "postpone") -> bytes:
