@@ -257,6 +257,7 @@ def test_show_lists_the_next_boundaries_in_the_schedule_zone(fleet: Path) -> Non
             {"action": "start", "at": "2026-11-30T08:00:00+01:00"},
         ],
         "skipped": [{"date": "2026-12-24", "from": ["skip_dates"]}],
+        "overrides": [],
     }
     res = run_cli("schedule", "show", "office-hours", "--now", "2026-11-27T12:00:00Z", "-n", "2")
     assert "Fri 2026-11-27 19:00 CET" in res.stdout

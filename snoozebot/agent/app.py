@@ -20,13 +20,14 @@ from snoozebot.agent.auth import RefuseQueryTokens
 from snoozebot.agent.errors import install_error_handlers
 from snoozebot.agent.limits import MAX_BODY_BYTES, BodyMediaTypeRequired, BodySizeLimit
 from snoozebot.agent.metrics import AgentMetrics, HttpMetricsMiddleware
-from snoozebot.agent.routes import api_routers
+from snoozebot.agent.routes import api_routers, postpone
 from snoozebot.agent.service import AgentService
 from snoozebot.agent.tokens import TokenStore
 from snoozebot.agent.ui import install_ui
 from snoozebot.config import Config
 from snoozebot.host.manager import DEFAULT_TIMEOUT, PluginManager
 from snoozebot.operations import ActionContext
+from snoozebot.overrides import OverrideStore
 from snoozebot.schedule.activity import ActivityStore
 
 __all__ = ["WORKER_START_METHOD", "create_app"]
@@ -85,10 +86,12 @@ def create_app(
     app.state.metrics = metrics
     app.state.tokens = TokenStore(state_directory)
     app.state.activity = ActivityStore(state_directory)
+    app.state.overrides = OverrideStore.in_directory(state_directory)
     install_error_handlers(app)
     for router in api_routers():
         app.include_router(router)
     install_ui(app)
+    app.include_router(postpone.router)
     app.add_middleware(BodyMediaTypeRequired)
     app.add_middleware(BodySizeLimit, limit=max_body_bytes)
     app.add_middleware(RefuseQueryTokens)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +12,7 @@ import typer
 from snoozebot import sdk
 from snoozebot.cli.options import ConfigOpt, JsonOpt, LockTimeoutOpt, OptionOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, error, info
-from snoozebot.config import load_config, parse_options
+from snoozebot.config import Config, load_config, parse_options
 from snoozebot.errors import OperationFailed
 from snoozebot.idle import (
     STOPPABLE,
@@ -20,9 +21,11 @@ from snoozebot.idle import (
     StopOutcome,
     SystemSampler,
     identify,
+    parse_naptime,
     resolve_settings,
     run_check,
 )
+from snoozebot.idle.check import StopWarning
 from snoozebot.local import LocalBackend
 from snoozebot.runtime import Runtime, open_runtime, resolve_lock_timeout, resolve_timeout
 from snoozebot.state import exclusive_lock, state_dir
@@ -69,6 +72,14 @@ AgentArg = Annotated[
     str | None,
     typer.Option("--agent", metavar="URL", help="Agent for --report. Default: $SNOOZEBOT_AGENT_URL."),
 ]
+WarnBeforeArg = Annotated[
+    str | None,
+    typer.Option(
+        "--warn-before",
+        metavar="DURATION",
+        help="Send a [notify] warning this long before the stop (10m, 90s), with postpone links.",
+    ),
+]
 
 
 def _boot_time() -> dt.datetime:
@@ -93,6 +104,14 @@ class _StopThisInstance:
         self.provider, self.hibernate = provider, hibernate
         self.options, self.config, self.timeout = options, config, timeout
         self.lock_timeout = lock_timeout
+        self._me: sdk.Identity | None = None
+
+    def identity(self) -> sdk.Identity:
+        """This machine's identity, asked once (for warnings before the stop)."""
+        if self._me is None:
+            with self._runtime(self.options) as rt:
+                self._me = identify(rt.backend.manager, self.provider)
+        return self._me
 
     def __call__(self, *, dry_run: bool) -> StopOutcome:
         with self._runtime(self.options) as rt:
@@ -120,7 +139,7 @@ class _StopThisInstance:
 
         client = rt.backend.provider(me.provider)
         instance = client.get_instance_info(me.instance_id)
-        if instance.state not in STOPPABLE:
+        if instance.state not in STOPPABLE or _snoozed(rt, me):
             return StopOutcome("none", instance)
         if dry_run:
             return StopOutcome("would-stop", instance)
@@ -137,6 +156,27 @@ class _StopThisInstance:
             problem = f"stopping {me.instance_id} failed: {result.failure.message}"
             return StopOutcome("stop", instance, problem)
         return StopOutcome("stop", result.instance or instance)
+
+
+def _snoozed(rt: Runtime[LocalBackend], me: sdk.Identity) -> bool:
+    """Whether ``instance snooze`` keeps this machine out of idle stops now (docs/schedules.md)."""
+    from snoozebot.overrides import OverrideStore
+
+    now = dt.datetime.now(dt.UTC)
+    overrides = OverrideStore.in_directory(rt.state_directory).for_instances(now)
+    found = overrides.get((me.provider, me.instance_id))
+    return found is not None and found.snoozed(now)
+
+
+def _warning(cfg: Config, directory: Path, stop: _StopThisInstance, naptime: dt.timedelta) -> StopWarning:
+    """Warnings before the idle stop through ``[notify]`` (docs/notifications.md)."""
+    from snoozebot.notify import load_notify_settings
+    from snoozebot.notify.idle import IdleWarning
+    from snoozebot.overrides import OverrideStore
+
+    settings = load_notify_settings(cfg.table("notify"), where=f"{cfg.path or 'config'}: [notify]")
+    why = f"idle for the nap time ({int(naptime.total_seconds())} s)"
+    return IdleWarning(settings, OverrideStore.in_directory(directory), stop.identity, why=why, report=info)
 
 
 def _print_text(result: CheckResult) -> None:
@@ -186,6 +226,7 @@ def check(
     dry_run: DryRunArg = False,
     report: ReportArg = False,
     agent: AgentArg = None,
+    warn_before: WarnBeforeArg = None,
     json_: JsonOpt = False,
     option: OptionOpt = None,
     config: ConfigOpt = None,
@@ -219,6 +260,8 @@ def check(
         lock_timeout=lock_timeout,
     )
     directory = state_dir()
+    lead = parse_naptime(warn_before) if warn_before is not None else None
+    warning = _warning(cfg, directory, stop, settings.naptime) if lead is not None else None
     tracker = IdleTracker(directory)
     lock = (
         contextlib.nullcontext()
@@ -234,6 +277,8 @@ def check(
             clock=lambda: dt.datetime.now(dt.UTC),
             boot_time=_boot_time(),
             dry_run=dry_run,
+            warn_before=lead,
+            warning=warning,
         )
     if json_:
         emit_json(result.to_dict())

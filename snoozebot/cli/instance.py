@@ -16,6 +16,7 @@ from snoozebot.cli.options import (
     JsonOpt,
     LockTimeoutOpt,
     OptionOpt,
+    ProviderOpt,
     ScopeOpt,
     TargetsOpt,
     TimeoutOpt,
@@ -388,3 +389,61 @@ def start(  # noqa: PLR0917 - Typer passes options by keyword
         provider or [], target or [], scope or [], concurrency, option, config, timeout, agent, lock_timeout
     )
     _act("start", ids, filter_, where=where, hibernate=False, dry_run=dry_run, wait=wait, json_=json_)
+
+
+# -- snooze --------------------------------------------------------------------
+
+
+@app.command("snooze")
+def snooze(
+    ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Instance ids.", show_default=False)],
+    provider: ProviderOpt,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            metavar="WHEN",
+            help="ISO 8601 date-time with an offset or Z, or a duration: 90m, 2h, 3d.",
+        ),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the snooze instead.")] = False,
+) -> None:
+    """Keep instances out of schedule and idle stops until a time (an override that reverts by itself).
+
+    The snooze is kept in the state directory, shown by `schedule explain`,
+    audited (source snooze) and gone once WHEN has passed. --clear removes it.
+
+    Example: snoozebot instance snooze i-0abc123 -p aws --until 2026-11-24T08:00:00+01:00
+    """
+    import datetime as dt
+
+    from snoozebot.audit import AuditLog
+    from snoozebot.operations import default_actor
+    from snoozebot.overrides import OverrideStore, parse_until
+    from snoozebot.state import state_dir
+
+    ids = _check_ids(ids)
+    if clear == (until is not None):
+        raise UsageError("pass exactly one of --until WHEN and --clear")
+    now = dt.datetime.now(dt.UTC)
+    moment = None
+    if until is not None:
+        try:
+            moment = parse_until(until, now=now)
+        except ValueError as exc:
+            raise UsageError(f"--until: {exc}") from None
+        if moment <= now:
+            raise UsageError(f"--until: {until} has already passed")
+    directory = state_dir()
+    store, audit = OverrideStore.in_directory(directory), AuditLog.in_directory(directory)
+    actor = default_actor()
+    for iid in ids:
+        if moment is not None:
+            store.snooze(provider, iid, moment, actor=actor)
+            audit.note(actor=actor, source="snooze", provider=provider, action="snooze", instance=iid)
+            info(f"{iid} ({provider}): snoozed until {moment.isoformat()}")
+        elif store.clear_snooze(provider, iid):
+            audit.note(actor=actor, source="snooze", provider=provider, action="unsnooze", instance=iid)
+            info(f"{iid} ({provider}): snooze cleared")
+        else:
+            info(f"{iid} ({provider}): was not snoozed")

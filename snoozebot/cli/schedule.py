@@ -24,7 +24,10 @@ from snoozebot.cli.output import emit_json, error, info, table
 from snoozebot.config import Config, load_config, parse_options
 from snoozebot.errors import OperationFailed, UsageError, exit_code_for
 from snoozebot.local import LocalBackend
+from snoozebot.notify import NotifySettings, load_notify_settings, notify_run, outcome_notices
+from snoozebot.notify.warnings import warning_notices
 from snoozebot.operations import default_actor
+from snoozebot.overrides import OverrideRow, OverrideStore
 from snoozebot.runtime import Runtime, open_runtime
 from snoozebot.schedule import (
     ORDER_TAG,
@@ -85,6 +88,10 @@ def _schedules(config: Config) -> dict[str, Schedule]:
         calendars=config.table("calendars"),
         base=config.path.parent if config.path else None,
     )
+
+
+def _notify_settings(config: Config) -> NotifySettings:
+    return load_notify_settings(config.table("notify"), where=f"{config.path or 'config'}: [notify]")
 
 
 def _boundary_dict(boundary: Boundary, schedule: Schedule) -> dict[str, str]:
@@ -162,6 +169,7 @@ def run(
     moment = _parse_now(now)
     with open_runtime(config=config, options=option, timeout=timeout, lock_timeout=lock_timeout) as rt:
         schedules = _schedules(rt.config)
+        notify = _notify_settings(rt.config)
         scopes = choose_scopes(
             rt.config,
             providers=provider or [],
@@ -181,6 +189,7 @@ def run(
             for s in scopes
         ]
         names = [p.key for p in places]
+        store = OverrideStore.in_directory(rt.state_directory)
         lock = contextlib.nullcontext() if dry_run else record.locked(timeout=rt.backend.context.lock_timeout)
         with lock:
             moment = moment if now else _parse_now(None)  # the clock once a previous run let go
@@ -196,10 +205,13 @@ def run(
                 activity=ActivityStore(rt.state_directory),
                 deferrals=DeferralRecord(rt.state_directory),
                 concurrency=concurrency,
+                overrides=store.for_instances(moment),
             )
     _print_report(report, as_json=json_, dry_run=dry_run)
     if not dry_run:
         _warn_if_ahead(RunRecord(rt.state_directory), names)
+        warnings = warning_notices(notify, report.listed, schedules, store, now=moment)
+        notify_run(notify, [*warnings, *outcome_notices(notify, report.rows, report.failures)], report=info)
     if report.failures:
         fleet = any(f.where is not None for f in report.failures)  # a fleet scope fails alone: exit 1
         raise typer.Exit(1 if fleet else max(exit_code_for(f.error) for f in report.failures))
@@ -283,6 +295,7 @@ def show(
         raise UsageError(f"unknown schedule {name!r} (known: {known})")
     upcoming = next_boundaries(schedule, moment, count=count)
     skipped = next_skipped_dates(schedule, moment, count=count)
+    overrides = OverrideStore.in_directory(state_dir()).rows(moment)
     for provider, when in sorted(RunRecord(state_dir()).ahead_of(dt.datetime.now(dt.UTC)).items()):
         info(f"warning: {_ahead_text(provider, when.isoformat())}")
     if json_:
@@ -293,6 +306,7 @@ def show(
                 "now": moment.astimezone(schedule.timezone).isoformat(),
                 "next": [_boundary_dict(b, schedule) for b in upcoming],
                 "skipped": [{"date": day.isoformat(), "from": sources} for day, sources in skipped],
+                "overrides": [o.to_dict() for o in overrides],
             }
         )
         return
@@ -301,6 +315,15 @@ def show(
     if skipped:
         days = [[day.strftime("%a %Y-%m-%d"), ", ".join(sources)] for day, sources in skipped]
         table("Skipped dates (no start boundary)", ["DATE", "FROM"], days)
+    _print_overrides(overrides, schedule)
+
+
+def _print_overrides(overrides: list[OverrideRow], schedule: Schedule | None) -> None:
+    """The overrides table (docs/schedules.md, "Overrides"); nothing when there are none."""
+    if overrides:
+        zone = schedule.timezone if schedule else dt.UTC
+        rows = [[o.instance, o.provider, o.kind, o.describe(zone)] for o in overrides]
+        table("Overrides", ["ID", "PROVIDER", "KIND", "WHAT"], rows)
 
 
 def _seconds(span: dt.timedelta | None) -> int | None:
@@ -309,7 +332,8 @@ def _seconds(span: dt.timedelta | None) -> int | None:
 
 def _explain(
     rt: Runtime[LocalBackend], instance_id: str, provider: str, moment: dt.datetime
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[str]]:
+    """The ``--json`` document, and the instance's overrides in words."""
     schedules = _schedules(rt.config)
     rt.backend.manager.find(provider)
     instance = rt.backend.provider(provider).get_instance_info(instance_id)
@@ -319,10 +343,15 @@ def _explain(
     upcoming_from = previous if previous is not None and ahead else moment
     report = ActivityStore(rt.state_directory).for_provider(provider).get(instance.id)
     owed = DeferralRecord(rt.state_directory).for_provider(provider).get(instance.id)
-    decision = decide(instance, schedules, after=after, now=moment, activity=report, deferred=owed)
+    store = OverrideStore.in_directory(rt.state_directory)
+    found = store.for_instances(moment).get((provider, instance.id))
+    decision = decide(
+        instance, schedules, after=after, now=moment, activity=report, deferred=owed, overrides=found
+    )
+    overrides = [o for o in store.rows(moment) if (o.provider, o.instance) == (provider, instance.id)]
     schedule = schedules.get(decision.schedule or "")
     zone = schedule.timezone if schedule else dt.UTC
-    return {
+    doc = {
         "id": instance.id,
         "provider": provider,
         "state": instance.state.value,
@@ -343,7 +372,9 @@ def _explain(
         if schedule
         else [],
         "record_ahead": ahead,
+        "overrides": [o.to_dict() for o in overrides],
     }
+    return doc, [o.describe(zone) for o in overrides]
 
 
 @app.command("explain")
@@ -366,7 +397,7 @@ def explain(
     """
     moment = _parse_now(now)
     with open_runtime(config=config, options=option, timeout=timeout) as rt:
-        doc = _explain(rt, instance_id, provider, moment)
+        doc, notes = _explain(rt, instance_id, provider, moment)
     if json_:
         emit_json(doc)
         return
@@ -382,6 +413,7 @@ def explain(
         ["action", doc["action"]],
         ["why", doc["reason"]],
         *(["next", f"{b['action']} at {b['at']}"] for b in doc["next"]),
+        *(["override", line] for line in notes),
     ]
     if doc["record_ahead"]:
         rows.append(["warning", _ahead_text(doc["provider"], doc["previous_run"])])

@@ -18,7 +18,7 @@ from snoozebot.idle.sampler import MIN_SAMPLE_SECONDS, Sampler
 from snoozebot.idle.settings import IdleSettings
 from snoozebot.idle.tracker import IdleTracker
 
-__all__ = ["STOPPABLE", "CheckResult", "IdleAction", "StopAction", "StopOutcome", "run_check"]
+__all__ = ["STOPPABLE", "CheckResult", "IdleAction", "StopAction", "StopOutcome", "StopWarning", "run_check"]
 
 IdleAction = Literal["none", "stop", "would-stop"]
 STOPPABLE = frozenset({sdk.InstanceState.RUNNING, sdk.InstanceState.PENDING})
@@ -38,6 +38,18 @@ class StopAction(Protocol):
     """Stops this very machine (or, in a dry run, says it would)."""
 
     def __call__(self, *, dry_run: bool) -> StopOutcome: ...
+
+
+class StopWarning(Protocol):
+    """Warnings before an idle stop, and the postpone overrides they lead to (docs/notifications.md)."""
+
+    def due(self, scheduled: dt.datetime) -> dt.datetime | None:
+        """When the stop planned for ``scheduled`` happens, its overrides applied; None when skipped."""
+        ...
+
+    def warn(self, due: dt.datetime) -> None:
+        """Send the warning for the stop at ``due`` (once per stop: the implementation remembers)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -75,8 +87,16 @@ def run_check(
     boot_time: dt.datetime,
     dry_run: bool,
     sample_seconds: float = MIN_SAMPLE_SECONDS,
+    warn_before: dt.timedelta | None = None,
+    warning: StopWarning | None = None,
 ) -> CheckResult:
-    """Take one sample and act on it; a dry run changes nothing, idle-since included."""
+    """Take one sample and act on it; a dry run changes nothing, idle-since included.
+
+    With ``warning``: once idle for the nap time minus ``warn_before``, the
+    stop's overrides are looked up (postponed: the stop moves; skipped: the
+    idleness starts over from now) and, with ``warn_before``, a warning is
+    sent before the stop.
+    """
     readings = sampler.sample(sample_seconds)
     verdict = evaluate(readings, settings.thresholds, ignore_sessions=settings.ignore_sessions)
     now = clock()
@@ -88,7 +108,18 @@ def run_check(
     since = remembered or now
     if remembered is None and not dry_run:
         tracker.remember(since)
-    if now - since < settings.naptime:
+    due = (since + settings.naptime).replace(microsecond=0)  # postpone tokens name whole seconds
+    lead = warn_before or dt.timedelta(0)
+    if warning is not None and now >= due - lead:
+        moved = warning.due(due)
+        if moved is None:  # "skip": this idle period does not end in a stop
+            if not dry_run:
+                tracker.remember(now)
+            return CheckResult(True, now, verdict.readings, "none", None)
+        due = moved
+        if lead and due - lead <= now < due and not dry_run:
+            warning.warn(due)
+    if now < due:
         return CheckResult(True, since, verdict.readings, "none", None)
     outcome = stop(dry_run=dry_run)
     if outcome.action == "stop" and outcome.error is None and not dry_run:

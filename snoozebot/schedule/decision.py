@@ -14,13 +14,16 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from snoozebot import sdk
 from snoozebot.schedule.activity import ActivityReport
 from snoozebot.schedule.boundaries import Boundary, latest_boundary, local_to_utc
 from snoozebot.schedule.grammar import OPT_OUT, Schedule
+
+if TYPE_CHECKING:
+    from snoozebot.overrides import InstanceOverrides
 
 __all__ = [
     "ORDER_TAG",
@@ -159,13 +162,17 @@ def _span_text(span: dt.timedelta) -> str:
 
 
 def _owed_stop(
-    schedule: Schedule, after: dt.datetime, now: dt.datetime, deferred: dt.datetime | None
+    schedule: Schedule,
+    after: dt.datetime,
+    now: dt.datetime,
+    deferred: dt.datetime | None,
+    overrides: InstanceOverrides | None = None,
 ) -> tuple[Boundary | None, bool]:
-    """The boundary that decides, and whether it is a deferred stop tried again.
-
-    A deferred stop is owed while no boundary of the schedule followed it.
+    """The boundary that decides (postponed or skipped stops applied), and whether it is a
+    deferred stop tried again. A deferred stop is owed while no boundary of the schedule followed it.
     """
-    boundary = latest_boundary(schedule, after, now)
+    latest = overrides.latest if overrides is not None else latest_boundary
+    boundary = latest(schedule, after, now)
     if boundary is not None or deferred is None or schedule.unless_busy is None or deferred > now:
         return boundary, False
     if latest_boundary(schedule, deferred, now) is not None:
@@ -181,8 +188,9 @@ def decide(
     now: dt.datetime,
     activity: ActivityReport | None = None,
     deferred: dt.datetime | None = None,
+    overrides: InstanceOverrides | None = None,
 ) -> Decision:
-    """The action a run over ``(after, now]`` takes for ``instance``.
+    """The action a run over ``(after, now]`` takes for ``instance``, its ``overrides`` applied.
 
     ``activity`` is the instance's last activity report, ``deferred`` the stop
     boundary an earlier run deferred for it (both only matter under ``unless_busy``).
@@ -211,6 +219,11 @@ def decide(
         if now < until:
             local = until.astimezone(schedule.timezone).isoformat()
             return Decision("skip", f"snoozed until {local}", tag, snooze_until=until, order=order)
-    boundary, retried = _owed_stop(schedule, after, now, deferred)
+    held = overrides.snooze_until if overrides is not None else None
+    if held is not None and now < held:
+        local = held.astimezone(schedule.timezone).isoformat()
+        reason = f"snoozed until {local} (instance snooze)"
+        return Decision("skip", reason, tag, snooze_until=held, order=order)
+    boundary, retried = _owed_stop(schedule, after, now, deferred, overrides)
     decision = replace(_by_boundary(instance, schedule, boundary, retried=retried), order=order)
     return _unless_busy(decision, schedule, activity, now)

@@ -11,12 +11,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from snoozebot import sdk
 from snoozebot.results import Action
 from snoozebot.schedule.activity import ActivityReport
 from snoozebot.schedule.decision import Decision, decide
 from snoozebot.schedule.grammar import Schedule
+
+if TYPE_CHECKING:
+    from snoozebot.overrides import InstanceOverrides
 
 __all__ = ["Decided", "Plan", "Tier", "plan_run"]
 
@@ -60,13 +64,14 @@ def plan_run(
     now: dt.datetime,
     activity: Mapping[str, ActivityReport] | None = None,
     deferred: Mapping[str, dt.datetime] | None = None,
+    overrides: Mapping[str, InstanceOverrides] | None = None,
 ) -> Plan:
-    """Decide every instance over the window ``(after, now]``."""
-    reports, owed = activity or {}, deferred or {}
+    """Decide every instance over the window ``(after, now]`` (each map is by instance id)."""
+    reports, owed, moved = activity or {}, deferred or {}, overrides or {}
     return Plan(
         [
             (inst, decide(inst, schedules, after=after, now=now, activity=reports.get(inst.id),
-                          deferred=owed.get(inst.id)))
+                          deferred=owed.get(inst.id), overrides=moved.get(inst.id)))
             for inst in instances
         ]
     )

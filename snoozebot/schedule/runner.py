@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snoozebot import sdk
 from snoozebot.errors import PluginUnavailable
@@ -39,6 +39,9 @@ from snoozebot.schedule.grammar import Schedule
 from snoozebot.schedule.plan import Plan, plan_run
 from snoozebot.schedule.rows import Row
 from snoozebot.state import atomic_write_json, damaged, exclusive_lock, read_json
+
+if TYPE_CHECKING:
+    from snoozebot.overrides import OverrideMap
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -84,6 +87,8 @@ class RunReport:
 
     rows: list[Row] = field(default_factory=list)
     failures: list[ProviderFailure] = field(default_factory=list)
+    listed: list[sdk.Instance] = field(default_factory=list)
+    """The tagged instances as listed (what warnings before a stop look at, docs/notifications.md)."""
 
     @property
     def ok(self) -> bool:
@@ -174,15 +179,22 @@ def run_provider(
     activity: Mapping[str, ActivityReport] | None = None,
     deferred: Mapping[str, dt.datetime] | None = None,
     where: Scope | None = None,
+    overrides: OverrideMap | None = None,
+    listed: list[sdk.Instance] | None = None,
 ) -> tuple[list[Row], Exception | None, Plan]:
     """Decide and act for every tagged instance of one provider, order tier by order tier.
 
     Returns the rows, the error of a batched call that failed as a whole (its
-    rows are failed too), and the plan. Raises PluginUnavailable or
-    ProviderError when the provider cannot be listed.
+    rows are failed too), and the plan; adds the tagged instances to ``listed``.
+    Raises PluginUnavailable or ProviderError when the provider cannot be listed.
     """
     instances = [i for i in client.list_instances({}) if i.tags.get(SCHEDULE_TAG, "").strip()]
-    plan = plan_run(instances, schedules, after=after, now=now, activity=activity, deferred=deferred)
+    if listed is not None:
+        listed += instances
+    moved = {iid: o for (name, iid), o in (overrides or {}).items() if name == client.name}
+    plan = plan_run(
+        instances, schedules, after=after, now=now, activity=activity, deferred=deferred, overrides=moved
+    )
     acting: tuple[Action, ...] = () if dry_run else ("stop", "start")
     rows = [
         Row(inst.id, client.name, d.schedule, d.action, d.ok, d.error(), d.reason)
@@ -232,12 +244,13 @@ def run_all(
     activity: ActivityStore | None = None,
     deferrals: DeferralRecord | None = None,
     concurrency: int = 16,
+    overrides: OverrideMap | None = None,
 ) -> RunReport:
-    """Run every provider in turn; one provider's failure never stops the others.
+    """Run every provider (or fleet scope) concurrently; one's failure never stops the others.
 
     ``activity`` holds the instances' last reports (for ``unless_busy``);
     ``deferrals`` the stops still owed to busy instances, replaced after each
-    provider's real run.
+    provider's real run; ``overrides`` the snoozes and moved stops.
     """
     report = RunReport()
     chosen = [each if isinstance(each, Place) else Place(each) for each in places]
@@ -250,7 +263,7 @@ def run_all(
                 dry_run=dry_run, actor=actor, wait_timeout=wait_timeout,
                 activity=activity.for_provider(client.name) if activity else None,
                 deferred=deferrals.for_provider(key) if deferrals else None,
-                where=place.where,
+                where=place.where, overrides=overrides, listed=report.listed,
             )
         except (PluginUnavailable, sdk.ProviderError) as exc:
             return exc

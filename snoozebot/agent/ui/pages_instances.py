@@ -31,6 +31,7 @@ from snoozebot.agent.ui.guard import (
     ui_state,
     viewer,
 )
+from snoozebot.agent.ui.pages_overrides import SNOOZE_CHOICES, overrides_of
 from snoozebot.agent.ui.render import render
 from snoozebot.agent.ui.views import ACTIONS, BUSY_STATES, InstanceFilter, actions_for
 from snoozebot.results import ActionResult
@@ -104,6 +105,7 @@ async def instances(request: Request, caller: Caller = Depends(viewer)) -> Respo
     answer = await _rows(ui, provider, filt)
     return page(
         caller, "instances.html", active="instances", loaded=loaded, states=STATES,
+        overrides=await overrides_of(ui, request, provider), snooze_choices=SNOOZE_CHOICES,
         **_context(caller, provider, filt, answer, await _activity(request, provider)),
     )
 
