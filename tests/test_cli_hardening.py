@@ -85,7 +85,8 @@ def test_hostile_text_on_a_terminal_is_escaped_and_never_markup() -> None:
     controller, terminal = pty.openpty()
     proc = subprocess.Popen(
         [SNOOZEBOT, "instance", "list", "-p", "rude"],
-        stdin=subprocess.DEVNULL, stdout=terminal, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "300"},
+        stdin=subprocess.DEVNULL, stdout=terminal, stderr=subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "300", "TERM": "xterm-256color"},  # a terminal says what it is
     )
     os.close(terminal)
     shown = b""

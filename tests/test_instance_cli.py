@@ -373,7 +373,8 @@ def _run_in_pty(argv: list[str], timeout: float = 60) -> tuple[int, str]:
     import select
 
     main_fd, child_fd = pty.openpty()
-    proc = subprocess.Popen(argv, stdin=child_fd, stdout=child_fd, stderr=child_fd, close_fds=True)
+    env = {**os.environ, "TERM": "xterm-256color"}  # a terminal says what it is (CI may have TERM unset or dumb)
+    proc = subprocess.Popen(argv, stdin=child_fd, stdout=child_fd, stderr=child_fd, close_fds=True, env=env)
     os.close(child_fd)
     out = b""
     deadline = time.monotonic() + timeout
