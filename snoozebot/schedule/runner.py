@@ -181,7 +181,9 @@ def run_provider(
     rows are failed too), and the plan. Raises PluginUnavailable or
     ProviderError when the provider cannot be listed.
     """
-    instances = [i for i in client.list_instances({}) if i.tags.get(SCHEDULE_TAG, "").strip()]
+    listed = client.list_instances({})
+    context.seen(listed)  # ends the snoozes of instances awake again (docs/savings.md)
+    instances = [i for i in listed if i.tags.get(SCHEDULE_TAG, "").strip()]
     plan = plan_run(instances, schedules, after=after, now=now, activity=activity, deferred=deferred)
     acting: tuple[Action, ...] = () if dry_run else ("stop", "start")
     rows = [
