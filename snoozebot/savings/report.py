@@ -105,22 +105,23 @@ class Piece:
         return (self.interval.provider, d.instance_type or None, d.region or None)
 
 
-def pieces(
-    intervals: Iterable[Interval], window: Window, *, now: float, by_day: bool = False
-) -> Iterator[Piece]:
+def pieces(intervals: Iterable[Interval], window: Window, *, now: float) -> Iterator[Piece]:
     """Every interval clipped to the window (open ones end at the window's end or ``now``)."""
     low, high = window.since.timestamp(), window.until.timestamp()
     for interval in intervals:
         start = max(interval.started, low)
         end = min(interval.ended if interval.ended is not None else now, high)
-        if end <= start:
-            continue
-        if not by_day:
+        if end > start:
             yield Piece(interval, start, end)
-            continue
-        while start < end:
+
+
+def _by_day(parts: Iterable[Piece]) -> Iterator[Piece]:
+    """Each piece cut at UTC midnights."""
+    for piece in parts:
+        start = piece.start
+        while start < piece.end:
             midnight = (math.floor(start / _DAY) + 1) * _DAY
-            yield Piece(interval, start, min(end, midnight))
+            yield Piece(piece.interval, start, min(piece.end, midnight))
             start = midnight
 
 
@@ -250,7 +251,7 @@ def build_report(
     intervals: Iterable[Interval], window: Window, *, by: str, prices: PriceBook, now: float
 ) -> Report:
     """The report of ``intervals`` over ``window``, grouped ``by``."""
-    parts = list(pieces(intervals, window, now=now, by_day=by == "day"))
+    parts = list(pieces(intervals, window, now=now))
     priced = price_all(parts, prices)
     everything = _Sums()
     uses: dict[PriceKey, set[tuple[str, str]]] = {}
@@ -262,7 +263,8 @@ def build_report(
             unpriced.add(piece.interval.instance)
         else:
             uses.setdefault(piece.price_key, set()).add((piece.interval.provider, piece.interval.instance))
-    grouped = summarize(parts, priced, _key_function(by))
+    # Totals from whole intervals: splitting them into days must not move the total by a bit.
+    grouped = summarize(_by_day(parts) if by == "day" else parts, priced, _key_function(by))
     rows = sorted(
         (Row(k if isinstance(k, str) else None, h, a, n) for k, (h, a, n) in grouped.items()), key=_order(by)
     )
