@@ -27,6 +27,7 @@ from snoozebot.agent.ui import install_ui
 from snoozebot.config import Config
 from snoozebot.host.manager import DEFAULT_TIMEOUT, PluginManager
 from snoozebot.operations import ActionContext
+from snoozebot.savings.figures import savings_figures
 from snoozebot.schedule.activity import ActivityStore
 
 __all__ = ["WORKER_START_METHOD", "create_app"]
@@ -82,6 +83,8 @@ def create_app(
         openapi_url=None,
     )
     app.state.service = service
+    app.state.savings = savings_figures(config, state_directory)
+    metrics.watch_savings(app.state.savings.by_provider)
     app.state.metrics = metrics
     app.state.tokens = TokenStore(state_directory)
     app.state.activity = ActivityStore(state_directory)

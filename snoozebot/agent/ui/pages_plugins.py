@@ -10,6 +10,8 @@ from fastapi.responses import RedirectResponse
 
 from snoozebot.agent.ui.calls import Answer, bounded
 from snoozebot.agent.ui.guard import Caller, UiRoute, UiState, admin, form_of, page, ui_state, viewer
+from snoozebot.agent.ui.pages_savings import savings_of
+from snoozebot.agent.ui.savings_views import money
 from snoozebot.agent.ui.views import PluginRow, StateCounts, plugin_row, state_counts
 from snoozebot.host.discovery import DiscoveredPlugin
 from snoozebot.host.requirements import check_plugins
@@ -39,7 +41,9 @@ async def overview(request: Request, caller: Caller = Depends(viewer)) -> Respon
     ]
     known = [c.value for c in counts if c.value is not None]
     total = StateCounts(*(sum(getattr(c, f) for c in known) for f in ("running", "stopped", "other")))
-    return page(caller, "overview.html", active="overview", rows=rows, total=total)
+    saved = await bounded(ui.service.run(savings_of(request).this_month), seconds=ui.wait_seconds,
+                          what="the savings journal")
+    return page(caller, "overview.html", active="overview", rows=rows, total=total, saved=saved, money=money)
 
 
 def _problems(plugins: Sequence[DiscoveredPlugin]) -> dict[str, list[str]]:
