@@ -51,7 +51,8 @@ def ok(*args: str):
 def journal_rows(home: Path) -> list[tuple]:
     with sqlite3.connect(home / "savings.sqlite3") as conn:
         return conn.execute(
-            "SELECT instance, instance_type, region, tags, started, ended, ended_by FROM snoozes ORDER BY id"
+            "SELECT instance, instance_type, region, tags, started, ended, ended_by"
+            " FROM snoozes LEFT JOIN details ON details.id = snoozes.details ORDER BY snoozes.id"
         ).fetchall()
 
 

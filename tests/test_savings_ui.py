@@ -111,7 +111,8 @@ def test_a_stop_through_the_agent_and_a_start_by_hand_seen_by_a_listing(agent: A
         assert client.get("/api/providers/memory/instances").status_code == 200
     with closing(sqlite3.connect(agent.home / "savings.sqlite3")) as db:
         row = db.execute(
-            "SELECT instance_type, tags, ended, ended_by FROM snoozes WHERE instance = 'mem-1'"
+            "SELECT instance_type, tags, ended, ended_by FROM snoozes JOIN details ON details.id = snoozes.details"
+            " WHERE instance = 'mem-1'"
         ).fetchone()
     assert row[0] == "mem.small" and json.loads(row[1]) == {"team": "web"}
     assert row[2] is not None and row[3] == "listing"

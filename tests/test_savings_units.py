@@ -120,13 +120,18 @@ def test_details_come_from_the_stop_answer_earlier_intervals_or_the_next_listing
     bare = sdk.Instance(id="i", provider="acme", state=sdk.InstanceState.STOPPING, raw_state="stopping")
     journal.record("acme", "stop", [ActionResult("i", "acme", bare)], source="cli")  # EC2-like answer
     journal.seen([instance("i", team="ml")])
+    clock.now += 60
     journal.record("acme", "start", [ActionResult("i", "acme", bare)], source="cli")
     journal.record("acme", "stop", [ActionResult("i", "acme", bare)], source="cli")
-    intervals = list(store.overlapping(0, T0 + 1))
-    assert [(i.details.instance_type, i.details.region, i.details.tags) for i in intervals] == [
-        ("big", "r1", {"team": "ml"}),
-        ("big", "r1", {"team": "ml"}),
-    ]
+    journal.seen([instance("i", team="changed")])  # details known: the stop-time tags stay
+    clock.now += 60
+    with sqlite3.connect(store.path) as conn:
+        details = conn.execute(
+            "SELECT d.instance_type, d.region, d.tags FROM snoozes s JOIN details d ON d.id = s.details"
+        ).fetchall()
+    assert details == [("big", "r1", '{"team":"ml"}')] * 2
+    [row] = store.snoozed(0, clock.now, now=clock.now)
+    assert (row.details.tags, row.seconds) == ({"team": "ml"}, 120.0)
 
 
 def test_report_clips_to_the_window_splits_days_and_sums_exactly(store: CountingStore, clock: Clock) -> None:
@@ -142,17 +147,15 @@ def test_report_clips_to_the_window_splits_days_and_sums_exactly(store: Counting
     )
     prices = PriceBook({"acme:big": 0.1})
     now = T0 + DAY + 12 * 3600  # b is still snoozed: it counts until now
-    report = build_report(store.overlapping(window.since.timestamp(), window.until.timestamp()),
-                          window, by="day", prices=prices, now=now)
+    report = build_report(store, window, by="day", prices=prices, now=now)
     assert [(r.key, r.hours, r.instances) for r in report.rows] == [
         ("2026-11-02", 6.0, 2), ("2026-11-03", 20.0, 2),
     ]
     assert report.hours == 26.0 and report.amount == pytest.approx(2.6)
     for by in ("instance", "provider", "target", "tag:team", "tag:nothing"):
-        other = build_report(store.overlapping(window.since.timestamp(), window.until.timestamp()),
-                             window, by=by, prices=prices, now=now)
+        other = build_report(store, window, by=by, prices=prices, now=now)
         assert (other.hours, other.amount) == (report.hours, report.amount), by
-    tagged = build_report(store.overlapping(0, now), window, by="tag:team", prices=prices, now=now)
+    tagged = build_report(store, window, by="tag:team", prices=prices, now=now)
     assert [(r.key, r.hours) for r in tagged.rows] == [("ml", 15.0), (None, 11.0)]
 
 

@@ -63,9 +63,8 @@ def savings(  # noqa: PLR0917 - Typer passes options by keyword
     grouping = parse_by(by)
     cfg = load_config(config)
     overrides = read_overrides(cfg.table("prices"), where=f"{cfg.path or 'config'}: [prices]")
-    store = Journal.in_directory(state_dir()).store
     report = build_report(
-        store.overlapping(window.since.timestamp(), window.until.timestamp()),
+        Journal.in_directory(state_dir()).store,
         window,
         by=grouping,
         prices=PriceBook(overrides),

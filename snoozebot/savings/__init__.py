@@ -10,17 +10,17 @@
 from snoozebot.savings.journal import Journal
 from snoozebot.savings.prices import CURRENCY, Price, PriceBook, read_overrides
 from snoozebot.savings.report import Report, Row, Window, build_report, parse_by
-from snoozebot.savings.store import Interval, JournalStore, SqliteJournalStore
+from snoozebot.savings.store import JournalStore, Snoozed, SqliteJournalStore
 
 __all__ = [
     "CURRENCY",
-    "Interval",
     "Journal",
     "JournalStore",
     "Price",
     "PriceBook",
     "Report",
     "Row",
+    "Snoozed",
     "SqliteJournalStore",
     "Window",
     "build_report",

@@ -63,18 +63,16 @@ class SavingsFigures:
 
     def report(self, window: Window, *, by: str) -> Report:
         """``snoozebot savings --by BY`` over ``window``."""
-        intervals = self.store.overlapping(window.since.timestamp(), window.until.timestamp())
-        return build_report(intervals, window, by=by, prices=self.prices, now=self._clock())
+        return build_report(self.store, window, by=by, prices=self.prices, now=self._clock())
 
     def page(self, *, days: int = 30) -> Figures:
         """The last ``days`` UTC days (today included), by instance and by day and provider."""
         now = self._now()
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         window = Window(today - dt.timedelta(days=days - 1), now)
-        intervals = list(self.store.overlapping(window.since.timestamp(), window.until.timestamp()))
         now_s = self._clock()
-        report = build_report(intervals, window, by="instance", prices=self.prices, now=now_s)
-        grouped = summarize_by(intervals, window, prices=self.prices, now=now_s, keys=("day", "provider"))
+        report = build_report(self.store, window, by="instance", prices=self.prices, now=now_s)
+        grouped = summarize_by(self.store, window, prices=self.prices, now=now_s, keys=("day", "provider"))
         cells = [DayProvider(str(k[0]), str(k[1]), h, a) for k, (h, a, _) in grouped.items()]
         return Figures(report, sorted(cells, key=lambda c: (c.day, c.provider)))
 

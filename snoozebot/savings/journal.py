@@ -57,27 +57,17 @@ def _best_effort(method: Callable[P, None]) -> Callable[P, None]:
     return guarded
 
 
-def details_of(instance: sdk.Instance, *, listed: bool = False) -> Details:
-    """What an instance's answer tells of its type, region and tags (None where it says nothing).
+def _listed(instance: sdk.Instance) -> Details:
+    """What a listing tells: everything (what it lacks is known to be missing: ``""``)."""
+    return Details(instance.instance_type or "", instance.region or "", dict(instance.tags))
 
-    A listing describes instances fully, so what it lacks is known to be
-    missing (stored as ``""``, so it is not asked for again); a stop answer
-    without a type (EC2's) says nothing of the tags either.
+
+def details_of(instance: sdk.Instance) -> Details | None:
+    """What a stop answer tells of the type, region and tags; None when it does not say.
+
+    A stop answer without a type (EC2's) says nothing of the tags either.
     """
-    if listed:
-        return Details(instance.instance_type or "", instance.region or "", dict(instance.tags))
-    tags = dict(instance.tags) if instance.instance_type else None
-    return Details(instance.instance_type or None, instance.region or None, tags)
-
-
-def _merge(first: Details, then: Details | None) -> Details:
-    if then is None:
-        return first
-    return Details(
-        first.instance_type or then.instance_type,
-        first.region or then.region,
-        first.tags if first.tags is not None else then.tags,
-    )
+    return _listed(instance) if instance.instance_type else None
 
 
 class Journal:
@@ -103,11 +93,9 @@ class Journal:
         if action == "start":
             self.store.close(provider, ids, at=now, by="start")
             return
-        known = self.store.last_details(provider, [r.id for r in done if not _complete(r)])
-        opened = [
-            (r.id, _merge(details_of(r.instance) if r.instance else Details(), known.get(r.id)))
-            for r in done
-        ]
+        answered = {r.id: details_of(r.instance) if r.instance else None for r in done}
+        known = self.store.last_details(provider, [iid for iid, d in answered.items() if d is None])
+        opened = [(iid, d or known.get(iid)) for iid, d in answered.items()]
         self.store.open(provider, opened, source=source, at=now)
 
     @_best_effort
@@ -123,13 +111,10 @@ class Journal:
             now = self._clock()
             woke = [i.id for i in listed if i.id in open_now and i.state in _ENDS_SNOOZE]
             fills = [
-                (open_now[i.id].id, details_of(i, listed=True))
+                (open_now[i.id].id, _listed(i))
                 for i in listed
-                if i.id in open_now and not open_now[i.id].complete
+                if i.id in open_now and not open_now[i.id].known
             ]
             self.store.fill(fills)
             self.store.close(provider, woke, at=now, by="listing")
 
-
-def _complete(result: ActionResult) -> bool:
-    return result.instance is not None and details_of(result.instance).complete

@@ -1,10 +1,11 @@
 """The savings report: snoozed hours and money per row, from the journal and the prices.
 
-:func:`build_report` clips every interval to the window (an open one ends at
-the window's end, or now), prices it once per (provider, type, region), and
-groups it by instance, provider, target, UTC day or a tag's value. The total
-is summed from the intervals themselves with :func:`math.fsum`, so no grouping
-changes it by a single bit; ``total.amount`` is the sum of the priced rows.
+:func:`build_report` asks the journal's store for the snoozed seconds inside
+the window per instance (the database clips and sums the intervals; an open
+one ends now), prices each (provider, type, region) once, and groups the rows
+by instance, provider, target, UTC day or a tag's value. The total is summed
+from the per-instance rows with :func:`math.fsum` whatever the grouping, so no
+``--by`` changes it by a single bit; ``total.amount`` is the sum of the priced rows.
 The JSON and CSV shapes are documented in ``docs/json.md``.
 """
 
@@ -15,17 +16,16 @@ import datetime as dt
 import io
 import math
 import re
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from snoozebot.errors import UsageError
 from snoozebot.savings.prices import CURRENCY, Price, PriceBook, PriceKey
-from snoozebot.savings.store import Interval
+from snoozebot.savings.store import JournalStore, Snoozed
 
 __all__ = [
     "GROUPINGS",
-    "Piece",
     "PriceUse",
     "Report",
     "Row",
@@ -33,16 +33,17 @@ __all__ = [
     "build_report",
     "parse_by",
     "parse_when",
-    "pieces",
-    "price_all",
+    "summarize",
+    "summarize_by",
 ]
 
 GROUPINGS = ("instance", "provider", "target", "day")
 """The ``--by`` values besides ``tag:KEY``."""
 
-_DAY = 86400.0
+K = TypeVar("K", bound=Hashable)
+
 _AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhw])\s*$")
-_UNITS = {"h": 3600.0, "d": _DAY, "w": 7 * _DAY}
+_UNITS = {"h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 
 
 @dataclass(frozen=True)
@@ -87,60 +88,26 @@ def parse_by(text: str) -> str:
     raise UsageError(f"--by must be one of {choices}, not {text!r}")
 
 
-@dataclass(frozen=True)
-class Piece:
-    """The part of one interval inside the window (one UTC day of it, when split by day)."""
-
-    interval: Interval
-    start: float
-    end: float
-
-    @property
-    def hours(self) -> float:
-        return (self.end - self.start) / 3600.0
-
-    @property
-    def price_key(self) -> PriceKey:
-        d = self.interval.details
-        return (self.interval.provider, d.instance_type or None, d.region or None)
+def _price_key(row: Snoozed) -> PriceKey:
+    d = row.details
+    return (row.provider, d.instance_type or None, d.region or None) if d else (row.provider, None, None)
 
 
-def pieces(intervals: Iterable[Interval], window: Window, *, now: float) -> Iterator[Piece]:
-    """Every interval clipped to the window (open ones end at the window's end or ``now``)."""
-    low, high = window.since.timestamp(), window.until.timestamp()
-    for interval in intervals:
-        start = max(interval.started, low)
-        end = min(interval.ended if interval.ended is not None else now, high)
-        if end > start:
-            yield Piece(interval, start, end)
+def _day(row: Snoozed) -> str | None:
+    return None if row.day is None else dt.datetime.fromtimestamp(row.day, dt.UTC).date().isoformat()
 
 
-def _by_day(parts: Iterable[Piece]) -> Iterator[Piece]:
-    """Each piece cut at UTC midnights."""
-    for piece in parts:
-        start = piece.start
-        while start < piece.end:
-            midnight = (math.floor(start / _DAY) + 1) * _DAY
-            yield Piece(piece.interval, start, min(piece.end, midnight))
-            start = midnight
-
-
-def price_all(parts: list[Piece], prices: PriceBook) -> dict[PriceKey, Price | None]:
-    """One price per (provider, type, region) met in ``parts``."""
-    return prices.resolve({p.price_key for p in parts})
-
-
-def _key_function(by: str) -> Callable[[Piece], str | None]:
+def _key_function(by: str) -> Callable[[Snoozed], str | None]:
     if by == "instance":
-        return lambda p: p.interval.instance
+        return lambda r: r.instance
     if by == "provider":
-        return lambda p: p.interval.provider
+        return lambda r: r.provider
     if by == "target":
-        return lambda p: None  # no targets yet: one row, key null (docs/savings.md)
+        return lambda r: None  # no targets yet: one row, key null (docs/savings.md)
     if by == "day":
-        return lambda p: dt.datetime.fromtimestamp(p.start, dt.UTC).date().isoformat()
+        return _day
     tag = by.removeprefix("tag:")
-    return lambda p: (p.interval.details.tags or {}).get(tag)
+    return lambda r: r.details.tags.get(tag) if r.details else None
 
 
 @dataclass
@@ -149,12 +116,12 @@ class _Sums:
     amounts: list[float] = field(default_factory=list)
     instances: set[tuple[str, str]] = field(default_factory=set)
 
-    def add(self, piece: Piece, price: Price | None) -> None:
-        hours = piece.hours
+    def add(self, row: Snoozed, price: Price | None) -> None:
+        hours = row.seconds / 3600.0
         self.hours.append(hours)
         if price is not None:
             self.amounts.append(hours * price.usd_per_hour)
-        self.instances.add((piece.interval.provider, piece.interval.instance))
+        self.instances.add((row.provider, row.instance))
 
     @property
     def amount(self) -> float | None:
@@ -238,33 +205,46 @@ def _order(by: str) -> Callable[[Row], tuple[Any, ...]]:
 
 
 def summarize(
-    parts: Iterable[Piece], priced: dict[PriceKey, Price | None], key: Callable[[Piece], Hashable]
-) -> dict[Hashable, tuple[float, float | None, int]]:
-    """(hours, amount, instances) per ``key(piece)``."""
-    groups: dict[Hashable, _Sums] = {}
-    for piece in parts:
-        groups.setdefault(key(piece), _Sums()).add(piece, priced.get(piece.price_key))
+    rows: Iterable[Snoozed], priced: dict[PriceKey, Price | None], key: Callable[[Snoozed], K]
+) -> dict[K, tuple[float, float | None, int]]:
+    """(hours, amount, instances) per ``key(row)``."""
+    groups: dict[K, _Sums] = {}
+    for row in rows:
+        groups.setdefault(key(row), _Sums()).add(row, priced.get(_price_key(row)))
     return {k: (math.fsum(s.hours), s.amount, len(s.instances)) for k, s in groups.items()}
 
 
-def build_report(
-    intervals: Iterable[Interval], window: Window, *, by: str, prices: PriceBook, now: float
-) -> Report:
-    """The report of ``intervals`` over ``window``, grouped ``by``."""
-    parts = list(pieces(intervals, window, now=now))
-    priced = price_all(parts, prices)
+def summarize_by(
+    store: JournalStore, window: Window, *, prices: PriceBook, now: float, keys: tuple[str, ...]
+) -> dict[tuple[str | None, ...], tuple[float, float | None, int]]:
+    """(hours, amount, instances) per combination of several groupings, e.g. ``("day", "provider")``."""
+    rows = _snoozed(store, window, now=now, by_day="day" in keys)
+    priced = prices.resolve({_price_key(r) for r in rows})
+    functions = [_key_function(k) for k in keys]
+    return summarize(rows, priced, lambda r: tuple(f(r) for f in functions))
+
+
+def _snoozed(store: JournalStore, window: Window, *, now: float, by_day: bool) -> list[Snoozed]:
+    return store.snoozed(window.since.timestamp(), window.until.timestamp(), now=now, by_day=by_day)
+
+
+def build_report(store: JournalStore, window: Window, *, by: str, prices: PriceBook, now: float) -> Report:
+    """The report of the journal in ``store`` over ``window``, grouped ``by``."""
+    whole = _snoozed(store, window, now=now, by_day=False)
+    priced = prices.resolve({_price_key(r) for r in whole})
     everything = _Sums()
     uses: dict[PriceKey, set[tuple[str, str]]] = {}
     unpriced: set[str] = set()
-    for piece in parts:
-        price = priced.get(piece.price_key)
-        everything.add(piece, price)
+    for row in whole:
+        price = priced.get(_price_key(row))
+        everything.add(row, price)
         if price is None:
-            unpriced.add(piece.interval.instance)
+            unpriced.add(row.instance)
         else:
-            uses.setdefault(piece.price_key, set()).add((piece.interval.provider, piece.interval.instance))
-    # Totals from whole intervals: splitting them into days must not move the total by a bit.
-    grouped = summarize(_by_day(parts) if by == "day" else parts, priced, _key_function(by))
+            uses.setdefault(_price_key(row), set()).add((row.provider, row.instance))
+    # The total comes from whole intervals: cutting them into days must not move it by a bit.
+    parts = _snoozed(store, window, now=now, by_day=True) if by == "day" else whole
+    grouped = summarize(parts, priced, _key_function(by))
     rows = sorted(
         (Row(k if isinstance(k, str) else None, h, a, n) for k, (h, a, n) in grouped.items()), key=_order(by)
     )

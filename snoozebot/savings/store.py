@@ -1,14 +1,17 @@
 """Where the savings journal is kept: the queries, behind one small interface.
 
 :class:`JournalStore` is all the journal (:mod:`snoozebot.savings.journal`)
-asks of a database; :class:`SqliteJournalStore` answers it from
-``savings.sqlite3`` in the state directory. Another database (PostgreSQL, see
-``docs/savings.md``) is another class with the same few queries.
+and the report (:mod:`snoozebot.savings.report`) ask of a database;
+:class:`SqliteJournalStore` answers it from ``savings.sqlite3`` in the state
+directory. Another database (PostgreSQL, see ``docs/savings.md``) is another
+class with the same few queries.
 
-One row is one *snoozed interval*: opened by a stop, closed (``ended``) by a
-start or by a listing that sees the instance awake. At most one interval of an
-instance is open at a time (a partial unique index says so). Times are Unix
-seconds (UTC).
+Two tables. ``snoozes``: one row per *snoozed interval*, opened by a stop,
+closed (``ended``) by a start or by a listing that sees the instance awake; at
+most one interval of an instance is open at a time (a partial unique index
+says so). ``details``: each distinct (type, region, tags) once, which an
+interval points to (NULL until known), so the report's sums group by integers.
+Times are Unix seconds (UTC).
 """
 
 from __future__ import annotations
@@ -17,25 +20,30 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from snoozebot.state import exclusive_lock
 
-__all__ = ["JOURNAL_FILE", "Details", "Interval", "JournalStore", "OpenInterval", "SqliteJournalStore"]
+__all__ = ["JOURNAL_FILE", "Details", "JournalStore", "OpenInterval", "Snoozed", "SqliteJournalStore"]
 
 JOURNAL_FILE = "savings.sqlite3"
 """The journal's file name in the state directory."""
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS details (
+    id INTEGER PRIMARY KEY,
+    instance_type TEXT NOT NULL,
+    region TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    UNIQUE (instance_type, region, tags)
+);
 CREATE TABLE IF NOT EXISTS snoozes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     provider TEXT NOT NULL,
     instance TEXT NOT NULL,
-    instance_type TEXT,
-    region TEXT,
-    tags TEXT,
+    details INTEGER REFERENCES details (id),
     source TEXT NOT NULL,
     started REAL NOT NULL,
     ended REAL,
@@ -49,36 +57,31 @@ CREATE INDEX IF NOT EXISTS snoozes_instance ON snoozes (provider, instance);
 
 @dataclass(frozen=True)
 class Details:
-    """What prices an instance and groups it: its type, region and tags (None: not known yet)."""
+    """What prices an instance and groups it: its type, region and tags (``""``: the cloud says none)."""
 
-    instance_type: str | None = None
-    region: str | None = None
-    tags: dict[str, str] | None = None
-
-    @property
-    def complete(self) -> bool:
-        return self.instance_type is not None and self.region is not None and self.tags is not None
+    instance_type: str
+    region: str
+    tags: dict[str, str]
 
 
 @dataclass(frozen=True)
 class OpenInterval:
-    """An interval not closed yet, and whether its details are all known."""
+    """An interval not closed yet, and whether its details are known."""
 
     id: int
     instance: str
-    complete: bool
+    known: bool
 
 
-@dataclass(frozen=True)
-class Interval:
-    """One snoozed interval, as the report reads it."""
+class Snoozed(NamedTuple):
+    """Seconds one instance (with one set of details) was snoozed inside a window, or one day of it."""
 
-    id: int
     provider: str
     instance: str
-    started: float
-    ended: float | None
-    details: Details = field(default_factory=Details)
+    details: Details | None
+    seconds: float
+    day: float | None = None
+    """Unix seconds of the UTC day's 00:00, when asked per day."""
 
 
 class JournalStore(Protocol):
@@ -92,7 +95,9 @@ class JournalStore(Protocol):
         """The latest known details of each of ``instances`` (from earlier intervals)."""
         ...
 
-    def open(self, provider: str, opened: Sequence[tuple[str, Details]], *, source: str, at: float) -> None:
+    def open(
+        self, provider: str, opened: Sequence[tuple[str, Details | None]], *, source: str, at: float
+    ) -> None:
         """Open an interval for each instance that has no open one."""
         ...
 
@@ -101,23 +106,46 @@ class JournalStore(Protocol):
         ...
 
     def fill(self, updates: Sequence[tuple[int, Details]]) -> None:
-        """Set the details of open intervals (by id) that lacked them."""
+        """Set the details of intervals (by id) that had none."""
         ...
 
-    def overlapping(self, since: float, until: float) -> Iterator[Interval]:
-        """Every interval that overlaps ``[since, until)``, in id order."""
+    def snoozed(self, since: float, until: float, *, now: float, by_day: bool = False) -> list[Snoozed]:
+        """Snoozed seconds inside ``[since, until)`` per instance and details (and UTC day).
+
+        Intervals are clipped to the window; an open one ends at ``now``. The
+        database makes the sums: a report reads one row per instance (per
+        day), not one per interval.
+        """
         ...
 
 
-def _tags_text(tags: dict[str, str] | None) -> str | None:
-    return None if tags is None else json.dumps(tags, sort_keys=True, separators=(",", ":"))
+def _tags_text(tags: dict[str, str]) -> str:
+    return json.dumps(tags, sort_keys=True, separators=(",", ":"))
 
 
-def _tags_of(text: str | None) -> dict[str, str] | None:
-    if text is None:
-        return None
+def _tags_of(text: str) -> dict[str, str]:
     value = json.loads(text)
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else None
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+_OVERLAPS = "started < :until AND (ended IS NULL OR ended > :since)"
+_PER_INSTANCE = f"""
+SELECT provider, instance, details, sum(min(coalesce(ended, :until), :until) - max(started, :since)), NULL
+FROM snoozes NOT INDEXED WHERE {_OVERLAPS}
+GROUP BY provider, instance, details
+"""  # noqa: S608 - constant text, every value bound
+# Each interval cut at UTC midnights by a recursive step (most intervals cross one at most).
+_PER_DAY = f"""
+WITH RECURSIVE cut(provider, instance, details, day, start, stop) AS (
+    SELECT provider, instance, details, CAST(max(started, :since) / :day AS INTEGER) * :day,
+           max(started, :since), min(coalesce(ended, :until), :until)
+    FROM snoozes WHERE {_OVERLAPS}
+    UNION ALL
+    SELECT provider, instance, details, day + :day, day + :day, stop FROM cut WHERE day + :day < stop
+)
+SELECT provider, instance, details, sum(min(stop, day + :day) - start), day
+FROM cut GROUP BY day, provider, instance, details
+"""  # noqa: S608 - constant text, every value bound
 
 
 class SqliteJournalStore:
@@ -146,45 +174,57 @@ class SqliteJournalStore:
             conn.execute("PRAGMA busy_timeout=10000")
             yield conn
 
+    def _exists(self) -> bool:
+        return self._ready or self.path.exists()
+
+    @staticmethod
+    def _details_id(conn: sqlite3.Connection, details: Details | None) -> int | None:
+        if details is None:
+            return None
+        values = (details.instance_type, details.region, _tags_text(details.tags))
+        conn.execute("INSERT OR IGNORE INTO details (instance_type, region, tags) VALUES (?, ?, ?)", values)
+        row = conn.execute(
+            "SELECT id FROM details WHERE instance_type = ? AND region = ? AND tags = ?", values
+        ).fetchone()
+        return int(row[0])
+
     def open_intervals(self, provider: str) -> list[OpenInterval]:
-        if not self._ready and not self.path.exists():
+        if not self._exists():
             return []  # reading creates nothing
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT id, instance, instance_type IS NOT NULL AND region IS NOT NULL AND tags IS NOT NULL"
-                " FROM snoozes WHERE provider = ? AND ended IS NULL",
+                "SELECT id, instance, details IS NOT NULL FROM snoozes WHERE provider = ? AND ended IS NULL",
                 (provider,),
             ).fetchall()
         return [OpenInterval(int(r[0]), str(r[1]), bool(r[2])) for r in rows]
 
     def last_details(self, provider: str, instances: Sequence[str]) -> dict[str, Details]:
-        if not instances or (not self._ready and not self.path.exists()):
+        if not instances or not self._exists():
             return {}
         marks = ",".join("?" * len(instances))
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT instance, instance_type, region, tags FROM snoozes"  # noqa: S608 - only placeholders
-                f" WHERE provider = ? AND instance IN ({marks}) AND instance_type IS NOT NULL ORDER BY id",
+                "SELECT s.instance, d.instance_type, d.region, d.tags"  # noqa: S608 - only placeholders
+                f" FROM snoozes s JOIN details d ON d.id = s.details"
+                f" WHERE s.provider = ? AND s.instance IN ({marks}) ORDER BY s.id",
                 (provider, *instances),
             ).fetchall()
         return {str(r[0]): Details(r[1], r[2], _tags_of(r[3])) for r in rows}  # the latest wins
 
-    def open(self, provider: str, opened: Sequence[tuple[str, Details]], *, source: str, at: float) -> None:
+    def open(
+        self, provider: str, opened: Sequence[tuple[str, Details | None]], *, source: str, at: float
+    ) -> None:
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
-                "INSERT INTO snoozes (provider, instance, instance_type, region, tags, source, started)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO snoozes (provider, instance, details, source, started) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (provider, instance) WHERE ended IS NULL DO NOTHING",
-                [
-                    (provider, iid, d.instance_type, d.region, _tags_text(d.tags), source, at)
-                    for iid, d in opened
-                ],
+                [(provider, iid, self._details_id(conn, d), source, at) for iid, d in opened],
             )
             conn.execute("COMMIT")
 
     def close(self, provider: str, instances: Sequence[str], *, at: float, by: str) -> None:
-        if not instances or (not self._ready and not self.path.exists()):
+        if not instances or not self._exists():
             return
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -201,24 +241,25 @@ class SqliteJournalStore:
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
-                "UPDATE snoozes SET instance_type = coalesce(instance_type, ?), region = coalesce(region, ?),"
-                " tags = coalesce(tags, ?) WHERE id = ?",
-                [(d.instance_type, d.region, _tags_text(d.tags), row_id) for row_id, d in updates],
+                "UPDATE snoozes SET details = ? WHERE id = ? AND details IS NULL",
+                [(self._details_id(conn, d), row_id) for row_id, d in updates],
             )
             conn.execute("COMMIT")
 
-    def overlapping(self, since: float, until: float) -> Iterator[Interval]:
-        if not self._ready and not self.path.exists():
-            return
+    def snoozed(self, since: float, until: float, *, now: float, by_day: bool = False) -> list[Snoozed]:
+        if not self._exists():
+            return []
+        args = {"since": since, "until": min(until, now), "day": 86400.0}
         with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT id, provider, instance, started, ended, instance_type, region, tags FROM snoozes"
-                " WHERE started < ? AND (ended IS NULL OR ended > ?) ORDER BY id",
-                (until, since),
-            )
-            tags_cache: dict[str | None, dict[str, str] | None] = {}
-            for r in rows:
-                text = r[7]
-                if text not in tags_cache:  # fleets share few tag sets: parse each once
-                    tags_cache[text] = _tags_of(text)
-                yield Interval(int(r[0]), r[1], r[2], r[3], r[4], Details(r[5], r[6], tags_cache[text]))
+            rows = conn.execute(_PER_DAY if by_day else _PER_INSTANCE, args).fetchall()
+            wanted = {r[2] for r in rows if r[2] is not None}
+            details = {
+                int(r[0]): Details(r[1], r[2], _tags_of(r[3]))
+                for r in conn.execute("SELECT id, instance_type, region, tags FROM details")
+                if r[0] in wanted
+            }
+        return [
+            Snoozed(provider, instance, details.get(ref) if ref is not None else None, seconds, day)
+            for provider, instance, ref, seconds, day in rows
+            if seconds > 0  # not stopped and started within the same instant
+        ]
