@@ -144,3 +144,11 @@ def test_usage_mistakes(config: Path) -> None:
     config.write_text('[prices]\n"aws:*" = "cheap"\n')
     res = run_cli("savings", "--config", str(config))
     assert res.returncode == 2 and "USD per hour" in res.stderr
+
+
+def test_a_damaged_journal_is_one_line_and_exit_3(isolated_home: Path) -> None:
+    (isolated_home / "savings.sqlite3").write_bytes(b"this is not a database, it is a shopping list" * 100)
+    res = run_cli("savings")
+    assert res.returncode == 3, res.stderr
+    assert "savings.sqlite3" in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

@@ -24,6 +24,7 @@ a provider with no priced instance has no ``saved_amount`` sample.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -33,9 +34,12 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from snoozebot.errors import SnoozebotError
 from snoozebot.host.manager import PluginStatus
 
 __all__ = ["AgentMetrics", "HttpMetricsMiddleware", "SavingsSource", "StatusSource"]
+
+log = logging.getLogger("snoozebot.agent")
 
 StatusSource = Callable[[], Iterable[PluginStatus]]
 """The plugins whose worker counters are exported (the loaded ones)."""
@@ -78,7 +82,12 @@ class _SavingsCollector(Collector):
             "snoozebot_saved_amount", "On-demand price of the snoozed compute hours, USD.",
             labels=["provider"],
         )
-        for provider, (h, usd) in sorted(self._source().items()):
+        try:
+            totals = self._source()
+        except SnoozebotError as exc:  # a damaged journal must not take the other metrics with it
+            log.warning("savings metrics left out: %s", exc)
+            totals = {}
+        for provider, (h, usd) in sorted(totals.items()):
             hours.add_metric([provider], h)
             if usd is not None:
                 amount.add_metric([provider], usd)

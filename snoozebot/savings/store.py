@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-from snoozebot.state import exclusive_lock
+from snoozebot.state import damaged, exclusive_lock
 
 __all__ = ["JOURNAL_FILE", "Details", "JournalStore", "OpenInterval", "Snoozed", "SqliteJournalStore"]
 
@@ -250,14 +250,17 @@ class SqliteJournalStore:
         if not self._exists():
             return []
         args = {"since": since, "until": min(until, now), "day": 86400.0}
-        with self._connect() as conn:
-            rows = conn.execute(_PER_DAY if by_day else _PER_INSTANCE, args).fetchall()
-            wanted = {r[2] for r in rows if r[2] is not None}
-            details = {
-                int(r[0]): Details(r[1], r[2], _tags_of(r[3]))
-                for r in conn.execute("SELECT id, instance_type, region, tags FROM details")
-                if r[0] in wanted
-            }
+        try:
+            with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10.0)) as conn:
+                rows = conn.execute(_PER_DAY if by_day else _PER_INSTANCE, args).fetchall()
+                wanted = {r[2] for r in rows if r[2] is not None}
+                details = {
+                    int(r[0]): Details(r[1], r[2], _tags_of(r[3]))
+                    for r in conn.execute("SELECT id, instance_type, region, tags FROM details")
+                    if r[0] in wanted
+                }
+        except (sqlite3.Error, ValueError) as exc:  # not a database, or not ours
+            raise damaged(self.path, str(exc)) from None
         return [
             Snoozed(provider, instance, details.get(ref) if ref is not None else None, seconds, day)
             for provider, instance, ref, seconds, day in rows
