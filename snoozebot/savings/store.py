@@ -17,6 +17,7 @@ Times are Unix seconds (UTC).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -158,12 +159,11 @@ class SqliteJournalStore:
     def _prepare(self) -> None:
         # A brand-new file's switch to WAL needs it exclusively: create it under a file lock.
         lock = self.path.with_name(self.path.name + ".lock")
-        with (
-            exclusive_lock(lock, timeout=10.0, what="the savings journal"),
-            closing(sqlite3.connect(self.path, timeout=10.0, isolation_level=None)) as conn,
-        ):
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
+        with exclusive_lock(lock, timeout=10.0, what="the savings journal"):
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # sqlite would make it 0644
+            with closing(sqlite3.connect(self.path, timeout=10.0, isolation_level=None)) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
         self._ready = True
 
     @contextmanager
