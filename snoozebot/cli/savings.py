@@ -10,10 +10,12 @@ import typer
 
 from snoozebot.cli.options import ConfigOpt, JsonOpt, TimeoutOpt
 from snoozebot.cli.output import emit_json, table
-from snoozebot.errors import UsageError
+from snoozebot.errors import PluginNotFound, UsageError
 from snoozebot.text import one_line
 
 if TYPE_CHECKING:
+    from snoozebot.host.client import ProviderClient
+    from snoozebot.local import LocalBackend
     from snoozebot.savings import Report
 
 __all__ = ["savings"]
@@ -52,24 +54,26 @@ def savings(  # noqa: PLR0917 - Typer passes options by keyword
 
     Example: snoozebot savings --since 2026-11-01 --by provider
     """
-    from snoozebot.config import load_config
+    from snoozebot.runtime import open_runtime
     from snoozebot.savings import Journal, PriceBook, Window, build_report, parse_by, read_overrides
-    from snoozebot.state import state_dir
+    from snoozebot.savings.lookup import worker_lookup
+    from snoozebot.savings.price_cache import CachedLookup
 
     if json_ and csv_:
         raise UsageError("--json and --csv exclude each other: choose one")
     now = dt.datetime.now(dt.UTC)
     window = Window.parse(since, until, now=now)
     grouping = parse_by(by)
-    cfg = load_config(config)
-    overrides = read_overrides(cfg.table("prices"), where=f"{cfg.path or 'config'}: [prices]")
-    report = build_report(
-        Journal.in_directory(state_dir()).store,
-        window,
-        by=grouping,
-        prices=PriceBook(overrides),
-        now=now.timestamp(),
-    )
+    with open_runtime(config=config, options=None, timeout=timeout) as rt:  # workers start only to look up
+        overrides = read_overrides(rt.config.table("prices"), where=f"{rt.config.path or 'config'}: [prices]")
+        lookup = CachedLookup(rt.state_directory, worker_lookup(lambda name: _installed(rt.backend, name)))
+        report = build_report(
+            Journal.in_directory(rt.state_directory).store,
+            window,
+            by=grouping,
+            prices=PriceBook(overrides, lookup),
+            now=now.timestamp(),
+        )
     if json_:
         emit_json(report.to_dict())
     elif csv_:
@@ -77,6 +81,14 @@ def savings(  # noqa: PLR0917 - Typer passes options by keyword
         sys.stdout.flush()
     else:
         _show(report)
+
+
+def _installed(backend: LocalBackend, name: str) -> ProviderClient | None:
+    """The provider's client when it is installed (loaded or not), else None: nothing to ask."""
+    try:
+        return backend.provider(name)
+    except PluginNotFound:
+        return None
 
 
 def _money(amount: float | None) -> str:
