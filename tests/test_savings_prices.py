@@ -86,3 +86,34 @@ def test_config_prices_come_first_and_start_no_worker(ec2: Any, isolated_home: P
     res = ok("savings", "--json")
     assert prices_by_type(res.json()) == {"t3.large": (1.5, "config", '[prices] "aws:*"')}
     assert not (isolated_home / "prices-cache.json").exists()  # nobody was asked
+
+
+def test_azure_retail_prices_then_the_table(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fake_arm import SUBSCRIPTION, FakeArm
+    from fake_prices import azure_retail_prices
+
+    for key in ("AZURE_SUBSCRIPTION_ID", "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
+        monkeypatch.delenv(key, raising=False)
+    with FakeArm() as arm, azure_retail_prices({("Standard_B2s", "westeurope"): 0.0523}) as fake:
+        arm.add_vm("web-rg", "web-1")  # Standard_B2s in westeurope
+        arm.add_vm("ml-rg", "ml-1", size="Standard_D4s_v3")
+        arm.add_vm("ml-rg", "odd-1", size="Standard_Z9_v9")
+        (isolated_home.parent / "config.toml").write_text(
+            f'[providers.azure]\nendpoint = "{arm.endpoint}"\ncredentials = "anonymous"\n'
+            f'subscription_id = "{SUBSCRIPTION}"\nprices_endpoint = "{fake.url}/api/retail/prices"\n'
+        )
+        ok("instance", "stop", "web-rg/web-1", "ml-rg/ml-1", "ml-rg/odd-1", "-p", "azure")
+        time.sleep(0.2)
+        report = ok("savings", "--json").json()
+    assert prices_by_type(report) == {
+        "Standard_B2s": (0.0523, "lookup", "Azure Retail Prices API"),  # Linux, not Windows or Spot
+        "Standard_D4s_v3": (0.23, "table", "azure table of 2024-06-01 (azure.microsoft.com/pricing/details/"
+                                           "virtual-machines/linux, pay as you go)"),
+    }
+    assert report["unpriced"] == ["ml-rg/odd-1"]
+    filters = sorted(r["query"]["$filter"] for r in fake.requests)
+    assert filters[0] == (
+        "serviceName eq 'Virtual Machines' and armRegionName eq 'westeurope' and armSkuName eq 'Standard_B2s'"
+        " and priceType eq 'Consumption'"
+    )
+    assert len(filters) == 3
