@@ -117,3 +117,36 @@ def test_azure_retail_prices_then_the_table(isolated_home: Path, monkeypatch: py
         " and priceType eq 'Consumption'"
     )
     assert len(filters) == 3
+
+
+def test_gcp_billing_catalog_then_the_table(
+    isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fake_gce import FakeComputeEngine, isolate_from_google
+
+    isolate_from_google(monkeypatch, tmp_path)
+    with FakeComputeEngine(project="demo-project", page_size=2) as gce:  # the catalog comes in pages
+        gce.add_instance("europe-west1-b", "trainer", machine_type="n2-standard-8")
+        gce.add_instance("us-central1-a", "tiny", machine_type="e2-micro")  # shared core: the table
+        gce.add_instance("us-central1-a", "odd", machine_type="m3-megamem-64")
+        gce.add_sku("N2 Instance Core running in EMEA", ["europe-west1", "europe-west4"], 0.034)
+        gce.add_sku("N2 Instance Ram running in EMEA", ["europe-west1", "europe-west4"], 0.0045, unit="GiBy.h")
+        gce.add_sku("Spot Preemptible N2 Instance Core running in EMEA", ["europe-west1"], 0.008, usage="Preemptible")
+        gce.add_sku("N2 Instance Core running in Americas", ["us-central1"], 0.031611)
+        gce.add_sku("Commitment v1: N2 Cpu in EMEA for 1 Year", ["europe-west1"], 0.02, usage="Commit1Yr")
+        (isolated_home.parent / "config.toml").write_text(
+            f'[providers.gcp]\nendpoint = "{gce.base_url}"\ncredentials = "anonymous"\nproject = "demo-project"\n'
+        )
+        monkeypatch.setenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING", gce.root_url)
+        ids = ["europe-west1-b/trainer", "us-central1-a/tiny", "us-central1-a/odd"]
+        ok("instance", "stop", *ids, "-p", "gcp")
+        time.sleep(0.2)
+        report = ok("savings", "--json").json()
+        catalog_reads = len(gce.calls("cloudbilling.skus.list"))
+    found = prices_by_type(report)
+    assert found["n2-standard-8"][1:] == ("lookup", "Cloud Billing Catalog API")
+    assert found["n2-standard-8"][0] == pytest.approx(8 * 0.034 + 32 * 0.0045)  # vCPUs and GB at the region's rates
+    assert found["e2-micro"] == (0.008376, "table", "gcp table of 2024-06-01 (cloud.google.com/compute/"
+                                                     "vm-instance-pricing, on demand)")
+    assert report["unpriced"] == ["us-central1-a/odd"]
+    assert catalog_reads == 3  # five SKUs, two a page, read once for all three types
