@@ -152,3 +152,22 @@ def test_a_damaged_journal_is_one_line_and_exit_3(isolated_home: Path) -> None:
     assert res.returncode == 3, res.stderr
     assert "savings.sqlite3" in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_schedule_stop_is_a_snooze_and_its_start_ends_it(config: Path, isolated_home: Path) -> None:
+    config.write_text(
+        CONFIG + '\n[schedules.office]\ntimezone = "Europe/Berlin"\n'
+        'periods = [{ days = "mon-fri", start = "08:00", stop = "19:00" }]\n'
+    )
+    iid = launch("t3.large", **{"snoozebot-schedule": "office", "team": "ml"})
+    ok("schedule", "run", "-p", "aws", "--now", "2026-11-23T19:05:00+01:00")
+    ok("schedule", "run", "-p", "aws", "--now", "2026-11-23T23:05:00+01:00")  # nothing due: nothing written
+    rows = journal_rows(isolated_home)
+    assert [(r[0], r[1], r[5]) for r in rows] == [(iid, "t3.large", None)]  # type filled by the second run's listing
+    with sqlite3.connect(isolated_home / "savings.sqlite3") as conn:
+        assert conn.execute("SELECT source FROM snoozes").fetchall() == [("schedule",)]
+    ok("schedule", "run", "-p", "aws", "--now", "2026-11-24T08:05:00+01:00")
+    rows = journal_rows(isolated_home)
+    assert len(rows) == 1 and rows[0][6] == "start"
+    [row] = ok("savings", "--json", "--by", "tag:team").json()["rows"]
+    assert row["key"] == "ml" and row["amount"] == pytest.approx(row["hours"] * 3600)
