@@ -23,6 +23,8 @@ __all__ = ["savings"]
 COMPUTE_ONLY = (
     "Counts compute only: disks, addresses and snapshots keep billing while an instance is stopped."
 )
+_NAMED = 10
+"""Unpriced instances named on a terminal; --json lists every one."""
 _KEY_TITLES = {"instance": "INSTANCE", "provider": "PROVIDER", "target": "TARGET", "day": "DAY (UTC)"}
 
 
@@ -55,9 +57,10 @@ def savings(  # noqa: PLR0917 - Typer passes options by keyword
     Example: snoozebot savings --since 2026-11-01 --by provider
     """
     from snoozebot.runtime import open_runtime
-    from snoozebot.savings import Journal, PriceBook, Window, build_report, parse_by, read_overrides
+    from snoozebot.savings import Journal, PriceBook, Window, build_report, parse_by
     from snoozebot.savings.lookup import worker_lookup
     from snoozebot.savings.price_cache import CachedLookup
+    from snoozebot.savings.prices import config_overrides
 
     if json_ and csv_:
         raise UsageError("--json and --csv exclude each other: choose one")
@@ -65,7 +68,7 @@ def savings(  # noqa: PLR0917 - Typer passes options by keyword
     window = Window.parse(since, until, now=now)
     grouping = parse_by(by)
     with open_runtime(config=config, options=None, timeout=timeout) as rt:  # workers start only to look up
-        overrides = read_overrides(rt.config.table("prices"), where=f"{rt.config.path or 'config'}: [prices]")
+        overrides = config_overrides(rt.config)
         lookup = CachedLookup(rt.state_directory, worker_lookup(lambda name: _installed(rt.backend, name)))
         report = build_report(
             Journal.in_directory(rt.state_directory).store,
@@ -96,7 +99,7 @@ def _money(amount: float | None) -> str:
 
 
 def _show(report: Report) -> None:
-    title = _KEY_TITLES.get(report.by, report.by.upper())
+    title = _KEY_TITLES.get(report.by) or f"TAG {report.by.removeprefix('tag:')}"
     rows = [[r.key if r.key is not None else "(none)", f"{r.hours:,.2f}", _money(r.amount), r.instances]
             for r in report.rows]
     rows.append(["TOTAL", f"{report.hours:,.2f}", _money(report.amount), ""])
@@ -108,8 +111,9 @@ def _show(report: Report) -> None:
         count = f"{use.instances} instance{'s' if use.instances != 1 else ''}"
         lines.append(f"Priced {what} at {use.price.usd_per_hour:g} USD/h from {use.price.detail} ({count}).")
     if report.unpriced:
-        lines.append(
-            f"Unpriced (hours counted, no amount): {', '.join(report.unpriced)}; set [prices] to price them."
-        )
+        named = ", ".join(report.unpriced[:_NAMED])
+        left = len(report.unpriced) - _NAMED
+        more = f" and {left} more (--json lists them all)" if left > 0 else ""
+        lines.append(f"Unpriced (hours counted, no amount): {named}{more}; set [prices] to price them.")
     sys.stdout.write("\n".join(one_line(line) for line in lines) + "\n")
     sys.stdout.flush()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from snoozebot.config import Config
 from snoozebot.savings.journal import Journal
-from snoozebot.savings.prices import PriceBook, PriceLookup, read_overrides
+from snoozebot.savings.prices import PriceBook, PriceLookup, config_overrides
 from snoozebot.savings.report import Report, Window, build_report, summarize_by
 from snoozebot.savings.store import JournalStore
 
@@ -90,5 +90,5 @@ def savings_figures(
     config: Config, state_directory: Path, *, lookup: PriceLookup | None = None
 ) -> SavingsFigures:
     """The figures of a state directory's journal, priced by ``[prices]`` and then ``lookup``."""
-    overrides = read_overrides(config.table("prices"), where=f"{config.path or 'config'}: [prices]")
+    overrides = config_overrides(config)
     return SavingsFigures(Journal.in_directory(state_directory).store, PriceBook(overrides, lookup))

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from snoozebot.config import Config
 from snoozebot.errors import UsageError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "PriceBook",
     "PriceKey",
     "PriceLookup",
+    "config_overrides",
     "read_overrides",
 ]
 
@@ -57,6 +59,11 @@ PriceKey = tuple[str, str | None, str | None]
 
 PriceLookup = Callable[[str, Sequence[tuple[str, str]]], Mapping[tuple[str, str], Price | None]]
 """Ask provider ``name`` for the prices of ``(type, region)`` pairs; may raise."""
+
+
+def config_overrides(config: Config) -> dict[str, float]:
+    """The config file's ``[prices]``, checked (exit 2 naming a bad key or value)."""
+    return read_overrides(config.table("prices"), where=f"{config.path or 'config'}: [prices]")
 
 
 def read_overrides(table: Mapping[str, Any], *, where: str = "[prices]") -> dict[str, float]:
