@@ -197,3 +197,33 @@ def test_a_failing_lookup_leaves_prices_unknown_and_is_cached_briefly(tmp_path: 
     clock.now += 3600  # "no price" is kept an hour, a looked-up price a week
     book.resolve(keys)
     assert asked == [("acme", [("small", "r1")]), ("down", [("big", "r1")])]
+
+
+def test_a_price_reply_is_checked_at_the_boundary() -> None:
+    from snoozebot.host.replies import MalformedReply, parse_price
+
+    assert parse_price(None, "acme") is None
+    assert parse_price({"usd_per_hour": 1, "source": "table", "detail": "acme table"}, "acme") == sdk.HourlyPrice(
+        1.0, "table", "acme table"
+    )
+    for bad in (
+        [],
+        {"usd_per_hour": -1, "source": "lookup", "detail": ""},
+        {"usd_per_hour": float("inf"), "source": "lookup", "detail": ""},
+        {"usd_per_hour": True, "source": "lookup", "detail": ""},
+        {"usd_per_hour": "0.1", "source": "lookup", "detail": ""},
+        {"usd_per_hour": 0.1, "source": "guess", "detail": ""},
+        {"usd_per_hour": 0.1, "source": "lookup", "detail": None},
+    ):
+        with pytest.raises(MalformedReply, match="acme"):
+            parse_price(bad, "acme")
+
+
+def test_gcp_machine_shapes() -> None:
+    from snoozebot_gcp._prices import machine_shape
+
+    assert machine_shape("n2-standard-8") == ("n2", 8, 32.0)
+    assert machine_shape("n1-standard-4") == ("n1", 4, 15.0)
+    assert machine_shape("e2-highcpu-16") == ("e2", 16, 16.0)
+    assert machine_shape("c3-highmem-4") == ("c3", 4, 32.0)
+    assert machine_shape("e2-micro") is None and machine_shape("n2-custom-4-8192") is None
