@@ -90,8 +90,9 @@ def run_action(
     with locked:
         results = _audited(client, context.audit, action, ids, dry_run=dry_run, hibernate=hibernate,
                            actor=actor, source=source, where=where)
-        if context.journal is not None and not dry_run:
-            context.journal.record(client.name, action, results, source=source)  # docs/savings.md
+        if context.journal is not None and not dry_run:  # docs/savings.md
+            target = where.target if where is not None else None
+            context.journal.record(client.name, action, results, source=source, target=target)
     if where is None or where.target is None:
         return results
     return [replace(r, target=where.target, scope=dict(where.labels)) for r in results]

@@ -21,7 +21,8 @@ plugin error naming the plugin.
 Plugin API 1.1 adds optional methods, *capabilities*: a provider that
 implements one (overrides it, and declares ``api_version = "1.1"``) announces
 it to the host, which never calls one that was not announced: so far
-:meth:`CloudProvider.identify_self` and :meth:`CloudProvider.hourly_price`.
+:meth:`CloudProvider.identify_self`, :meth:`CloudProvider.expand_options` and
+:meth:`CloudProvider.hourly_price`.
 See ``docs/plugin-guide.md``.
 """
 

@@ -171,3 +171,14 @@ def test_a_schedule_stop_is_a_snooze_and_its_start_ends_it(config: Path, isolate
     assert len(rows) == 1 and rows[0][6] == "start"
     [row] = ok("savings", "--json", "--by", "tag:team").json()["rows"]
     assert row["key"] == "ml" and row["amount"] == pytest.approx(row["hours"] * 3600)
+
+
+
+def test_by_target_names_the_fleet_target_of_the_stop(config: Path, isolated_home: Path) -> None:
+    config.write_text(CONFIG + '\n[targets.prod]\nprovider = "aws"\nregion = ["us-east-1"]\n')
+    through_target, plain = launch("t3.large"), launch("t3.large")
+    ok("instance", "stop", through_target, "-t", "prod")
+    ok("instance", "stop", plain, "-p", "aws")
+    time.sleep(0.1)
+    rows = {r["key"]: r["instances"] for r in ok("savings", "--json", "--by", "target").json()["rows"]}
+    assert rows == {"prod": 1, None: 1}

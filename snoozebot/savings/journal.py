@@ -83,8 +83,19 @@ class Journal:
         return cls(SqliteJournalStore(state_directory / JOURNAL_FILE))
 
     @_best_effort
-    def record(self, provider: str, action: Action, results: Sequence[ActionResult], *, source: str) -> None:
-        """A real (not dry-run) stop or start: open or close the intervals of the instances it reached."""
+    def record(
+        self,
+        provider: str,
+        action: Action,
+        results: Sequence[ActionResult],
+        *,
+        source: str,
+        target: str | None = None,
+    ) -> None:
+        """A real (not dry-run) stop or start: open or close the intervals of the instances it reached.
+
+        ``target`` is the fleet target the stop went through (None for ``-p``).
+        """
         done = [r for r in results if r.ok]
         if not done:
             return
@@ -96,7 +107,7 @@ class Journal:
         answered = {r.id: details_of(r.instance) if r.instance else None for r in done}
         known = self.store.last_details(provider, [iid for iid, d in answered.items() if d is None])
         opened = [(iid, d or known.get(iid)) for iid, d in answered.items()]
-        self.store.open(provider, opened, source=source, at=now)
+        self.store.open(provider, opened, source=source, at=now, target=target)
 
     @_best_effort
     def seen(self, instances: Iterable[sdk.Instance]) -> None:

@@ -103,7 +103,7 @@ def _key_function(by: str) -> Callable[[Snoozed], str | None]:
     if by == "provider":
         return lambda r: r.provider
     if by == "target":
-        return lambda r: None  # no targets yet: one row, key null (docs/savings.md)
+        return lambda r: r.target  # null: stopped without a target (docs/savings.md)
     if by == "day":
         return _day
     tag = by.removeprefix("tag:")

@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS snoozes (
     instance TEXT NOT NULL,
     details INTEGER REFERENCES details (id),
     source TEXT NOT NULL,
+    target TEXT,
     started REAL NOT NULL,
     ended REAL,
     ended_by TEXT
@@ -88,6 +89,8 @@ class Snoozed(NamedTuple):
     seconds: float
     day: float | None = None
     """Unix seconds of the UTC day's 00:00, when asked per day."""
+    target: str | None = None
+    """The fleet target it was stopped through (docs/fleets.md), None for ``-p`` and the rest."""
 
 
 class JournalStore(Protocol):
@@ -102,9 +105,15 @@ class JournalStore(Protocol):
         ...
 
     def open(
-        self, provider: str, opened: Sequence[tuple[str, Details | None]], *, source: str, at: float
+        self,
+        provider: str,
+        opened: Sequence[tuple[str, Details | None]],
+        *,
+        source: str,
+        at: float,
+        target: str | None = None,
     ) -> None:
-        """Open an interval for each instance that has no open one."""
+        """Open an interval for each instance that has no open one (stopped through ``target``)."""
         ...
 
     def close(self, provider: str, instances: Sequence[str], *, at: float, by: str) -> None:
@@ -136,21 +145,22 @@ def _tags_of(text: str) -> dict[str, str]:
 
 _OVERLAPS = "started < :until AND (ended IS NULL OR ended > :since)"
 _PER_INSTANCE = f"""
-SELECT provider, instance, details, sum(min(coalesce(ended, :until), :until) - max(started, :since)), NULL
+SELECT provider, instance, details, sum(min(coalesce(ended, :until), :until) - max(started, :since)), NULL,
+       target
 FROM snoozes NOT INDEXED WHERE {_OVERLAPS}
-GROUP BY provider, instance, details
+GROUP BY provider, instance, details, target
 """  # noqa: S608 - constant text, every value bound
 # Each interval cut at UTC midnights by a recursive step (most intervals cross one at most).
 _PER_DAY = f"""
-WITH RECURSIVE cut(provider, instance, details, day, start, stop) AS (
-    SELECT provider, instance, details, CAST(max(started, :since) / :day AS INTEGER) * :day,
+WITH RECURSIVE cut(provider, instance, details, target, day, start, stop) AS (
+    SELECT provider, instance, details, target, CAST(max(started, :since) / :day AS INTEGER) * :day,
            max(started, :since), min(coalesce(ended, :until), :until)
     FROM snoozes WHERE {_OVERLAPS}
     UNION ALL
-    SELECT provider, instance, details, day + :day, day + :day, stop FROM cut WHERE day + :day < stop
+    SELECT provider, instance, details, target, day + :day, day + :day, stop FROM cut WHERE day + :day < stop
 )
-SELECT provider, instance, details, sum(min(stop, day + :day) - start), day
-FROM cut GROUP BY day, provider, instance, details
+SELECT provider, instance, details, sum(min(stop, day + :day) - start), day, target
+FROM cut GROUP BY day, provider, instance, details, target
 """  # noqa: S608 - constant text, every value bound
 
 
@@ -217,14 +227,20 @@ class SqliteJournalStore:
         return {str(r[0]): Details(r[1], r[2], _tags_of(r[3])) for r in rows}  # the latest wins
 
     def open(
-        self, provider: str, opened: Sequence[tuple[str, Details | None]], *, source: str, at: float
+        self,
+        provider: str,
+        opened: Sequence[tuple[str, Details | None]],
+        *,
+        source: str,
+        at: float,
+        target: str | None = None,
     ) -> None:
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
-                "INSERT INTO snoozes (provider, instance, details, source, started) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (provider, instance) WHERE ended IS NULL DO NOTHING",
-                [(provider, iid, self._details_id(conn, d), source, at) for iid, d in opened],
+                "INSERT INTO snoozes (provider, instance, details, source, target, started)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (provider, instance) WHERE ended IS NULL DO NOTHING",
+                [(provider, iid, self._details_id(conn, d), source, target, at) for iid, d in opened],
             )
             conn.execute("COMMIT")
 
@@ -267,7 +283,7 @@ class SqliteJournalStore:
         except (sqlite3.Error, ValueError) as exc:  # not a database, or not ours
             raise damaged(self.path, str(exc)) from None
         return [
-            Snoozed(provider, instance, details.get(ref) if ref is not None else None, seconds, day)
-            for provider, instance, ref, seconds, day in rows
+            Snoozed(provider, instance, details.get(ref) if ref is not None else None, seconds, day, target)
+            for provider, instance, ref, seconds, day, target in rows
             if seconds > 0  # not stopped and started within the same instant
         ]
