@@ -14,9 +14,9 @@ interval points to (NULL until known), so the report's sums group by integers.
 Times are Unix seconds (UTC).
 
 The database clips and sums the intervals (:meth:`JournalStore.snoozed`):
-``benchmarks/bench_savings.py``'s 60,000 intervals make a report in 155 ms
-this way, against 1.6 s when every interval was read into Python (see
-``docs/savings.md``).
+``benchmarks/bench_savings.py``'s 60,000 intervals make a report in 49-155 ms
+this way (by the machine's load), against 1.6 s when every interval was read
+into Python (see ``docs/savings.md``).
 """
 
 from __future__ import annotations
