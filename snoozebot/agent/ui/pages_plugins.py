@@ -34,15 +34,17 @@ async def _counts(ui: UiState, provider: str) -> Answer[StateCounts]:
 async def overview(request: Request, caller: Caller = Depends(viewer)) -> Response:
     ui = ui_state(request)
     statuses = ui.service.loaded_statuses()
+    month = savings_of(request).this_month  # asked beside the listings, not after them
+    saving = asyncio.ensure_future(bounded(ui.service.run(month), seconds=ui.wait_seconds,
+                                           what="the savings journal"))
     counts = await asyncio.gather(*(_counts(ui, s.name) for s in statuses))
+    saved = await saving
     rows = [
         (plugin_row(s, failure=ui.load_failures.get(s.name)), c)
         for s, c in zip(statuses, counts, strict=True)
     ]
     known = [c.value for c in counts if c.value is not None]
     total = StateCounts(*(sum(getattr(c, f) for c in known) for f in ("running", "stopped", "other")))
-    saved = await bounded(ui.service.run(savings_of(request).this_month), seconds=ui.wait_seconds,
-                          what="the savings journal")
     return page(caller, "overview.html", active="overview", rows=rows, total=total, saved=saved, money=money)
 
 
