@@ -31,8 +31,10 @@ from contextlib import closing
 from pathlib import Path
 
 from snoozebot import sdk
-from snoozebot.savings import Journal, PriceBook, Window, build_report
+from snoozebot.savings.journal import Journal
 from snoozebot.savings.price_cache import CACHE_FILE
+from snoozebot.savings.prices import PriceBook
+from snoozebot.savings.report import Window, build_report
 from snoozebot.savings.store import JOURNAL_FILE, Details, SqliteJournalStore
 
 SNOOZEBOT = str(Path(sys.executable).with_name("snoozebot"))
@@ -130,7 +132,7 @@ def main() -> None:
             started = time.perf_counter()
             journal.seen(listing)
             samples.append(time.perf_counter() - started)
-        print(f"{'seen(1,000 listed, nothing changed)':48s} median {statistics.median(samples) * 1000:7.1f} ms")
+        print(f"{f'seen({opts.instances:,} listed, nothing changed)':48s} median {statistics.median(samples) * 1000:7.1f} ms")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,11 @@ import pytest
 from snoozebot import sdk
 from snoozebot.errors import UsageError
 from snoozebot.results import ActionResult
-from snoozebot.savings import Journal, PriceBook, SqliteJournalStore, Window, build_report, read_overrides
+from snoozebot.savings.journal import Journal
 from snoozebot.savings.price_cache import CachedLookup
-from snoozebot.savings.prices import Price
+from snoozebot.savings.prices import Price, PriceBook, read_overrides
+from snoozebot.savings.report import Window, build_report
+from snoozebot.savings.store import SqliteJournalStore
 
 DAY = 86400.0
 T0 = dt.datetime(2026, 11, 2, tzinfo=dt.UTC).timestamp()  # a Monday, 00:00 UTC

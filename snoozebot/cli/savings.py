@@ -16,7 +16,7 @@ from snoozebot.text import one_line
 if TYPE_CHECKING:
     from snoozebot.host.client import ProviderClient
     from snoozebot.local import LocalBackend
-    from snoozebot.savings import Report
+    from snoozebot.savings.report import Report
 
 __all__ = ["savings"]
 
@@ -57,10 +57,11 @@ def savings(  # noqa: PLR0917 - Typer passes options by keyword
     Example: snoozebot savings --since 2026-11-01 --by provider
     """
     from snoozebot.runtime import open_runtime
-    from snoozebot.savings import Journal, PriceBook, Window, build_report, parse_by
+    from snoozebot.savings.journal import Journal
     from snoozebot.savings.lookup import worker_lookup
     from snoozebot.savings.price_cache import CachedLookup
-    from snoozebot.savings.prices import config_overrides
+    from snoozebot.savings.prices import PriceBook, config_overrides
+    from snoozebot.savings.report import Window, build_report, parse_by
 
     if json_ and csv_:
         raise UsageError("--json and --csv exclude each other: choose one")
