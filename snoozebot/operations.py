@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from snoozebot.host.client import ProviderClient
 from snoozebot.host.replies import MalformedReply
 from snoozebot.locks import DEFAULT_LOCK_TIMEOUT, InstanceLocks
 from snoozebot.results import Action, ActionResult
+from snoozebot.savings.journal import Journal
 
 __all__ = ["ActionContext", "default_actor", "run_action"]
 
@@ -27,19 +29,25 @@ __all__ = ["ActionContext", "default_actor", "run_action"]
 
 @dataclass(frozen=True)
 class ActionContext:
-    """What every stop and start goes through: the audit log and the per-instance locks."""
+    """What every stop and start goes through: the audit log, the per-instance locks, the savings journal."""
 
     audit: AuditLog
     locks: InstanceLocks
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    journal: Journal | None = None
 
     @classmethod
     def in_directory(
         cls, state_directory: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     ) -> ActionContext:
-        """The audit log and locks of a state directory."""
+        """The audit log, locks and savings journal of a state directory."""
         audit = AuditLog.in_directory(state_directory, lock_timeout=lock_timeout)  # a held database too
-        return cls(audit, InstanceLocks(state_directory), lock_timeout)
+        return cls(audit, InstanceLocks(state_directory), lock_timeout, Journal.in_directory(state_directory))
+
+    def seen(self, instances: Iterable[sdk.Instance]) -> None:
+        """A listing's instances: end the snoozes of those awake again (see ``docs/savings.md``)."""
+        if self.journal is not None:
+            self.journal.seen(instances)
 
 
 def default_actor() -> str:
@@ -82,6 +90,9 @@ def run_action(
     with locked:
         results = _audited(client, context.audit, action, ids, dry_run=dry_run, hibernate=hibernate,
                            actor=actor, source=source, where=where)
+        if context.journal is not None and not dry_run:  # docs/savings.md
+            target = where.target if where is not None else None
+            context.journal.record(client.name, action, results, source=source, target=target)
     if where is None or where.target is None:
         return results
     return [replace(r, target=where.target, scope=dict(where.labels)) for r in results]

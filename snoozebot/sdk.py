@@ -20,8 +20,10 @@ plugin error naming the plugin.
 
 Plugin API 1.1 adds optional methods, *capabilities*: a provider that
 implements one (overrides it, and declares ``api_version = "1.1"``) announces
-it to the host, which never calls one that was not announced. The first is
-:meth:`CloudProvider.identify_self`. See ``docs/plugin-guide.md``.
+it to the host, which never calls one that was not announced: so far
+:meth:`CloudProvider.identify_self`, :meth:`CloudProvider.expand_options` and
+:meth:`CloudProvider.hourly_price`.
+See ``docs/plugin-guide.md``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "BatchResult",
     "CloudProvider",
     "ConfigurationError",
+    "HourlyPrice",
     "Identity",
     "Instance",
     "InstanceNotFound",
@@ -131,6 +134,24 @@ class Instance:
             public_ip=data.get("public_ip"),
             private_ip=data.get("private_ip"),
         )
+
+
+@dataclass(frozen=True)
+class HourlyPrice:
+    """An instance type's on-demand price per hour in one region, in USD, and where it came from.
+
+    ``source`` is ``lookup`` (the cloud's price API, asked now) or ``table``
+    (a dated table shipped with the provider); ``detail`` says which, in words
+    (``AWS Price List API``, ``aws table of 2026-11-01``).
+    """
+
+    usd_per_hour: float
+    source: str
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"usd_per_hour": self.usd_per_hour, "source": self.source, "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -284,6 +305,15 @@ class CloudProvider:
         for each option whose value is a word the provider knows (aws:
         ``region = "all"``, ``account = "organization"``); each then fans out
         like an array. A class method: the options need not be valid yet.
+        """
+        raise NotImplementedError
+
+    def hourly_price(self, instance_type: str, region: str) -> HourlyPrice | None:
+        """Capability: the on-demand price of ``instance_type`` in ``region`` (Linux, shared tenancy).
+
+        Ask the cloud's price API, else answer from a dated table shipped with
+        the provider (``source="table"``); None when neither knows the type.
+        Raise a ProviderError when the price API fails and no table answers.
         """
         raise NotImplementedError
 

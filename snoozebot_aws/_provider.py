@@ -24,6 +24,7 @@ from snoozebot.sdk import (
     BatchResult,
     CloudProvider,
     ConfigurationError,
+    HourlyPrice,
     Identity,
     Instance,
     InstanceNotFound,
@@ -31,7 +32,7 @@ from snoozebot.sdk import (
     InvalidInstanceState,
     ProviderError,
 )
-from snoozebot_aws import _convert, _fleet, _identity, _model
+from snoozebot_aws import _convert, _fleet, _identity, _model, _prices
 from snoozebot_aws._errors import (
     CREDENTIALS_HINT,
     PER_INSTANCE_CODES,
@@ -171,6 +172,11 @@ class AwsProvider(CloudProvider):
         self._region: str = self._ec2.meta.region_name or ""
         if not self._region:  # e.g. AWS_DEFAULT_REGION set but empty
             raise ConfigurationError(f"no AWS region configured; {REGION_HINT}")
+        self._prices = _prices.PriceList(profile=config.get("profile") or None)
+
+    def hourly_price(self, instance_type: str, region: str) -> HourlyPrice | None:
+        """On-demand Linux price: the AWS Price List API, else the shipped table (docs/aws.md)."""
+        return self._prices.hourly_price(instance_type, region)
 
     @classmethod
     def expand_options(cls, options: dict[str, str]) -> dict[str, list[str]]:

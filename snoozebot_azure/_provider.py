@@ -20,6 +20,7 @@ from snoozebot.retry import call_with_retries
 from snoozebot.sdk import (
     CloudProvider,
     ConfigurationError,
+    HourlyPrice,
     Identity,
     Instance,
     InstanceNotFound,
@@ -28,7 +29,7 @@ from snoozebot.sdk import (
     ProviderError,
     Throttled,
 )
-from snoozebot_azure import _identity
+from snoozebot_azure import _identity, _prices
 from snoozebot_azure._addresses import NETWORK_API_VERSION, read_addresses
 from snoozebot_azure._errors import cloud_code, describe, is_retryable, provider_error
 from snoozebot_azure._operations import OperationTracker
@@ -133,6 +134,11 @@ class AzureProvider(CloudProvider):
         # Emulators on plain http: the SDK's supported per-request opt-out of its https check.
         self._options: dict[str, Any] = {"enforce_https": False} if self._settings.plain_http else {}
         self._operations = OperationTracker(endpoint=self._settings.endpoint, request_options=self._options)
+        self._prices = _prices.RetailPrices(config.get("prices_endpoint") or _prices.DEFAULT_PRICES_ENDPOINT)
+
+    def hourly_price(self, instance_type: str, region: str) -> HourlyPrice | None:
+        """Linux pay-as-you-go price: the Retail Prices API, else the shipped table (docs/azure.md)."""
+        return self._prices.hourly_price(instance_type, region)
 
     # -- plumbing --------------------------------------------------------------
 

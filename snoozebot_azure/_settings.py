@@ -3,7 +3,8 @@
 Options (``[providers.azure]`` or ``-o KEY=VALUE``): ``subscription_id``
 (else ``$AZURE_SUBSCRIPTION_ID``), ``resource_group``, ``endpoint``,
 ``credentials`` (``default``; ``anonymous`` is the default for a plain
-``http://`` endpoint) and ``stop_mode`` (``deallocate`` or ``poweroff``).
+``http://`` endpoint), ``stop_mode`` (``deallocate`` or ``poweroff``) and
+``prices_endpoint`` (the Retail Prices API, for ``hourly_price``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ StopMode = Literal["deallocate", "poweroff"]
 
 _CREDENTIALS = ("default", "anonymous")
 _STOP_MODES: tuple[StopMode, ...] = ("deallocate", "poweroff")
-KNOWN_OPTIONS = ("subscription_id", "resource_group", "endpoint", "credentials", "stop_mode")
+KNOWN_OPTIONS = (
+    "subscription_id", "resource_group", "endpoint", "credentials", "stop_mode", "prices_endpoint",
+)
 
 
 @dataclass(frozen=True)

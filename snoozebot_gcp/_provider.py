@@ -16,6 +16,7 @@ is unfinished, :meth:`GcpProvider.get_instance_info` first waits on it with
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -28,6 +29,7 @@ from snoozebot.retry import call_with_retries
 from snoozebot.sdk import (
     CloudProvider,
     ConfigurationError,
+    HourlyPrice,
     Identity,
     Instance,
     InstanceNotFound,
@@ -35,7 +37,7 @@ from snoozebot.sdk import (
     InvalidInstanceState,
     ProviderError,
 )
-from snoozebot_gcp import _identity
+from snoozebot_gcp import _identity, _prices
 from snoozebot_gcp._errors import cloud_code, is_retryable, map_error, operation_error
 from snoozebot_gcp._http import Connections
 from snoozebot_gcp._mapping import (
@@ -110,6 +112,26 @@ class GcpProvider(CloudProvider):
             client_options={"api_endpoint": self.endpoint} if self.endpoint else None,
         )
         self._instances  # noqa: B018 - build it now, while the host is still starting up
+        self._prices = _prices.BillingCatalog(self._execute, build_billing=self._billing)
+
+    def _billing(self) -> Any:
+        """The Cloud Billing API client, for prices (``$CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING``)."""
+        import httplib2
+        from googleapiclient.discovery import build
+
+        endpoint = os.environ.get("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING")
+        return build(
+            "cloudbilling",
+            "v1",
+            http=httplib2.Http(),  # never used: every request borrows a pooled connection
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": endpoint} if endpoint else None,
+        )
+
+    def hourly_price(self, instance_type: str, region: str) -> HourlyPrice | None:
+        """On-demand price: the Cloud Billing Catalog API, else the shipped table (docs/gcp.md)."""
+        return self._prices.hourly_price(instance_type, region)
 
     # -- plumbing ----------------------------------------------------------------
 

@@ -10,7 +10,10 @@ JSON shapes:
   ``NO_RESULTS_ON_PAGE`` warnings for empty zones;
 - ``instances.get``, and ``instances.stop|start|suspend|resume`` returning ``Operation``
   resources; a repeated ``requestId`` returns the first operation and acts once;
-- ``zoneOperations.get`` and ``zoneOperations.wait`` (``POST .../operations/O/wait``).
+- ``zoneOperations.get`` and ``zoneOperations.wait`` (``POST .../operations/O/wait``);
+- the Cloud Billing Catalog's ``services.skus.list`` (``GET /v1/services/S/skus``, at the
+  root: what ``CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING`` holds is :attr:`root_url`),
+  paginated, over the SKUs added with :meth:`FakeComputeEngine.add_sku`.
 
 State changes take several observations, like the real thing: a stop turns a
 RUNNING instance STOPPING and its operation PENDING; each later read of the
@@ -54,6 +57,7 @@ __all__ = [
 ]
 
 _API_PREFIX = "/compute/v1/"
+_SKUS = re.compile(r"/v1/(?P<service>services/[^/]+)/skus")
 _TOKEN_PATH = "/token"
 ACCESS_TOKEN = "ya29.fake-access-token"
 """What the fake's OAuth token endpoint (``/token``) hands out for a service-account key."""
@@ -198,6 +202,8 @@ class FakeComputeEngine(LoopbackServer):
         self._operations: dict[tuple[str, str], tuple[_Vm, dict[str, Any]]] = {}
         self._request_ids: dict[str, dict[str, Any]] = {}
         self._faults: list[_Fault] = []
+        self.skus: list[dict[str, Any]] = []
+        """The billing catalog's SKUs (:meth:`add_sku`)."""
         self._ids = itertools.count(1000000000000000001)
         self._lock = threading.RLock()
 
@@ -264,6 +270,26 @@ class FakeComputeEngine(LoopbackServer):
             self._vms[(zone, name)] = _Vm(zone, resource)
             return resource
 
+    def add_sku(
+        self, description: str, regions: list[str], usd: float, *, usage: str = "OnDemand", unit: str = "h"
+    ) -> None:
+        """A Compute Engine SKU of the billing catalog, in the API's shape (units and nanos of USD)."""
+        units, nanos = int(usd), round((usd - int(usd)) * 1e9)
+        with self._lock:
+            self.skus.append({
+                "name": f"services/6F81-5844-456A/skus/{len(self.skus):04X}-0000-0000",
+                "skuId": f"{len(self.skus):04X}-0000-0000",
+                "description": description,
+                "category": {"serviceDisplayName": "Compute Engine", "resourceFamily": "Compute",
+                             "resourceGroup": "CPU" if "Core" in description else "RAM", "usageType": usage},
+                "serviceRegions": list(regions),
+                "pricingInfo": [{"pricingExpression": {
+                    "usageUnit": unit,
+                    "tieredRates": [{"startUsageAmount": 0,
+                                     "unitPrice": {"currencyCode": "USD", "units": str(units), "nanos": nanos}}],
+                }}],
+            })
+
     def status(self, zone: str, name: str) -> str:
         """The instance's status, without advancing anything."""
         with self._lock:
@@ -316,6 +342,13 @@ class FakeComputeEngine(LoopbackServer):
                 raise ApiError(404 if api_method == "unknown" else 405, f"Not found: {parts.path}")
             if api_method == "oauth2.token":
                 return 200, {"access_token": ACCESS_TOKEN, "expires_in": 3600, "token_type": "Bearer"}
+            if api_method == "cloudbilling.skus.list":
+                with self._lock:
+                    self._inject(api_method)
+                    if params["service"] != "services/6F81-5844-456A":
+                        raise ApiError(404, f"Service {params['service']} not found")
+                    items, token = self._page(list(self.skus), {**query, "maxResults": query.get("pageSize", "")})
+                return 200, {"skus": items, **({"nextPageToken": token} if token else {})}
             time.sleep(self.delays.get(api_method, 0.0))
             with self._lock:
                 self._inject(api_method)
@@ -332,6 +365,9 @@ class FakeComputeEngine(LoopbackServer):
     def _route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
         if path == _TOKEN_PATH and method == "POST":
             return "oauth2.token", {}
+        skus = _SKUS.fullmatch(path)
+        if skus and method == "GET":
+            return "cloudbilling.skus.list", skus.groupdict()
         if not path.startswith(_API_PREFIX):
             return "unknown", {}
         rest = path[len(_API_PREFIX) :]

@@ -83,8 +83,8 @@ def test_the_cli_through_the_agent_matches_the_cli_alone(agent: Agent) -> None:
 def test_the_plugin_status_shows_api_1_1_and_capabilities_over_http_and_through_the_cli(agent: Agent) -> None:
     with agent.client("viewer") as client:
         info = client.get("/api/plugins/aws").json()
-    assert (info["api_version"], info["capabilities"]) == ("1.1", ["identify_self", "expand_options"])
+    assert (info["api_version"], info["capabilities"]) == ("1.1", ["identify_self", "expand_options", "hourly_price"])
     env = {"SNOOZEBOT_AGENT_URL": agent.url, "SNOOZEBOT_TOKEN": agent.tokens["viewer"]}
     through = run_cli("plugins", "info", "aws", "--json", env=env)
     assert through.returncode == 0, through.stderr
-    assert through.json()["capabilities"] == ["identify_self", "expand_options"]
+    assert through.json()["capabilities"] == ["identify_self", "expand_options", "hourly_price"]

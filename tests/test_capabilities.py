@@ -31,11 +31,11 @@ def manager(isolated_home: Path) -> Iterator[PluginManager]:
 def test_wire_names_are_unchanged_and_every_method_is_in_the_table() -> None:
     assert [m.value for m in Method] == [
         "ping", "list_instances", "get_instance_info", "stop_instances", "start_instances", "identify_self",
-        "expand_options",
+        "expand_options", "hourly_price",
     ]
     assert Method.STOP_INSTANCES == "stop_instances"
     assert set(METHODS) == set(Method)
-    assert protocol.CAPABILITIES == (Method.IDENTIFY_SELF, Method.EXPAND_OPTIONS)
+    assert protocol.CAPABILITIES == (Method.IDENTIFY_SELF, Method.EXPAND_OPTIONS, Method.HOURLY_PRICE)
     assert METHODS[Method.IDENTIFY_SELF].since == "1.1"
 
 

@@ -15,6 +15,7 @@ EXPORTED = [
     "BatchResult",
     "CloudProvider",
     "ConfigurationError",
+    "HourlyPrice",
     "Identity",
     "Instance",
     "InstanceNotFound",

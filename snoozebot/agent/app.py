@@ -25,9 +25,13 @@ from snoozebot.agent.service import AgentService
 from snoozebot.agent.tokens import TokenStore
 from snoozebot.agent.ui import install_ui
 from snoozebot.config import Config
+from snoozebot.host.client import ProviderClient
 from snoozebot.host.manager import DEFAULT_TIMEOUT, PluginManager
 from snoozebot.operations import ActionContext
 from snoozebot.overrides import OverrideStore
+from snoozebot.savings.figures import savings_figures
+from snoozebot.savings.lookup import worker_lookup
+from snoozebot.savings.price_cache import CachedLookup
 from snoozebot.schedule.activity import ActivityStore
 
 __all__ = ["WORKER_START_METHOD", "create_app"]
@@ -83,6 +87,14 @@ def create_app(
         openapi_url=None,
     )
     app.state.service = service
+
+    def loaded(name: str) -> ProviderClient | None:  # prices come from loaded providers only
+        return service.client(name) if name in service.loaded_names() else None
+
+    app.state.savings = savings_figures(
+        config, state_directory, lookup=CachedLookup(state_directory, worker_lookup(loaded))
+    )
+    metrics.watch_savings(app.state.savings.by_provider)
     app.state.metrics = metrics
     app.state.tokens = TokenStore(state_directory)
     app.state.activity = ActivityStore(state_directory)

@@ -11,17 +11,22 @@ metric                                    labels                      counts
 ``snoozebot_instance_actions_total``      provider, action, result    stop/start per instance
 ``snoozebot_http_requests_total``         route, method, status       HTTP requests
 ``snoozebot_http_request_duration_seconds``  route, method            HTTP latency
+``snoozebot_snoozed_hours_total``         provider                    hours snoozed (journal)
+``snoozebot_saved_amount_total``          provider                    USD those hours saved
 ========================================  ==========================  ==========================
 
 Crashes and restarts are read from the supervisors when scraped (a worker
 that died is counted before anything restarts it), with the totals of
-unloaded plugins carried over so the counters never go down.
+unloaded plugins carried over so the counters never go down. The savings
+totals are read from the journal when scraped, over all of it (docs/savings.md);
+a provider with no priced instance has no ``saved_amount`` sample.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -29,12 +34,18 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from snoozebot.errors import SnoozebotError
 from snoozebot.host.manager import PluginStatus
 
-__all__ = ["AgentMetrics", "HttpMetricsMiddleware", "StatusSource"]
+__all__ = ["AgentMetrics", "HttpMetricsMiddleware", "SavingsSource", "StatusSource"]
+
+log = logging.getLogger("snoozebot.agent")
 
 StatusSource = Callable[[], Iterable[PluginStatus]]
 """The plugins whose worker counters are exported (the loaded ones)."""
+
+SavingsSource = Callable[[], Mapping[str, tuple[float, float | None]]]
+"""(hours, USD or None) snoozed so far, per provider."""
 
 _HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _RPC_BUCKETS = (0.0001, 0.00025, 0.0005, *_HTTP_BUCKETS)
@@ -57,6 +68,31 @@ class _WorkerCollector(Collector):
             restarts.add_metric([name], restarted)
         yield crashes
         yield restarts
+
+
+class _SavingsCollector(Collector):
+    def __init__(self, source: SavingsSource) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        hours = CounterMetricFamily(
+            "snoozebot_snoozed_hours", "Hours instances were snoozed by snoozebot.", labels=["provider"]
+        )
+        amount = CounterMetricFamily(
+            "snoozebot_saved_amount", "On-demand price of the snoozed compute hours, USD.",
+            labels=["provider"],
+        )
+        try:
+            totals = self._source()
+        except SnoozebotError as exc:  # a damaged journal must not take the other metrics with it
+            log.warning("savings metrics left out: %s", exc)
+            totals = {}
+        for provider, (h, usd) in sorted(totals.items()):
+            hours.add_metric([provider], h)
+            if usd is not None:
+                amount.add_metric([provider], usd)
+        yield hours
+        yield amount
 
 
 def _worker_counts(status: PluginStatus) -> tuple[int, int]:
@@ -103,6 +139,10 @@ class AgentMetrics:
     def watch(self, statuses: StatusSource) -> None:
         """Export the worker counters of the plugins ``statuses`` returns."""
         self._statuses = statuses
+
+    def watch_savings(self, totals: SavingsSource) -> None:
+        """Export the savings totals ``totals`` returns when scraped."""
+        self.registry.register(_SavingsCollector(totals))
 
     def retire(self, status: PluginStatus) -> None:
         """Keep the counts of a worker that is being unloaded (counters never go down)."""

@@ -244,7 +244,13 @@ class AgentService:
 
     async def list_instances(self, provider: str, filters: dict[str, str]) -> list[sdk.Instance]:
         """The provider's instances, filtered by tag/label equality."""
-        return await self.call(provider, lambda client: client.list_instances(filters))
+
+        def listed(client: ProviderClient) -> list[sdk.Instance]:
+            found = client.list_instances(filters)
+            self.context.seen(found)  # ends the snoozes of instances awake again (docs/savings.md)
+            return found
+
+        return await self.call(provider, listed)
 
     async def instance(self, provider: str, instance_id: str) -> sdk.Instance:
         """One instance as the provider describes it now."""

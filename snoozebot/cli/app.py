@@ -31,6 +31,7 @@ GROUPS: dict[str, str] = {
 
 COMMANDS: dict[str, str] = {
     "history": "snoozebot.cli.history:history",
+    "savings": "snoozebot.cli.savings:savings",
     "demo": "snoozebot.cli.demo:demo",
     "connect": "snoozebot.cli.connect:connect",
 }

@@ -14,6 +14,7 @@ from snoozebot.host.replies import (
     parse_identity,
     parse_instance,
     parse_instances,
+    parse_price,
 )
 from snoozebot.host.supervisor import Supervisor
 from snoozebot.results import ActionResult
@@ -81,3 +82,8 @@ class ProviderClient:
     def identify_self(self) -> sdk.Identity:
         """Capability: which of its instances this machine is; CapabilityMissing if not offered."""
         return parse_identity(self._call(Method.IDENTIFY_SELF, {}), self.name)
+
+    def hourly_price(self, instance_type: str, region: str) -> sdk.HourlyPrice | None:
+        """Capability: the type's on-demand USD price per hour in ``region``; None when unknown."""
+        params = {"instance_type": instance_type, "region": region}
+        return parse_price(self._call(Method.HOURLY_PRICE, params), self.name)

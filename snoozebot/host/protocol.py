@@ -67,12 +67,14 @@ class Method(enum.StrEnum):
     START_INSTANCES = "start_instances"
     IDENTIFY_SELF = "identify_self"
     EXPAND_OPTIONS = "expand_options"
+    HOURLY_PRICE = "hourly_price"
 
 
-ResultKind = Literal["ping", "instance", "instances", "batch", "identity", "expansion"]
+ResultKind = Literal["ping", "instance", "instances", "batch", "identity", "expansion", "price"]
 """The shape of a result: ``{"ok", "error"}``, one Instance, a list of them, a list of
-``{"id", "instance"|"error"}`` in the order of the ids asked for, or ``{"provider",
-"instance_id", "options"}``, or ``{option: [values]}``."""
+``{"id", "instance"|"error"}`` in the order of the ids asked for, ``{"provider",
+"instance_id", "options"}``, ``{option: [values]}``, or ``{"usd_per_hour", "source",
+"detail"}`` (or null)."""
 
 ParamKind = Literal["str", "strs", "bool", "tags"]
 """How a parameter is read: a string, a list of strings, a flag, a ``str -> str`` mapping."""
@@ -147,6 +149,13 @@ METHODS: Mapping[Method, MethodSpec] = MappingProxyType(
             capability=True,
             since="1.1",
             on_class=True,
+        ),
+        Method.HOURLY_PRICE: MethodSpec(
+            "hourly_price",
+            "price",
+            (Param("instance_type", "str"), Param("region", "str")),
+            capability=True,
+            since="1.1",
         ),
     }
 )

@@ -15,11 +15,14 @@ one documented in ``docs/plugin-guide.md`` (Instance fields) and
 - a batch reply is a list holding, for each id asked for, one object
   ``{"id", "instance"}`` or ``{"id", "error": {"code", "message", ...}}``;
 - an identity (``identify_self``) is ``{"provider", "instance_id", "options"}``: the
-  plugin's own name, a non-empty id, and an object of strings to strings.
+  plugin's own name, a non-empty id, and an object of strings to strings;
+- a price (``hourly_price``) is null or ``{"usd_per_hour", "source", "detail"}``: a
+  finite number >= 0, ``lookup`` or ``table``, and a string.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -28,7 +31,14 @@ from snoozebot import sdk
 from snoozebot.errors import PluginError, provider_error_from_wire
 from snoozebot.results import ActionResult, Failure
 
-__all__ = ["MalformedReply", "parse_batch", "parse_identity", "parse_instance", "parse_instances"]
+__all__ = [
+    "MalformedReply",
+    "parse_batch",
+    "parse_identity",
+    "parse_instance",
+    "parse_instances",
+    "parse_price",
+]
 
 _NULLABLE_TEXT = (
     "raw_state", "launch_time", "name", "instance_type", "region", "zone", "public_ip", "private_ip",
@@ -154,3 +164,20 @@ def parse_identity(reply: Any, plugin: str) -> sdk.Identity:
     if type(options) is not dict or not all(type(v) is str for v in options.values()):
         raise MalformedReply(plugin, "identity options are not an object of strings")
     return sdk.Identity(plugin, instance_id, dict(options))
+
+
+_PRICE_SOURCES = frozenset({"lookup", "table"})
+
+
+def parse_price(reply: Any, plugin: str) -> sdk.HourlyPrice | None:
+    """The HourlyPrice in an ``hourly_price`` reply (null: the provider knows no price)."""
+    if reply is None:
+        return None
+    if type(reply) is not dict:
+        raise MalformedReply(plugin, f"price is {type(reply).__name__}, not an object or null")
+    usd, source, detail = reply.get("usd_per_hour"), reply.get("source"), reply.get("detail")
+    if not (isinstance(usd, int | float) and type(usd) is not bool and math.isfinite(usd) and usd >= 0):
+        raise MalformedReply(plugin, "price has no usd_per_hour number >= 0")
+    if source not in _PRICE_SOURCES or type(detail) is not str:
+        raise MalformedReply(plugin, "price needs a source (lookup or table) and a detail string")
+    return sdk.HourlyPrice(float(usd), str(source), detail)

@@ -283,6 +283,7 @@ class _Dispatcher:
             "batch": lambda value, args: self._batch(value, args[0]),
             "identity": lambda value, _: self._identity(value),
             "expansion": lambda value, _: _expansion(value),
+            "price": lambda value, _: self._price(value),
         }
         # one provider object per scope asked for; the worker's own options build the first
         self._providers = ScopedProviders(cls, config)
@@ -306,6 +307,11 @@ class _Dispatcher:
         if value.provider != self._name:
             raise TypeError(f"returned an Identity of provider {value.provider!r}, not {self._name!r}")
         return value.to_dict()
+
+    def _price(self, value: Any) -> dict[str, Any] | None:
+        if value is not None and not isinstance(value, sdk.HourlyPrice):
+            raise TypeError(f"returned {type(value).__name__} where an HourlyPrice or None was expected")
+        return value.to_dict() if value is not None else None
 
     def _batch(self, outcome: Any, ids: list[str]) -> list[dict[str, Any]]:
         if not isinstance(outcome, dict):

@@ -188,7 +188,9 @@ def run_provider(
     rows are failed too), and the plan; adds the tagged instances to ``listed``.
     Raises PluginUnavailable or ProviderError when the provider cannot be listed.
     """
-    instances = [i for i in client.list_instances({}) if i.tags.get(SCHEDULE_TAG, "").strip()]
+    everything = client.list_instances({})
+    context.seen(everything)  # ends the snoozes of instances awake again (docs/savings.md)
+    instances = [i for i in everything if i.tags.get(SCHEDULE_TAG, "").strip()]
     if listed is not None:
         listed += instances
     moved = {iid: o for (name, iid), o in (overrides or {}).items() if name == client.name}

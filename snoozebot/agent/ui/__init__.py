@@ -49,11 +49,18 @@ def _static_router() -> APIRouter:
 
 def ui_router() -> APIRouter:
     """Every UI route under ``/ui``."""
-    from snoozebot.agent.ui import pages_auth, pages_history, pages_instances, pages_overrides, pages_plugins
+    from snoozebot.agent.ui import (
+        pages_auth,
+        pages_history,
+        pages_instances,
+        pages_overrides,
+        pages_plugins,
+        pages_savings,
+    )
 
     router = APIRouter(include_in_schema=False)
     for each in (pages_auth.router, pages_plugins.router, pages_instances.router, pages_overrides.router,
-                 pages_history.router, _static_router()):
+                 pages_history.router, pages_savings.router, _static_router()):
         router.include_router(each, prefix="/ui")
     return router
 

@@ -10,6 +10,8 @@ from fastapi.responses import RedirectResponse
 
 from snoozebot.agent.ui.calls import Answer, bounded
 from snoozebot.agent.ui.guard import Caller, UiRoute, UiState, admin, form_of, page, ui_state, viewer
+from snoozebot.agent.ui.pages_savings import savings_of
+from snoozebot.agent.ui.savings_views import money
 from snoozebot.agent.ui.views import PluginRow, StateCounts, plugin_row, state_counts
 from snoozebot.host.discovery import DiscoveredPlugin
 from snoozebot.host.requirements import check_plugins
@@ -32,14 +34,18 @@ async def _counts(ui: UiState, provider: str) -> Answer[StateCounts]:
 async def overview(request: Request, caller: Caller = Depends(viewer)) -> Response:
     ui = ui_state(request)
     statuses = ui.service.loaded_statuses()
+    month = savings_of(request).this_month  # asked beside the listings, not after them
+    saving = asyncio.ensure_future(bounded(ui.service.run(month), seconds=ui.wait_seconds,
+                                           what="the savings journal"))
     counts = await asyncio.gather(*(_counts(ui, s.name) for s in statuses))
+    saved = await saving
     rows = [
         (plugin_row(s, failure=ui.load_failures.get(s.name)), c)
         for s, c in zip(statuses, counts, strict=True)
     ]
     known = [c.value for c in counts if c.value is not None]
     total = StateCounts(*(sum(getattr(c, f) for c in known) for f in ("running", "stopped", "other")))
-    return page(caller, "overview.html", active="overview", rows=rows, total=total)
+    return page(caller, "overview.html", active="overview", rows=rows, total=total, saved=saved, money=money)
 
 
 def _problems(plugins: Sequence[DiscoveredPlugin]) -> dict[str, list[str]]:

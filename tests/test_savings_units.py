@@ -1,0 +1,231 @@
+"""The savings journal, prices and report, on a real SQLite journal in the test's state directory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from snoozebot import sdk
+from snoozebot.errors import UsageError
+from snoozebot.results import ActionResult
+from snoozebot.savings.journal import Journal
+from snoozebot.savings.price_cache import CachedLookup
+from snoozebot.savings.prices import Price, PriceBook, read_overrides
+from snoozebot.savings.report import Window, build_report
+from snoozebot.savings.store import SqliteJournalStore
+
+DAY = 86400.0
+T0 = dt.datetime(2026, 11, 2, tzinfo=dt.UTC).timestamp()  # a Monday, 00:00 UTC
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingStore(SqliteJournalStore):
+    """The SQLite store, counting the statements it runs."""
+
+    statements: list[str]
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with super()._connect() as conn:
+            conn.set_trace_callback(self.statements.append)
+            yield conn
+
+
+def instance(iid: str, state: str = "stopped", provider: str = "acme", **tags: str) -> sdk.Instance:
+    return sdk.Instance(
+        id=iid, provider=provider, state=sdk.InstanceState(state), raw_state=state,
+        instance_type="big", region="r1", tags=tags,
+    )
+
+
+def stopped(*ids: str, provider: str = "acme") -> list[ActionResult]:
+    return [ActionResult(i, provider, instance(i, "stopping", provider)) for i in ids]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> CountingStore:
+    s = CountingStore(tmp_path / "savings.sqlite3")
+    s.statements = []
+    return s
+
+
+def rows(store: SqliteJournalStore) -> list[tuple]:
+    with sqlite3.connect(store.path) as conn:
+        return conn.execute("SELECT instance, started, ended, ended_by FROM snoozes ORDER BY id").fetchall()
+
+
+def test_a_listing_where_nothing_changed_is_one_query(store: CountingStore, clock: Clock) -> None:
+    journal = Journal(store, clock=clock)
+    fleet = [instance(f"i-{n}", "running") for n in range(1000)]
+    journal.seen(fleet)
+    assert store.statements == [] and not store.path.exists()  # no journal yet: nothing read or made
+    journal.record("acme", "stop", stopped("i-1", "i-2"), source="schedule")
+    fleet[1] = instance("i-1")
+    fleet[2] = instance("i-2")
+    for _ in range(5):  # a cron every 5 minutes
+        store.statements.clear()
+        journal.seen(fleet)
+        selects = [s for s in store.statements if s.lstrip().upper().startswith("SELECT")]
+        writes = [s for s in store.statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+        assert (len(selects), writes) == (1, [])
+    assert len(rows(store)) == 2
+
+
+def test_intervals_open_at_stop_and_close_at_start_or_when_seen_awake(store: CountingStore, clock: Clock) -> None:
+    journal = Journal(store, clock=clock)
+    journal.record("acme", "stop", stopped("a", "b", "c"), source="cli")
+    clock.now += 3600
+    journal.record("acme", "stop", stopped("a"), source="cli")  # still the first snooze
+    journal.record("acme", "start", [ActionResult("a", "acme", instance("a", "pending"))], source="cli")
+    clock.now += 3600
+    journal.seen([instance("b", "running"), instance("c", "stopped"), instance("a", "running")])
+    clock.now += 3600
+    journal.seen([instance("c", "terminated", provider="acme")])
+    failed = ActionResult.failed("d", "acme", sdk.InvalidInstanceState("no"))
+    journal.record("acme", "stop", [failed], source="cli")  # a failed stop snoozes nothing
+    assert rows(store) == [
+        ("a", T0, T0 + 3600, "start"),
+        ("b", T0, T0 + 7200, "listing"),
+        ("c", T0, T0 + 10800, "listing"),
+    ]
+
+
+def test_the_same_id_at_two_providers_is_two_instances(store: CountingStore, clock: Clock) -> None:
+    journal = Journal(store, clock=clock)
+    journal.record("acme", "stop", stopped("x"), source="cli")
+    journal.record("other", "stop", stopped("x", provider="other"), source="cli")
+    journal.seen([instance("x", "running", provider="other")])
+    assert [r[2] for r in rows(store)] == [None, T0]
+
+
+def test_details_come_from_the_stop_answer_earlier_intervals_or_the_next_listing(
+    store: CountingStore, clock: Clock
+) -> None:
+    journal = Journal(store, clock=clock)
+    bare = sdk.Instance(id="i", provider="acme", state=sdk.InstanceState.STOPPING, raw_state="stopping")
+    journal.record("acme", "stop", [ActionResult("i", "acme", bare)], source="cli")  # EC2-like answer
+    journal.seen([instance("i", team="ml")])
+    clock.now += 60
+    journal.record("acme", "start", [ActionResult("i", "acme", bare)], source="cli")
+    journal.record("acme", "stop", [ActionResult("i", "acme", bare)], source="cli")
+    journal.seen([instance("i", team="changed")])  # details known: the stop-time tags stay
+    clock.now += 60
+    with sqlite3.connect(store.path) as conn:
+        details = conn.execute(
+            "SELECT d.instance_type, d.region, d.tags FROM snoozes s JOIN details d ON d.id = s.details"
+        ).fetchall()
+    assert details == [("big", "r1", '{"team":"ml"}')] * 2
+    [row] = store.snoozed(0, clock.now, now=clock.now)
+    assert (row.details.tags, row.seconds) == ({"team": "ml"}, 120.0)
+
+
+def test_report_clips_to_the_window_splits_days_and_sums_exactly(store: CountingStore, clock: Clock) -> None:
+    journal = Journal(store, clock=clock)
+    clock.now = T0 + 20 * 3600  # Monday 20:00
+    b = ActionResult("b", "acme", instance("b", "stopping", team="ml"))  # tags as they are at the stop
+    journal.record("acme", "stop", [*stopped("a"), b], source="schedule")
+    journal.seen([instance("a"), instance("b", team="other")])
+    clock.now = T0 + DAY + 8 * 3600  # Tuesday 08:00
+    journal.record("acme", "start", stopped("a"), source="schedule")
+    window = Window(
+        dt.datetime.fromtimestamp(T0 + 21 * 3600, dt.UTC), dt.datetime.fromtimestamp(T0 + 2 * DAY, dt.UTC)
+    )
+    prices = PriceBook({"acme:big": 0.1})
+    now = T0 + DAY + 12 * 3600  # b is still snoozed: it counts until now
+    report = build_report(store, window, by="day", prices=prices, now=now)
+    assert [(r.key, r.hours, r.instances) for r in report.rows] == [
+        ("2026-11-02", 6.0, 2), ("2026-11-03", 20.0, 2),
+    ]
+    assert report.hours == 26.0 and report.amount == pytest.approx(2.6)
+    for by in ("instance", "provider", "target", "tag:team", "tag:nothing"):
+        other = build_report(store, window, by=by, prices=prices, now=now)
+        assert (other.hours, other.amount) == (report.hours, report.amount), by
+    tagged = build_report(store, window, by="tag:team", prices=prices, now=now)
+    assert [(r.key, r.hours) for r in tagged.rows] == [("ml", 15.0), (None, 11.0)]
+
+
+def test_overrides_and_their_order() -> None:
+    book = PriceBook(read_overrides({"acme:big": 2, "acme:*": 0.5}))
+    got = book.resolve([("acme", "big", "r1"), ("acme", "small", "r1"), ("acme", None, None), ("zed", "big", "r")])
+    assert {k: (p.usd_per_hour, p.detail) if p else None for k, p in got.items()} == {
+        ("acme", "big", "r1"): (2.0, '[prices] "acme:big"'),
+        ("acme", "small", "r1"): (0.5, '[prices] "acme:*"'),
+        ("acme", None, None): (0.5, '[prices] "acme:*"'),
+        ("zed", "big", "r"): None,
+    }
+    for bad in ({"big": 1}, {"acme:": 1}, {"acme:big": -1}, {"acme:big": True}, {"acme:big": float("nan")}):
+        with pytest.raises(UsageError):
+            read_overrides(bad)
+
+
+def test_a_failing_lookup_leaves_prices_unknown_and_is_cached_briefly(tmp_path: Path) -> None:
+    asked: list[tuple[str, list[tuple[str, str]]]] = []
+    clock = Clock()
+
+    def lookup(provider: str, pairs):
+        asked.append((provider, list(pairs)))
+        if provider == "down":
+            raise OSError("connection refused")
+        return {("big", "r1"): Price(1.5, "lookup", "Acme prices API"), ("small", "r1"): None}
+
+    book = PriceBook({}, CachedLookup(tmp_path, lookup, clock=clock))
+    keys = [("acme", "big", "r1"), ("acme", "small", "r1"), ("down", "big", "r1"), ("acme", "big", None)]
+    first = book.resolve(keys)
+    assert first[("acme", "big", "r1")] == Price(1.5, "lookup", "Acme prices API")
+    assert first[("acme", "small", "r1")] is None and first[("down", "big", "r1")] is None
+    assert first[("acme", "big", None)] is None  # no region: nothing to ask
+    asked.clear()
+    clock.now += 1800
+    book.resolve(keys)
+    assert asked == [("down", [("big", "r1")])]  # a failure is not cached; answers are
+    asked.clear()
+    clock.now += 3600  # "no price" is kept an hour, a looked-up price a week
+    book.resolve(keys)
+    assert asked == [("acme", [("small", "r1")]), ("down", [("big", "r1")])]
+
+
+def test_a_price_reply_is_checked_at_the_boundary() -> None:
+    from snoozebot.host.replies import MalformedReply, parse_price
+
+    assert parse_price(None, "acme") is None
+    assert parse_price({"usd_per_hour": 1, "source": "table", "detail": "acme table"}, "acme") == sdk.HourlyPrice(
+        1.0, "table", "acme table"
+    )
+    for bad in (
+        [],
+        {"usd_per_hour": -1, "source": "lookup", "detail": ""},
+        {"usd_per_hour": float("inf"), "source": "lookup", "detail": ""},
+        {"usd_per_hour": True, "source": "lookup", "detail": ""},
+        {"usd_per_hour": "0.1", "source": "lookup", "detail": ""},
+        {"usd_per_hour": 0.1, "source": "guess", "detail": ""},
+        {"usd_per_hour": 0.1, "source": "lookup", "detail": None},
+    ):
+        with pytest.raises(MalformedReply, match="acme"):
+            parse_price(bad, "acme")
+
+
+def test_gcp_machine_shapes() -> None:
+    from snoozebot_gcp._prices import machine_shape
+
+    assert machine_shape("n2-standard-8") == ("n2", 8, 32.0)
+    assert machine_shape("n1-standard-4") == ("n1", 4, 15.0)
+    assert machine_shape("e2-highcpu-16") == ("e2", 16, 16.0)
+    assert machine_shape("c3-highmem-4") == ("c3", 4, 32.0)
+    assert machine_shape("e2-micro") is None and machine_shape("n2-custom-4-8192") is None
