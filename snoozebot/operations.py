@@ -19,6 +19,7 @@ from snoozebot.host.client import ProviderClient
 from snoozebot.host.replies import MalformedReply
 from snoozebot.locks import InstanceLocks
 from snoozebot.results import Action, ActionResult
+from snoozebot.store import Store, open_store
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "ActionContext", "default_actor", "run_action"]
 
@@ -36,11 +37,12 @@ class ActionContext:
 
     @classmethod
     def in_directory(
-        cls, state_directory: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+        cls, state_directory: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, store: Store | None = None
     ) -> ActionContext:
-        """The audit log and locks of a state directory."""
-        audit = AuditLog.in_directory(state_directory, lock_timeout=lock_timeout)  # a held database too
-        return cls(audit, InstanceLocks(state_directory), lock_timeout)
+        """The audit log and locks of a state directory, in ``store`` (None: the one configured)."""
+        chosen = store if store is not None else open_store(state_directory, lock_timeout=lock_timeout)
+        audit = AuditLog(chosen, lock_timeout=lock_timeout)  # a held database too
+        return cls(audit, InstanceLocks(state_directory, chosen), lock_timeout)
 
 
 def default_actor() -> str:

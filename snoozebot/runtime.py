@@ -24,6 +24,7 @@ from snoozebot.local import LocalBackend
 from snoozebot.operations import DEFAULT_LOCK_TIMEOUT, ActionContext
 from snoozebot.remote import AGENT_URL_ENV
 from snoozebot.state import state_dir
+from snoozebot.store import open_store
 
 __all__ = ["Runtime", "open_runtime", "open_runtime_for", "resolve_lock_timeout", "resolve_timeout"]
 
@@ -89,7 +90,9 @@ def open_runtime(
         option_overrides=overrides,
         prestarted=prestart.adopt(cfg, overrides),
     )
-    context = ActionContext.in_directory(directory, lock_timeout=resolve_lock_timeout(lock_timeout))
+    waited = resolve_lock_timeout(lock_timeout)
+    store = open_store(directory, cfg, lock_timeout=waited)
+    context = ActionContext.in_directory(directory, lock_timeout=waited, store=store)
     backend = LocalBackend(manager, context)
     try:
         yield Runtime(cfg, directory, seconds, backend)

@@ -11,7 +11,7 @@ from conftest import SNOOZEBOT, run_cli
 from test_instance_cli import wait_for_pending_attempt
 
 ENTRY_KEYS = {
-    "id", "time", "finished", "actor", "source", "provider", "instance", "action", "dry_run", "result", "state", "error",
+    "id", "time", "finished", "actor", "source", "provider", "instance", "action", "dry_run", "result", "state", "error", "host",
 }
 
 

@@ -27,6 +27,7 @@ from snoozebot.agent.ui import install_ui
 from snoozebot.config import Config
 from snoozebot.host.manager import DEFAULT_TIMEOUT, PluginManager
 from snoozebot.operations import ActionContext
+from snoozebot.store import open_store
 
 __all__ = ["WORKER_START_METHOD", "create_app"]
 
@@ -50,10 +51,11 @@ def create_app(
         config=config, state_directory=state_directory, timeout=timeout, start_method=WORKER_START_METHOD
     )
     metrics = AgentMetrics()
+    # A request waits for another path's instance lock at most as long as for a plugin call.
+    store = open_store(state_directory, config, lock_timeout=timeout)
     service = AgentService(
         manager,
-        # A request waits for another path's instance lock at most as long as for a plugin call.
-        context=ActionContext.in_directory(state_directory, lock_timeout=timeout),
+        context=ActionContext.in_directory(state_directory, lock_timeout=timeout, store=store),
         metrics=metrics,
         threads=threads,
     )
@@ -81,7 +83,8 @@ def create_app(
     )
     app.state.service = service
     app.state.metrics = metrics
-    app.state.tokens = TokenStore(state_directory)
+    app.state.store = store
+    app.state.tokens = TokenStore(state_directory, store)
     install_error_handlers(app)
     for router in api_routers():
         app.include_router(router)
