@@ -7,10 +7,13 @@ the database (``$SNOOZEBOT_DATABASE_URL``) and the memory provider's state file
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import socket
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg
@@ -184,3 +187,91 @@ def test_tokens_are_shared_between_machines(pg_url: str, tmp_path: Path) -> None
     assert run_cli("agent", "token", "revoke", "ops", env=b).returncode == 0
     assert run_cli("agent", "token", "list", "--json", env=a).json() == []
     assert not (tmp_path / "a" / "agent_tokens.json").exists()
+
+
+SCHEDULED = """
+[providers.memory]
+state_file = "{cloud}"
+call_log = "{calls}"
+delay = "{delay}"
+
+[schedules.office-hours]
+timezone = "Europe/Berlin"
+periods = [{{ days = "mon-fri", start = "08:00", stop = "19:00" }}]
+"""
+MON_1905 = "2026-11-23T19:05:00+01:00"
+
+
+def scheduled(tmp_path: Path, *, delay: float) -> dict[str, str]:
+    config = tmp_path / "scheduled.toml"
+    config.write_text(SCHEDULED.format(cloud=tmp_path / "cloud.json", calls=tmp_path / "calls.jsonl", delay=delay))
+    return {"SNOOZEBOT_CONFIG": str(config)}
+
+
+def calls(tmp_path: Path) -> list[tuple[str, str]]:
+    path = tmp_path / "calls.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [(json.loads(line)["action"], json.loads(line)["id"]) for line in lines]
+
+
+def spawn(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [SNOOZEBOT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env}
+    )
+
+
+def wait_for_pending(url: str) -> None:
+    """Until the shared audit log holds a pending attempt (a call is in flight, its locks held)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with psycopg.connect(url) as conn, contextlib.suppress(psycopg.errors.UndefinedTable):
+            if conn.execute("SELECT count(*) FROM attempts WHERE result = 'pending'").fetchone() != (0,):
+                return
+        time.sleep(0.05)
+    raise AssertionError("no pending attempt appeared")
+
+
+def test_racing_schedule_runs_on_two_machines_act_once(pg_url: str, tmp_path: Path) -> None:
+    config = scheduled(tmp_path, delay=1.0)
+    assert run_cli("instance", "list", "-p", "memory", env=config).returncode == 0  # seeds mem-0..2
+    run = ("schedule", "run", "-p", "memory", "--now", MON_1905, "--json", "--lock-timeout", "60")
+    racers = [spawn(*run, env={**config, **machine(tmp_path, name)}) for name in ("a", "b")]
+    outcomes = [(p.wait(timeout=120), *p.communicate(timeout=5)) for p in racers]
+    assert all(code == 0 for code, _, _ in outcomes), outcomes
+    acted = [[r["action"] for r in json.loads(out)] for _, out, _ in outcomes]
+    assert sorted(acted) == [["none"] * 3, ["stop"] * 3], acted  # one acted, the other found nothing left
+    assert sorted(calls(tmp_path)) == [("stopped", "mem-0"), ("stopped", "mem-1"), ("stopped", "mem-2")]
+    stops = run_cli("history", "--json", env=config).json()
+    assert sorted(r["instance"] for r in stops if r["action"] == "stop") == ["mem-0", "mem-1", "mem-2"]
+    again = run_cli(*run, env={**config, **machine(tmp_path, "c")})
+    assert again.returncode == 0 and {r["action"] for r in again.json()} == {"none"}
+
+
+def test_a_schedule_run_waits_for_another_machine_at_most_lock_timeout(pg_url: str, tmp_path: Path) -> None:
+    config = scheduled(tmp_path, delay=4.0)
+    assert run_cli("instance", "list", "-p", "memory", env=config).returncode == 0
+    run = ("schedule", "run", "-p", "memory", "--now", MON_1905, "--json")
+    first = spawn(*run, env={**config, **machine(tmp_path, "a")})
+    try:
+        wait_for_pending(pg_url)
+        second = run_cli(*run, "--lock-timeout", "0.5", env={**config, **machine(tmp_path, "b")})
+        assert second.returncode == 1 and "schedule runs" in second.stderr and "--lock-timeout" in second.stderr
+    finally:
+        assert first.wait(timeout=60) == 0
+
+
+def test_an_instance_is_locked_across_machines(pg_url: str, tmp_path: Path) -> None:
+    config = scheduled(tmp_path, delay=4.0)
+    assert run_cli("instance", "list", "-p", "memory", env=config).returncode == 0
+    holder = spawn("instance", "stop", "mem-0", "-p", "memory", env={**config, **machine(tmp_path, "a")})
+    try:
+        wait_for_pending(pg_url)
+        other = run_cli(
+            "instance", "start", "mem-0", "-p", "memory", "--lock-timeout", "0.5",
+            env={**config, **machine(tmp_path, "b")},
+        )
+        assert other.returncode == 1 and "another machine" in other.stderr and "mem-0" in other.stderr
+        free = run_cli("instance", "stop", "mem-1", "-p", "memory", env={**config, **machine(tmp_path, "b")})
+        assert free.returncode == 0  # another instance is not held up
+    finally:
+        assert holder.wait(timeout=60) == 0

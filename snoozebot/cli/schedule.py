@@ -135,7 +135,7 @@ def run(
             raise UsageError("no provider is loaded: pass -p PROVIDER, or run `snoozebot plugins load NAME`")
         for name in names:
             rt.backend.manager.find(name)
-        record = RunRecord(rt.state_directory)
+        record = RunRecord(rt.state_directory, rt.backend.context.audit.store)
         clients = [rt.backend.provider(name) for name in names]
         lock = contextlib.nullcontext() if dry_run else record.locked(timeout=rt.backend.context.lock_timeout)
         with lock:
@@ -151,7 +151,7 @@ def run(
             )
     _print_report(report, as_json=json_, dry_run=dry_run)
     if not dry_run:
-        _warn_if_ahead(RunRecord(rt.state_directory), names)
+        _warn_if_ahead(record, names)
     if report.failures:
         raise typer.Exit(max(exit_code_for(f.error) for f in report.failures))
     if not report.ok:
@@ -252,7 +252,7 @@ def _explain(
     schedules = _schedules(rt.config)
     rt.backend.manager.find(provider)
     instance = rt.backend.provider(provider).get_instance_info(instance_id)
-    previous = RunRecord(rt.state_directory).previous(provider)
+    previous = RunRecord(rt.state_directory, rt.backend.context.audit.store).previous(provider)
     after = window_start(previous, moment)
     ahead = previous is not None and previous > moment
     upcoming_from = previous if previous is not None and ahead else moment
