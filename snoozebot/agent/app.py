@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from snoozebot import __version__
 from snoozebot.agent.auth import RefuseQueryTokens
 from snoozebot.agent.errors import install_error_handlers
+from snoozebot.agent.leader import Scheduler
 from snoozebot.agent.limits import MAX_BODY_BYTES, BodyMediaTypeRequired, BodySizeLimit
 from snoozebot.agent.metrics import AgentMetrics, HttpMetricsMiddleware
 from snoozebot.agent.routes import api_routers
@@ -45,8 +46,13 @@ def create_app(
     timeout: float = DEFAULT_TIMEOUT,
     threads: int = 64,
     max_body_bytes: int = MAX_BODY_BYTES,
+    schedule_every: float | None = None,
 ) -> FastAPI:
-    """The agent: REST API, metrics and token checks over a new plugin manager."""
+    """The agent: REST API, metrics and token checks over a new plugin manager.
+
+    ``schedule_every`` (seconds) runs the schedules in the agent, led by one
+    agent of the store (:mod:`snoozebot.agent.leader`).
+    """
     manager = PluginManager(
         config=config, state_directory=state_directory, timeout=timeout, start_method=WORKER_START_METHOD
     )
@@ -59,13 +65,29 @@ def create_app(
         metrics=metrics,
         threads=threads,
     )
+    scheduler = (
+        Scheduler(
+            service=service,
+            store=store,
+            config=config,
+            state_directory=state_directory,
+            every=schedule_every,
+            metrics=metrics,
+        )
+        if schedule_every
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             await service.start()
+            if scheduler is not None:
+                scheduler.start()
             yield
         finally:
+            if scheduler is not None:
+                await service.run(scheduler.close)
             await service.close()
 
     app = FastAPI(
@@ -84,6 +106,7 @@ def create_app(
     app.state.service = service
     app.state.metrics = metrics
     app.state.store = store
+    app.state.scheduler = scheduler
     app.state.tokens = TokenStore(state_directory, store)
     install_error_handlers(app)
     for router in api_routers():

@@ -41,6 +41,8 @@ class ServeOptions:
     timeout: float = 60.0
     threads: int = 64
     access_log: bool = False
+    schedule_every: float | None = None
+    """Seconds between the agent's own schedule runs (``--schedule-every``); None: no runs."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -107,10 +109,18 @@ def serve(options: ServeOptions, *, config: Config, state_directory: Path) -> No
     from snoozebot.agent.protocol import KEEP_ALIVE_TIMEOUT, GuardedHttpToolsProtocol
 
     has_tokens = check_state(state_directory, config)  # damaged state: one line, exit 3, before listening
+    if options.schedule_every:
+        from snoozebot.schedule import load_schedules
+
+        load_schedules(config.table("schedules"), source=str(config.path or "config"))  # bad: exit 2
     sock = bind(options.host, options.port)
     host, port = sock.getsockname()[:2]
     app = create_app(
-        config=config, state_directory=state_directory, timeout=options.timeout, threads=options.threads
+        config=config,
+        state_directory=state_directory,
+        timeout=options.timeout,
+        threads=options.threads,
+        schedule_every=options.schedule_every,
     )
     if not _is_loopback(options.host):
         log.warning("listening on %s, beyond this machine, without TLS: put a TLS proxy in front", host)

@@ -9,6 +9,6 @@ __all__ = ["api_routers"]
 
 def api_routers() -> list[APIRouter]:
     """Every router of the REST API, in mounting order."""
-    from snoozebot.agent.routes import instances, plugins, system, tokens
+    from snoozebot.agent.routes import instances, leader, plugins, system, tokens
 
-    return [system.router, plugins.router, instances.router, tokens.router]
+    return [system.router, plugins.router, instances.router, tokens.router, leader.router]
