@@ -115,15 +115,12 @@ class AuditLog:
         now = _now()
         consequence = f"nothing was done: no {action} was attempted"
         with self.store.session(consequence=consequence) as db, db.transaction():
-            return [
-                db.insert(
-                    "INSERT INTO attempts"
-                    " (time, actor, source, provider, instance, action, dry_run, result, host)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-                    (now, actor, source, provider, instance, action, int(dry_run), self.host),
-                )
-                for instance in instances
-            ]
+            return db.insert_many(
+                "INSERT INTO attempts"
+                " (time, actor, source, provider, instance, action, dry_run, result, host)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                [(now, actor, source, provider, iid, action, int(dry_run), self.host) for iid in instances],
+            )
 
     def note(self, *, actor: str, source: str, provider: str, action: str, instance: str = "") -> None:
         """Record something done that is no instance action (e.g. a schedule record reset), finished."""
@@ -145,12 +142,14 @@ class AuditLog:
         now = _now()
         left_pending = "the call was made, but its attempts stay 'pending' in the audit log"
         with self.store.session(consequence=left_pending) as db, db.transaction():
-            for row_id, r in outcomes:
-                db.execute(
-                    "UPDATE attempts SET finished = ?, result = ?, state = ?, error_code = ?,"
-                    " error_message = ? WHERE id = ?",
-                    (now, result or ("ok" if r.ok else "error"), r.state, *_error_columns(r), row_id),
-                )
+            db.execute_many(
+                "UPDATE attempts SET finished = ?, result = ?, state = ?, error_code = ?,"
+                " error_message = ? WHERE id = ?",
+                [
+                    (now, result or ("ok" if r.ok else "error"), r.state, *_error_columns(r), row_id)
+                    for row_id, r in outcomes
+                ],
+            )
 
     def entries(
         self,

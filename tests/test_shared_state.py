@@ -275,3 +275,12 @@ def test_an_instance_is_locked_across_machines(pg_url: str, tmp_path: Path) -> N
         assert free.returncode == 0  # another instance is not held up
     finally:
         assert holder.wait(timeout=60) == 0
+
+
+def test_db_status_has_the_documented_fields(pg_url: str) -> None:
+    from conftest import doc_table
+
+    [row] = [r for r in doc_table("json.md", "Documents") if "`db status`" in r[0]]
+    documented = {field.strip().strip("`") for field in row[2].split(",")}
+    assert set(run_cli("db", "status", "--json").json()) == documented
+    assert set(run_cli("db", "status", "--json", env={"SNOOZEBOT_DATABASE_URL": ""}).json()) == documented

@@ -38,6 +38,14 @@ class Session(Protocol):
         """Run one ``INSERT`` into a table with an ``id`` column; the new row's id."""
         ...
 
+    def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[int]:
+        """The ``INSERT`` once per row, batched (one round trip on a server); the new ids in order."""
+        ...
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement once per row, batched."""
+        ...
+
     def transaction(self) -> AbstractContextManager[None]:
         """A write transaction: committed at the end of the block, rolled back on an exception."""
         ...

@@ -71,6 +71,23 @@ class _Session:
         rows = self.execute(f"{sql} RETURNING id", params)
         return int(rows[0][0])
 
+    def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[int]:
+        if not rows:
+            return []
+        with self._conn.cursor() as cur:
+            statement = f"{sql} RETURNING id".replace("?", "%s")
+            cur.executemany(statement, [tuple(r) for r in rows], returning=True)
+            ids = []
+            while True:
+                ids.append(int(cur.fetchone()[0]))  # type: ignore[index]
+                if not cur.nextset():
+                    return ids
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with self._conn.cursor() as cur:
+                cur.executemany(sql.replace("?", "%s"), [tuple(r) for r in rows])
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         with self._conn.transaction():

@@ -55,6 +55,12 @@ class _Session:
     def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         return int(self._conn.execute(sql, params).lastrowid or 0)
 
+    def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[int]:
+        return [self.insert(sql, row) for row in rows]  # in-process: no round trips to save
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._conn.executemany(sql, rows)
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         self._conn.execute("BEGIN IMMEDIATE")
