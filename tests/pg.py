@@ -52,6 +52,7 @@ class PgServer:
     root: Path
     port: int
     host: str = "127.0.0.1"
+    settings: str = ""
 
     def url(self, dbname: str, *, password: str = PASSWORD, port: int | None = None) -> str:
         return f"postgresql://{USER}:{password}@{self.host}:{port or self.port}/{dbname}"
@@ -67,6 +68,15 @@ class PgServer:
         with self.admin() as conn:
             conn.execute(f'CREATE DATABASE "{name}" OWNER {USER}')
         return self.url(name)
+
+    def start(self) -> None:
+        subprocess.run(
+            _as_owner([
+                _binary("pg_ctl"), "-D", str(self.root / "data"), "-l", str(self.root / "log"), "-w", "-t", "60",
+                "-o", f"-k {self.root} -p {self.port} -h {self.host}{self.settings}", "start",
+            ]),
+            check=True, capture_output=True, timeout=90,
+        )
 
     def stop(self) -> None:
         subprocess.run(
@@ -95,14 +105,8 @@ def pg_cluster(*, durable: bool = False) -> Iterator[PgServer]:
             ]),
             check=True, capture_output=True, timeout=120,
         )
-        fast = "" if durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        subprocess.run(
-            _as_owner([
-                _binary("pg_ctl"), "-D", str(root / "data"), "-l", str(root / "log"), "-w", "-t", "60",
-                "-o", f"-k {root} -p {server.port} -h 127.0.0.1{fast}", "start",
-            ]),
-            check=True, capture_output=True, timeout=90,
-        )
+        server.settings = "" if durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        server.start()
         with server.admin() as conn:
             conn.execute(f"CREATE ROLE {USER} LOGIN PASSWORD '{PASSWORD}'")
         yield server

@@ -284,3 +284,40 @@ def test_db_status_has_the_documented_fields(pg_url: str) -> None:
     documented = {field.strip().strip("`") for field in row[2].split(",")}
     assert set(run_cli("db", "status", "--json").json()) == documented
     assert set(run_cli("db", "status", "--json", env={"SNOOZEBOT_DATABASE_URL": ""}).json()) == documented
+
+
+def test_the_database_going_away_during_a_schedule_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = scheduled(tmp_path, delay=3.0)  # each call, the listing too, takes 3 s
+    assert run_cli("instance", "list", "-p", "memory", env={"SNOOZEBOT_CONFIG": config["SNOOZEBOT_CONFIG"]}).returncode == 0
+    run = ("schedule", "run", "-p", "memory", "--now", MON_1905, "--json")
+    with pg_cluster() as server:
+        monkeypatch.setenv("SNOOZEBOT_DATABASE_URL", server.new_database())
+        assert run_cli("db", "upgrade").returncode == 0
+        first = spawn(*run, env=config)
+        time.sleep(1.0)  # the run is listing the instances
+        server.stop()
+        code, out, err = first.wait(timeout=60), *first.communicate(timeout=5)
+        assert code == 3 and f"127.0.0.1:{server.port}" in err and PASSWORD not in err, (code, out, err)
+        assert "Traceback" not in err
+        assert calls(tmp_path) == []  # it stopped before acting: no action without its audit row
+        server.start()
+        again = run_cli(*run, env=config, timeout=120)
+        assert again.returncode == 0 and [r["action"] for r in again.json()] == ["stop"] * 3, again
+        assert sorted(calls(tmp_path)) == [("stopped", "mem-0"), ("stopped", "mem-1"), ("stopped", "mem-2")]
+
+
+def test_the_agent_refuses_to_start_without_its_database(pg_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    url = pg_server.url("postgres", port=port)
+    result = run_cli("agent", "serve", "--port", "0", env={"SNOOZEBOT_DATABASE_URL": url}, timeout=60)
+    assert_one_line_naming(result, f"127.0.0.1:{port}")
+    assert "listening" not in result.stderr
+
+
+def test_a_database_url_without_the_driver_is_exit_2_naming_the_extra(pg_url: str, tmp_path: Path) -> None:
+    shadow = tmp_path / "no-driver"
+    shadow.mkdir()
+    (shadow / "psycopg.py").write_text("raise ImportError('psycopg is not installed')\n")  # as if it were absent
+    result = run_cli("history", env={"PYTHONPATH": str(shadow)})
+    assert result.returncode == 2 and "snoozebot[postgres]" in result.stderr, result
+    assert len(result.stderr.strip().splitlines()) == 1 and PASSWORD not in result.stderr
