@@ -135,3 +135,38 @@ def test_schedule_every_is_checked_before_listening(tmp_path: Path) -> None:
         result = run_cli("agent", "serve", "--port", "0", "--schedule-every", bad, timeout=30)
         assert result.returncode == 2 and "--schedule-every" in result.stderr, result
         assert "Traceback" not in result.stderr
+
+
+def _hidden(html: str, name: str) -> str:
+    import re
+
+    match = re.search(rf'name="{name}" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+def test_a_ui_session_made_on_one_agent_works_on_the_other_and_ends_everywhere(
+    pg_url: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    home_a, home_b = two_homes(tmp_path)
+    config = tmp_path / "config.toml"
+    with running_agent(home_a, config) as a, running_agent(home_b, config) as b:
+        token = a.tokens["viewer"]
+        with httpx.Client(base_url=a.url, timeout=20) as browser:
+            form = browser.get("/ui/login")
+            signed = browser.post("/ui/login", data={"nonce": _hidden(form.text, "nonce"), "token": token})
+            assert signed.status_code == 303 and signed.headers["location"] == "/ui"
+            cookie = browser.cookies["snoozebot_session"]
+        with psycopg.connect(pg_url) as conn:
+            rows = conn.execute("SELECT id, token, csrf FROM ui_sessions").fetchall()
+        assert len(rows) == 1 and cookie not in str(rows) and token not in str(rows)  # nothing usable stored
+        with httpx.Client(base_url=b.url, timeout=20, cookies={"snoozebot_session": cookie}) as other:
+            page = other.get("/ui/history")
+            assert page.status_code == 200, page.text  # signed in on b too
+            out = other.post("/ui/logout", data={"csrf": _hidden(page.text, "csrf")})
+            assert out.status_code == 303 and "signed-out" in out.headers["location"]
+        with httpx.Client(base_url=a.url, timeout=20, cookies={"snoozebot_session": cookie}) as back:
+            gone = back.get("/ui/history")
+            assert gone.status_code == 303 and gone.headers["location"].startswith("/ui/login")

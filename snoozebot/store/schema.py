@@ -50,6 +50,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             since TEXT NOT NULL
         )""",
     ),
+    (
+        """CREATE TABLE IF NOT EXISTS ui_sessions (
+            id TEXT PRIMARY KEY,
+            token TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL,
+            seen DOUBLE PRECISION NOT NULL,
+            notices TEXT NOT NULL
+        )""",
+    ),
 )
 LATEST = len(MIGRATIONS)
 """The schema version this snoozebot writes."""

@@ -32,7 +32,7 @@ from snoozebot.agent.service import AgentService
 from snoozebot.agent.tokens import Role, TokenRecord, TokenStore
 from snoozebot.agent.ui.calls import SingleFlight
 from snoozebot.agent.ui.render import SECURITY_HEADERS, render
-from snoozebot.agent.ui.session import SESSION_COOKIE, Session, SessionStore, same_secret
+from snoozebot.agent.ui.session import SESSION_COOKIE, Session, SessionStore, SharedSessions, same_secret
 
 __all__ = [
     "Caller",
@@ -57,7 +57,7 @@ class UiState:
     service: AgentService
     tokens: TokenStore
     wait_seconds: float
-    sessions: SessionStore = field(default_factory=SessionStore)
+    sessions: SessionStore | SharedSessions = field(default_factory=SessionStore)
     listings: SingleFlight = field(default_factory=SingleFlight)
     """Instance listings in flight, shared by the pages that want them."""
     load_failures: dict[str, str] = field(default_factory=dict)
