@@ -76,6 +76,7 @@ class PgServer:
                 "-o", f"-k {self.root} -p {self.port} -h {self.host}{self.settings}", "start",
             ]),
             check=True, capture_output=True, timeout=90,
+            env={k: v for k, v in os.environ.items() if not k.startswith("SNOOZEBOT_")},  # not a test's process
         )
 
     def stop(self) -> None:

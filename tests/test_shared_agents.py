@@ -170,3 +170,24 @@ def test_a_ui_session_made_on_one_agent_works_on_the_other_and_ends_everywhere(
         with httpx.Client(base_url=a.url, timeout=20, cookies={"snoozebot_session": cookie}) as back:
             gone = back.get("/ui/history")
             assert gone.status_code == 303 and gone.headers["location"].startswith("/ui/login")
+
+
+def test_the_agent_serves_again_at_once_when_its_database_comes_back(
+    tmp_path: Path, isolated_home: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from pg import pg_cluster
+
+    with pg_cluster() as server:
+        monkeypatch.setenv("SNOOZEBOT_DATABASE_URL", server.new_database())
+        with running_agent(isolated_home, tmp_path / "config.toml") as agent, agent.client("viewer") as client:
+            assert client.get("/api/plugins").status_code == 200
+            server.stop()
+            server.start()  # a restart between two requests: the pooled connection is dead
+            time.sleep(1.2)  # it has idled, so it is checked before use
+            assert [client.get("/api/plugins").status_code for _ in range(5)] == [200] * 5
+            server.stop()
+            down = client.get("/api/plugins")
+            assert down.status_code == 503 and f"127.0.0.1:{server.port}" in down.json()["error"]["message"]
+            server.start()
+            assert client.get("/api/plugins").status_code == 200
+        assert "Traceback" not in agent.stderr

@@ -169,6 +169,11 @@ class TokenStore:
     def _write(self, records: list[TokenRecord]) -> None:
         atomic_write_json(self.path, {"tokens": [{**asdict(r), "role": r.role.value} for r in records]})
 
+    @property
+    def shared(self) -> bool:
+        """True when the tokens are a shared store's (each check is a database query)."""
+        return self._shared is not None
+
     def list(self) -> list[TokenRecord]:
         """Every stored token, oldest first."""
         return self._shared.list() if self._shared else self._read()

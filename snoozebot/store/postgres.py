@@ -40,6 +40,7 @@ _MIGRATION_LOCK = "snoozebot:migrate"
 _LEADER_LOCK = "snoozebot:leader"
 _POLL_SECONDS = 0.05
 _IDLE_KEPT = 8
+_PING_AFTER = 1.0
 
 
 def advisory_key(name: str) -> int:
@@ -142,7 +143,7 @@ class PostgresStore:
         self.url = url
         self.driver = _driver()
         self.connect_timeout = connect_timeout
-        self._idle: list[psycopg.Connection[Any]] = []
+        self._idle: list[tuple[psycopg.Connection[Any], float]] = []
         self._pool_lock = threading.Lock()
         self._ready = False
 
@@ -171,9 +172,12 @@ class PostgresStore:
 
     @contextlib.contextmanager
     def _connection(self, *, consequence: str) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection; it goes back to the pool only when left clean."""
-        with self._pool_lock:
-            conn = self._idle.pop() if self._idle else None
+        """A pooled connection; it goes back to the pool only when left clean.
+
+        One idle for more than ``_PING_AFTER`` seconds is pinged first, so a
+        database restarted meanwhile costs no request a failure.
+        """
+        conn = self._checkout()
         try:
             if conn is None:
                 conn = self._connect()
@@ -191,9 +195,24 @@ class PostgresStore:
             return
         with self._pool_lock:
             if len(self._idle) < _IDLE_KEPT:
-                self._idle.append(conn)
+                self._idle.append((conn, time.monotonic()))
                 return
         conn.close()
+
+    def _checkout(self) -> psycopg.Connection[Any] | None:
+        """An idle connection that still answers, or None."""
+        while True:
+            with self._pool_lock:
+                if not self._idle:
+                    return None
+                conn, since = self._idle.pop()
+            if time.monotonic() - since < _PING_AFTER:
+                return conn
+            try:
+                conn.execute("SELECT 1")
+                return conn
+            except self.driver.Error:
+                conn.close()
 
     def _migrate(self, session: _Session, *, check_first: bool = True) -> int:
         version = _version(session)

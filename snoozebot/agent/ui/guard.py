@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -152,19 +153,26 @@ def _caller(request: Request, role: Role) -> Caller:
     return Caller(session, record)
 
 
+async def _checked(request: Request, role: Role) -> Caller:
+    """:func:`_caller`, in a thread when sessions and tokens are a database's (no I/O in the event loop)."""
+    if ui_state(request).tokens.shared:
+        return await anyio.to_thread.run_sync(_caller, request, role)
+    return _caller(request, role)
+
+
 async def viewer(request: Request) -> Caller:
     """Dependency: any signed-in caller."""
-    return _caller(request, Role.VIEWER)
+    return await _checked(request, Role.VIEWER)
 
 
 async def operator(request: Request) -> Caller:
     """Dependency: a signed-in operator or admin."""
-    return _caller(request, Role.OPERATOR)
+    return await _checked(request, Role.OPERATOR)
 
 
 async def admin(request: Request) -> Caller:
     """Dependency: a signed-in admin."""
-    return _caller(request, Role.ADMIN)
+    return await _checked(request, Role.ADMIN)
 
 
 async def form_of(request: Request, caller: Caller) -> FormData:
