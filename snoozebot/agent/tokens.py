@@ -9,8 +9,9 @@ A file that cannot be read or parsed is never taken for "no tokens": every
 use of the store raises StateDamaged, and nothing writes over it.
 
 With a shared store (PostgreSQL, docs/shared-state.md) the same records live
-in its ``tokens`` table instead, and every check reads it: a token created
-through one agent works on all of them, a revoked one is refused by all at once.
+in its ``tokens`` table instead, and checks read it (each answer is reused for at
+most CHECK_SECONDS): a token created through one agent works on all of them, a
+revoked one is refused by all within a second.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import hmac
 import os
 import re
 import secrets
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +31,7 @@ from snoozebot.errors import StateDamaged, UsageError
 from snoozebot.state import atomic_write_json, damaged, exclusive_lock, read_json
 from snoozebot.store import Session, Store, open_store
 
-__all__ = ["Role", "TokenExists", "TokenRecord", "TokenStore", "UnknownToken"]
+__all__ = ["CHECK_SECONDS", "Role", "TokenExists", "TokenRecord", "TokenStore", "UnknownToken"]
 
 _PREFIX = "sbt"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
@@ -96,11 +98,16 @@ def _from_row(row: tuple[object, ...]) -> TokenRecord:
         raise StateDamaged("tokens", f"the tokens table holds a record that is not one: {row[0]!r}") from None
 
 
+CHECK_SECONDS = 0.5
+"""How long a shared store's answer for one key id is reused: a revocation anywhere applies within it."""
+
+
 class _SharedTokens:
-    """The ``tokens`` table of a shared store."""
+    """The ``tokens`` table of a shared store; each key id's record is re-read after CHECK_SECONDS."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._recent: dict[str, tuple[float, TokenRecord | None]] = {}
 
     def _select(self, clause: str, params: tuple[str, ...]) -> list[TokenRecord]:
         def query(db: Session) -> list[TokenRecord]:
@@ -113,8 +120,16 @@ class _SharedTokens:
         return self._select("ORDER BY created, name", ())
 
     def by_key(self, key_id: str) -> TokenRecord | None:
+        now = time.monotonic()
+        seen = self._recent.get(key_id)
+        if seen is not None and now - seen[0] < CHECK_SECONDS:
+            return seen[1]
         found = self._select("WHERE key_id = ?", (key_id,))
-        return found[0] if found else None
+        record = found[0] if found else None
+        if len(self._recent) > 10_000:  # bounded: unknown key ids cannot grow it without end
+            self._recent.clear()
+        self._recent[key_id] = (now, record)
+        return record
 
     def add(self, record: TokenRecord) -> None:
         with self.store.session(consequence="no token was created") as db:
@@ -134,6 +149,7 @@ class _SharedTokens:
                 known = ", ".join(str(r[0]) for r in db.execute("SELECT name FROM tokens ORDER BY name"))
                 raise UnknownToken(f"no token named {name!r} (tokens: {known or 'none'})")
             db.execute("DELETE FROM tokens WHERE name = ?", (name,))
+        self._recent.clear()
         return _from_row(rows[0])
 
 
