@@ -2,9 +2,10 @@
 
 :func:`pg_cluster` runs ``initdb`` into a temporary directory (as the
 ``postgres`` user when the tests run as root, since PostgreSQL refuses to run
-as root), starts the server on a free port of 127.0.0.1 with its socket in that
-directory, creates the ``snoozebot`` role with a password, and stops the
-server (``pg_ctl stop -m fast``) and removes the directory at the end.
+as root), starts ``postgres`` as a child of the test process (so it is reaped
+here) on a free port of 127.0.0.1 with its socket in that directory, creates
+the ``snoozebot`` role with a password, and stops the server
+(``pg_ctl stop -m fast``) and removes the directory at the end.
 scripts/test installs the ``postgresql`` package when it is missing.
 """
 
@@ -18,6 +19,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,7 @@ class PgServer:
     port: int
     host: str = "127.0.0.1"
     settings: str = ""
+    process: subprocess.Popen[bytes] | None = None
 
     def url(self, dbname: str, *, password: str = PASSWORD, port: int | None = None) -> str:
         return f"postgresql://{USER}:{password}@{self.host}:{port or self.port}/{dbname}"
@@ -70,20 +73,40 @@ class PgServer:
         return self.url(name)
 
     def start(self) -> None:
-        subprocess.run(
+        """Run ``postgres`` as a child of this process (so it is reaped here), until it accepts connections."""
+        log = open(self.root / "log", "ab")  # noqa: SIM115 - the server writes it while it runs
+        self.process = subprocess.Popen(
             _as_owner([
-                _binary("pg_ctl"), "-D", str(self.root / "data"), "-l", str(self.root / "log"), "-w", "-t", "60",
-                "-o", f"-k {self.root} -p {self.port} -h {self.host}{self.settings}", "start",
+                _binary("postgres"), "-D", str(self.root / "data"), "-k", str(self.root), "-p", str(self.port),
+                "-h", self.host, *self.settings.split(),
             ]),
-            check=True, capture_output=True, timeout=90,
+            stdout=log, stderr=log, start_new_session=True,
             env={k: v for k, v in os.environ.items() if not k.startswith("SNOOZEBOT_")},  # not a test's process
         )
+        log.close()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.admin().close()
+                return
+            except psycopg.OperationalError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"postgres did not start: {(self.root / 'log').read_text()[-2000:]}") from None
+                time.sleep(0.05)
 
     def stop(self) -> None:
+        """``pg_ctl stop -m fast``, and wait for the server process."""
+        if self.process is None or self.process.poll() is not None:
+            return
         subprocess.run(
             _as_owner([_binary("pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop"]),
             check=False, capture_output=True, timeout=60,
         )
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, 9)
+            self.process.wait(timeout=10)
 
 
 @contextlib.contextmanager

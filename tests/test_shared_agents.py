@@ -186,6 +186,7 @@ def test_the_agent_serves_again_at_once_when_its_database_comes_back(
             time.sleep(1.2)  # it has idled, so it is checked before use
             assert [client.get("/api/plugins").status_code for _ in range(5)] == [200] * 5
             server.stop()
+            time.sleep(0.6)  # past the reuse of the token's last check (CHECK_SECONDS)
             down = client.get("/api/plugins")
             assert down.status_code == 503 and f"127.0.0.1:{server.port}" in down.json()["error"]["message"]
             server.start()
