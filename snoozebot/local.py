@@ -45,8 +45,10 @@ class LocalBackend:
         start-up, benchmarks/bench_host.py).
         """
         from snoozebot.operations import ActionContext
+        from snoozebot.store import open_store
 
-        return ActionContext.in_directory(self._state_directory, lock_timeout=self._lock_timeout)
+        store = open_store(self._state_directory, self.manager.config, lock_timeout=self._lock_timeout)
+        return ActionContext.in_directory(self._state_directory, lock_timeout=self._lock_timeout, store=store)
 
     def statuses(self, *, fresh: bool = False) -> list[PluginStatus]:
         return self.manager.statuses(fresh=fresh)

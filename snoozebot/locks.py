@@ -7,7 +7,9 @@ of them act on the same instance at the same moment, on this machine, while
 actions on different instances run in parallel. A lock is an exclusive
 ``flock`` on a file under ``locks/`` in the state directory, named by a hash of
 provider and id (ids may hold any character); the kernel releases it when its
-holder dies. See ``docs/user-guide.md`` (locks).
+holder dies. With a shared store (PostgreSQL) each instance is also locked
+across machines, by the store's advisory locks, once the local locks are
+held. See ``docs/user-guide.md`` (locks) and ``docs/shared-state.md``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from snoozebot.errors import LockTimeout
 from snoozebot.state import unwritable
+from snoozebot.store import Store
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "LOCKS_DIRECTORY", "InstanceLocks"]
 
@@ -33,8 +36,9 @@ _POLL_SECONDS = 0.05
 class InstanceLocks:
     """The per-instance locks of a state directory."""
 
-    def __init__(self, state_directory: Path) -> None:
+    def __init__(self, state_directory: Path, store: Store | None = None) -> None:
         self.directory = state_directory / LOCKS_DIRECTORY
+        self.store = store
 
     def _path(self, provider: str, instance_id: str) -> Path:
         import hashlib  # only when acting: `plugins list` reads DEFAULT_LOCK_TIMEOUT and no more
@@ -63,6 +67,11 @@ class InstanceLocks:
                     raise unwritable(path, exc) from None
                 held.callback(os.close, fd)
                 _wait_for(fd, deadline, what=f"{provider} instance {instance_id}", timeout=timeout)
+            if self.store is not None and self.store.shared:
+                names = [f"instance:{provider}\0{iid}" for iid in instance_ids]
+                what = f"{provider} instance {', '.join(dict.fromkeys(instance_ids))}"
+                remaining = max(0.0, deadline - time.monotonic())
+                held.enter_context(self.store.hold(names, timeout=remaining, what=what))
             yield
 
 

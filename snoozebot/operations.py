@@ -22,6 +22,7 @@ from snoozebot.host.replies import MalformedReply
 from snoozebot.locks import DEFAULT_LOCK_TIMEOUT, InstanceLocks
 from snoozebot.results import Action, ActionResult
 from snoozebot.savings.journal import Journal
+from snoozebot.store import Store, open_store
 
 __all__ = ["ActionContext", "default_actor", "run_action"]
 
@@ -38,11 +39,13 @@ class ActionContext:
 
     @classmethod
     def in_directory(
-        cls, state_directory: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+        cls, state_directory: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, store: Store | None = None
     ) -> ActionContext:
-        """The audit log, locks and savings journal of a state directory."""
-        audit = AuditLog.in_directory(state_directory, lock_timeout=lock_timeout)  # a held database too
-        return cls(audit, InstanceLocks(state_directory), lock_timeout, Journal.in_directory(state_directory))
+        """The audit log, locks and savings journal of a state directory (``store``: the configured one)."""
+        chosen = store if store is not None else open_store(state_directory, lock_timeout=lock_timeout)
+        audit = AuditLog(chosen, lock_timeout=lock_timeout)  # a held database too
+        locks = InstanceLocks(state_directory, chosen)
+        return cls(audit, locks, lock_timeout, Journal.in_directory(state_directory))
 
     def seen(self, instances: Iterable[sdk.Instance]) -> None:
         """A listing's instances: end the snoozes of those awake again (see ``docs/savings.md``)."""

@@ -29,6 +29,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.delenv("SNOOZEBOT_TIMEOUT", raising=False)
     monkeypatch.delenv("SNOOZEBOT_AGENT_URL", raising=False)
     monkeypatch.delenv("SNOOZEBOT_TOKEN", raising=False)
+    monkeypatch.delenv("SNOOZEBOT_DATABASE_URL", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     yield home
 
@@ -131,3 +132,20 @@ def doc_table(doc: str, heading: str) -> list[list[str]]:
     section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("|")][2:]
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """One PostgreSQL cluster for the session (tests/pg.py); stopped at the end."""
+    from pg import pg_cluster
+
+    with pg_cluster() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh database on the session's server, named by $SNOOZEBOT_DATABASE_URL for this test."""
+    url = str(pg_server.new_database())
+    monkeypatch.setenv("SNOOZEBOT_DATABASE_URL", url)
+    return url

@@ -12,7 +12,7 @@ from test_instance_cli import wait_for_pending_attempt
 
 ENTRY_KEYS = {
     "id", "time", "finished", "actor", "source", "provider", "instance", "action", "dry_run", "result", "state", "error",
-    "target", "scope",
+    "target", "scope", "host",
 }
 
 

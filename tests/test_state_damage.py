@@ -230,10 +230,10 @@ def read_only_copy(source: Path, target: Path) -> Iterator[Path]:
 
 @contextmanager
 def full_copy(source: Path, target: Path) -> Iterator[Path]:
-    """A copy of ``source`` on a 64 KiB tmpfs at ``target``, filled to the last byte."""
+    """A copy of ``source`` on a 1 MiB tmpfs at ``target``, filled to the last byte."""
     _require_mount()
     target.mkdir()
-    mounted = _mount("-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(target))
+    mounted = _mount("-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(target))
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
     try:

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from snoozebot import __version__
 from snoozebot.agent.auth import RefuseQueryTokens
 from snoozebot.agent.errors import install_error_handlers
+from snoozebot.agent.leader import Scheduler
 from snoozebot.agent.limits import MAX_BODY_BYTES, BodyMediaTypeRequired, BodySizeLimit
 from snoozebot.agent.metrics import AgentMetrics, HttpMetricsMiddleware
 from snoozebot.agent.routes import api_routers, postpone
@@ -33,6 +34,7 @@ from snoozebot.savings.figures import savings_figures
 from snoozebot.savings.lookup import worker_lookup
 from snoozebot.savings.price_cache import CachedLookup
 from snoozebot.schedule.activity import ActivityStore
+from snoozebot.store import open_store
 
 __all__ = ["WORKER_START_METHOD", "create_app"]
 
@@ -50,26 +52,48 @@ def create_app(
     timeout: float = DEFAULT_TIMEOUT,
     threads: int = 64,
     max_body_bytes: int = MAX_BODY_BYTES,
+    schedule_every: float | None = None,
 ) -> FastAPI:
-    """The agent: REST API, metrics and token checks over a new plugin manager."""
+    """The agent: REST API, metrics and token checks over a new plugin manager.
+
+    ``schedule_every`` (seconds) runs the schedules in the agent, led by one
+    agent of the store (:mod:`snoozebot.agent.leader`).
+    """
     manager = PluginManager(
         config=config, state_directory=state_directory, timeout=timeout, start_method=WORKER_START_METHOD
     )
     metrics = AgentMetrics()
+    # A request waits for another path's instance lock at most as long as for a plugin call.
+    store = open_store(state_directory, config, lock_timeout=timeout)
     service = AgentService(
         manager,
-        # A request waits for another path's instance lock at most as long as for a plugin call.
-        context=ActionContext.in_directory(state_directory, lock_timeout=timeout),
+        context=ActionContext.in_directory(state_directory, lock_timeout=timeout, store=store),
         metrics=metrics,
         threads=threads,
+    )
+    scheduler = (
+        Scheduler(
+            service=service,
+            store=store,
+            config=config,
+            state_directory=state_directory,
+            every=schedule_every,
+            metrics=metrics,
+        )
+        if schedule_every
+        else None
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             await service.start()
+            if scheduler is not None:
+                scheduler.start()
             yield
         finally:
+            if scheduler is not None:
+                await service.run(scheduler.close)
             await service.close()
 
     app = FastAPI(
@@ -96,7 +120,9 @@ def create_app(
     )
     metrics.watch_savings(app.state.savings.by_provider)
     app.state.metrics = metrics
-    app.state.tokens = TokenStore(state_directory)
+    app.state.store = store
+    app.state.scheduler = scheduler
+    app.state.tokens = TokenStore(state_directory, store)
     app.state.activity = ActivityStore(state_directory)
     app.state.overrides = OverrideStore.in_directory(state_directory)
     install_error_handlers(app)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
+import anyio
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -68,7 +69,10 @@ def require(role: Role) -> Dependency:
         request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer_scheme)
     ) -> TokenRecord:
         store: TokenStore = request.app.state.tokens
-        return authorize(store, credentials.credentials if credentials else None, role)
+        token = credentials.credentials if credentials else None
+        if store.shared:  # a database round trip: never in the event loop (docs/shared-state.md)
+            return await anyio.to_thread.run_sync(authorize, store, token, role)
+        return authorize(store, token, role)
 
     dependency.__name__ = f"require_{role.value}"
     return dependency

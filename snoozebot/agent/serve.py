@@ -41,6 +41,8 @@ class ServeOptions:
     timeout: float = 60.0
     threads: int = 64
     access_log: bool = False
+    schedule_every: float | None = None
+    """Seconds between the agent's own schedule runs (``--schedule-every``); None: no runs."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -77,22 +79,25 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise _Terminated
 
 
-def check_state(state_directory: Path) -> bool:
+def check_state(state_directory: Path, config: Config | None = None) -> bool:
     """Read every state file the agent needs, and write the audit log, before it listens.
 
     Damaged state is StateDamaged, a read-only or full directory StateUnwritable
-    (the agent audits every action), each one line naming the file. True when
+    (the agent audits every action), an unreachable database DatabaseUnavailable,
+    each one line naming the file or the database's host and port. True when
     tokens exist.
     """
     from snoozebot.agent.tokens import TokenStore
     from snoozebot.audit import AuditLog
     from snoozebot.state import LoadedSet
+    from snoozebot.store import open_store
 
     LoadedSet(state_directory).names()
-    audit = AuditLog.in_directory(state_directory)
+    store = open_store(state_directory, config)
+    audit = AuditLog(store)
     audit.entries(limit=1)
     audit.finish([])  # an empty transaction: the log can be written
-    return bool(TokenStore(state_directory).list())
+    return bool(TokenStore(state_directory, store).list())
 
 
 def serve(options: ServeOptions, *, config: Config, state_directory: Path) -> None:
@@ -103,11 +108,19 @@ def serve(options: ServeOptions, *, config: Config, state_directory: Path) -> No
     from snoozebot.agent.app import create_app
     from snoozebot.agent.protocol import KEEP_ALIVE_TIMEOUT, GuardedHttpToolsProtocol
 
-    has_tokens = check_state(state_directory)  # damaged state: one line, exit 3, before listening
+    has_tokens = check_state(state_directory, config)  # damaged state: one line, exit 3, before listening
+    if options.schedule_every:
+        from snoozebot.schedule import load_schedules
+
+        load_schedules(config.table("schedules"), source=str(config.path or "config"))  # bad: exit 2
     sock = bind(options.host, options.port)
     host, port = sock.getsockname()[:2]
     app = create_app(
-        config=config, state_directory=state_directory, timeout=options.timeout, threads=options.threads
+        config=config,
+        state_directory=state_directory,
+        timeout=options.timeout,
+        threads=options.threads,
+        schedule_every=options.schedule_every,
     )
     if not _is_loopback(options.host):
         log.warning("listening on %s, beyond this machine, without TLS: put a TLS proxy in front", host)

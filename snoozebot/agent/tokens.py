@@ -7,6 +7,11 @@ names, roles, salts and hashes, never a token. The file is re-read when it
 changes, so tokens created or revoked by the CLI apply to a running agent.
 A file that cannot be read or parsed is never taken for "no tokens": every
 use of the store raises StateDamaged, and nothing writes over it.
+
+With a shared store (PostgreSQL, docs/shared-state.md) the same records live
+in its ``tokens`` table instead, and checks read it (each answer is reused for at
+most CHECK_SECONDS): a token created through one agent works on all of them, a
+revoked one is refused by all within a second.
 """
 
 from __future__ import annotations
@@ -17,14 +22,16 @@ import hmac
 import os
 import re
 import secrets
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from snoozebot.errors import UsageError
+from snoozebot.errors import StateDamaged, UsageError
 from snoozebot.state import atomic_write_json, damaged, exclusive_lock, read_json
+from snoozebot.store import Session, Store, open_store
 
-__all__ = ["Role", "TokenExists", "TokenRecord", "TokenStore", "UnknownToken"]
+__all__ = ["CHECK_SECONDS", "Role", "TokenExists", "TokenRecord", "TokenStore", "UnknownToken"]
 
 _PREFIX = "sbt"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
@@ -86,14 +93,86 @@ def _digest(salt: str, token: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt) + token.encode()).hexdigest()
 
 
-class TokenStore:
-    """``agent_tokens.json``: create, list, revoke, and verify tokens."""
+_FIELDS = "name, role, key_id, salt, hash, created"
 
-    def __init__(self, directory: Path) -> None:
+
+def _from_row(row: tuple[object, ...]) -> TokenRecord:
+    """A record read from the ``tokens`` table; a row that is not one is StateDamaged."""
+    try:
+        name, role, key_id, salt, hash_, created = (str(v) for v in row)
+        return TokenRecord(name, Role(role), key_id, salt, hash_, created)
+    except ValueError:
+        raise StateDamaged("tokens", f"the tokens table holds a record that is not one: {row[0]!r}") from None
+
+
+CHECK_SECONDS = 0.5
+"""How long a shared store's answer for one key id is reused: a revocation anywhere applies within it."""
+
+
+class _SharedTokens:
+    """The ``tokens`` table of a shared store; each key id's record is re-read after CHECK_SECONDS."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._recent: dict[str, tuple[float, TokenRecord | None]] = {}
+
+    def _select(self, clause: str, params: tuple[str, ...]) -> list[TokenRecord]:
+        def query(db: Session) -> list[TokenRecord]:
+            rows = db.execute(f"SELECT {_FIELDS} FROM tokens {clause}", params)  # noqa: S608 fixed text
+            return [_from_row(row) for row in rows]
+
+        return self.store.read(query, empty=[])
+
+    def list(self) -> list[TokenRecord]:
+        return self._select("ORDER BY created, name", ())
+
+    def by_key(self, key_id: str) -> TokenRecord | None:
+        now = time.monotonic()
+        seen = self._recent.get(key_id)
+        if seen is not None and now - seen[0] < CHECK_SECONDS:
+            return seen[1]
+        found = self._select("WHERE key_id = ?", (key_id,))
+        record = found[0] if found else None
+        if len(self._recent) > 10_000:  # bounded: unknown key ids cannot grow it without end
+            self._recent.clear()
+        self._recent[key_id] = (now, record)
+        return record
+
+    def add(self, record: TokenRecord) -> None:
+        with self.store.session(consequence="no token was created") as db:
+            db.execute(
+                f"INSERT INTO tokens ({_FIELDS}) VALUES (?, ?, ?, ?, ?, ?)"  # noqa: S608 fixed names
+                " ON CONFLICT (name) DO NOTHING",
+                (record.name, record.role.value, record.key_id, record.salt, record.hash, record.created),
+            )
+            stored = db.execute("SELECT key_id FROM tokens WHERE name = ?", (record.name,))
+        if not stored or stored[0][0] != record.key_id:
+            raise TokenExists(f"a token named {record.name!r} exists already; revoke it first")
+
+    def remove(self, name: str) -> TokenRecord:
+        with self.store.session(consequence="no token was revoked") as db, db.transaction():
+            rows = db.execute(f"SELECT {_FIELDS} FROM tokens WHERE name = ?", (name,))  # noqa: S608
+            if not rows:
+                known = ", ".join(str(r[0]) for r in db.execute("SELECT name FROM tokens ORDER BY name"))
+                raise UnknownToken(f"no token named {name!r} (tokens: {known or 'none'})")
+            db.execute("DELETE FROM tokens WHERE name = ?", (name,))
+        self._recent.clear()
+        return _from_row(rows[0])
+
+
+class TokenStore:
+    """Create, list, revoke, and verify tokens: ``agent_tokens.json``, or a shared store's table.
+
+    ``store`` None is the store configured for ``directory`` (docs/shared-state.md).
+    """
+
+    def __init__(self, directory: Path, store: Store | None = None) -> None:
         self.path = directory / "agent_tokens.json"
         self._lock_path = directory / "agent_tokens.lock"
         self._stamp: tuple[int, int, int] | None = None
         self._by_key: dict[str, TokenRecord] = {}
+        chosen = store if store is not None else open_store(directory)
+        self._shared = _SharedTokens(chosen) if chosen.shared else None
 
     def _read(self) -> list[TokenRecord]:
         data = read_json(self.path, {"tokens": []})
@@ -113,9 +192,14 @@ class TokenStore:
     def _write(self, records: list[TokenRecord]) -> None:
         atomic_write_json(self.path, {"tokens": [{**asdict(r), "role": r.role.value} for r in records]})
 
+    @property
+    def shared(self) -> bool:
+        """True when the tokens are a shared store's (each check is a database query)."""
+        return self._shared is not None
+
     def list(self) -> list[TokenRecord]:
         """Every stored token, oldest first."""
-        return self._read()
+        return self._shared.list() if self._shared else self._read()
 
     def create(self, *, name: str, role: Role) -> str:
         """Store a new token and return it; this is the only time it exists in clear."""
@@ -134,6 +218,9 @@ class TokenStore:
             hash=_digest(salt, token),
             created=datetime.now(UTC).isoformat(timespec="seconds"),
         )
+        if self._shared:
+            self._shared.add(record)
+            return token
         with exclusive_lock(self._lock_path, timeout=10.0, what="the agent tokens"):
             records = self._read()
             if any(r.name == name for r in records):
@@ -143,6 +230,8 @@ class TokenStore:
 
     def revoke(self, name: str) -> TokenRecord:
         """Delete the token ``name``; it stops working at once, in a running agent too."""
+        if self._shared:
+            return self._shared.remove(name)
         with exclusive_lock(self._lock_path, timeout=10.0, what="the agent tokens"):
             records = self._read()
             gone = [r for r in records if r.name == name]
@@ -166,9 +255,12 @@ class TokenStore:
 
     def verify(self, token: str) -> TokenRecord | None:
         """The record of ``token``, or None; the comparison takes constant time."""
-        self._refresh()
         match = _TOKEN_RE.match(token)
-        record = self._by_key.get(match.group(1)) if match else None
+        if self._shared:
+            record = self._shared.by_key(match.group(1)) if match else None
+        else:
+            self._refresh()
+            record = self._by_key.get(match.group(1)) if match else None
         expected = record.hash if record else _digest(_DUMMY_SALT, "")
         actual = _digest(record.salt if record else _DUMMY_SALT, token)
         if hmac.compare_digest(expected.encode(), actual.encode()) and record is not None:

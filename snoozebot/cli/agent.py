@@ -47,6 +47,15 @@ def serve(
         int, typer.Option("--threads", min=1, max=1024, help="Plugin calls that may run at once.")
     ] = 64,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request on stderr.")] = False,
+    schedule_every: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule-every",
+            metavar="DURATION",
+            help="Run `schedule run` every DURATION (90s, 5m; at least 1s), the first at start-up;"
+            " one agent of a shared database leads.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API until SIGINT or SIGTERM (workers are stopped first).
 
@@ -55,13 +64,19 @@ def serve(
 
     Example: snoozebot agent token create --role admin --name me && snoozebot agent serve --port 8080
     """
+    from snoozebot.agent.leader import parse_every
     from snoozebot.agent.serve import ServeOptions
     from snoozebot.agent.serve import serve as run_server
     from snoozebot.config import load_config
     from snoozebot.state import state_dir
 
     options = ServeOptions(
-        host=host, port=port, timeout=resolve_timeout(timeout), threads=threads, access_log=access_log
+        host=host,
+        port=port,
+        timeout=resolve_timeout(timeout),
+        threads=threads,
+        access_log=access_log,
+        schedule_every=parse_every(schedule_every) if schedule_every is not None else None,
     )
     run_server(options, config=load_config(config), state_directory=state_dir())
 

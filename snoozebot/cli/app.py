@@ -26,6 +26,7 @@ GROUPS: dict[str, str] = {
     "schedule": "snoozebot.cli.schedule:app",
     "idle": "snoozebot.cli.idle:app",
     "agent": "snoozebot.cli.agent:app",
+    "db": "snoozebot.cli.db:app",
 }
 """Sub-command groups: name -> "module:Typer app"."""
 

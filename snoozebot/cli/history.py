@@ -32,11 +32,12 @@ def history(
     """Show the audit log: every start and stop attempt, newest first.
 
     Each attempt is written before the call (result "pending") and completed
-    after it, so a run that was killed still shows what it tried.
+    after it, so a run that was killed still shows what it tried. HOST is
+    the machine that made it (several share one PostgreSQL database).
 
     Example: snoozebot history --limit 20 --json
     """
-    from snoozebot.audit import AuditLog  # sqlite only for this command
+    from snoozebot.audit import AuditLog  # the store only for this command
 
     entries = AuditLog.in_directory(state_dir()).entries(
         limit=limit, provider=provider, instance=instance, target=target
@@ -51,6 +52,7 @@ def history(
     rows = [
         [
             e.time[:19].replace("T", " "),
+            e.host or "",
             e.actor,
             e.source,
             e.provider,
@@ -63,6 +65,7 @@ def history(
         ]
         for e in entries
     ]
-    columns = ["TIME (UTC)", "ACTOR", "SOURCE", "PROVIDER", "INSTANCE", "ACTION", "RESULT", "STATE", "ERROR"]
+    columns = ["TIME (UTC)", "HOST", "ACTOR", "SOURCE", "PROVIDER", "INSTANCE", "ACTION", "RESULT", "STATE"]
+    columns.append("ERROR")
     columns += ["TARGET", "SCOPE"] if fleet else []
     table(None, columns, rows)

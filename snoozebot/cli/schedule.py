@@ -183,7 +183,7 @@ def run(
             raise UsageError("no provider is loaded: pass -p PROVIDER, or run `snoozebot plugins load NAME`")
         for name in dict.fromkeys(s.provider for s in scopes):
             rt.backend.manager.find(name)
-        record = RunRecord(rt.state_directory)
+        record = RunRecord(rt.state_directory, rt.backend.context.audit.store)
         places = [
             Place(rt.backend.provider(s.provider, scope=s), s if s.target is not None else None)
             for s in scopes
@@ -209,7 +209,7 @@ def run(
             )
     _print_report(report, as_json=json_, dry_run=dry_run)
     if not dry_run:
-        _warn_if_ahead(RunRecord(rt.state_directory), names)
+        _warn_if_ahead(record, names)
         warnings = warning_notices(notify, report.listed, schedules, store, now=moment)
         notify_run(notify, [*warnings, *outcome_notices(notify, report.rows, report.failures)], report=info)
     if report.failures:
@@ -337,7 +337,7 @@ def _explain(
     schedules = _schedules(rt.config)
     rt.backend.manager.find(provider)
     instance = rt.backend.provider(provider).get_instance_info(instance_id)
-    previous = RunRecord(rt.state_directory).previous(provider)
+    previous = RunRecord(rt.state_directory, rt.backend.context.audit.store).previous(provider)
     after = window_start(previous, moment)
     ahead = previous is not None and previous > moment
     upcoming_from = previous if previous is not None and ahead else moment

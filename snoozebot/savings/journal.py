@@ -47,12 +47,27 @@ Clock = Callable[[], float]
 
 
 def _best_effort(method: Callable[P, None]) -> Callable[P, None]:
+    """A failure is one warning: a stop or start that reached the cloud is never failed by its journal."""
+
     @functools.wraps(method)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             method(*args, **kwargs)
         except (sqlite3.Error, OSError, SnoozebotError) as exc:
             log.warning("the savings journal was not updated: %s", exc)
+
+    return guarded
+
+
+def _quietly(method: Callable[P, None]) -> Callable[P, None]:
+    """A listing's bookkeeping: a failure says nothing (the next listing closes the intervals)."""
+
+    @functools.wraps(method)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            method(*args, **kwargs)
+        except (sqlite3.Error, OSError, SnoozebotError) as exc:
+            log.debug("the savings journal was not updated by a listing: %s", exc)
 
     return guarded
 
@@ -109,7 +124,7 @@ class Journal:
         opened = [(iid, d or known.get(iid)) for iid, d in answered.items()]
         self.store.open(provider, opened, source=source, at=now, target=target)
 
-    @_best_effort
+    @_quietly
     def seen(self, instances: Iterable[sdk.Instance]) -> None:
         """A listing: close the intervals of instances awake again, fill in missing details."""
         by_provider: dict[str, list[sdk.Instance]] = {}

@@ -12,12 +12,15 @@ its batched calls reached the provider (per-instance failures still count as a
 run: repeating the window would stop again what a person started by hand);
 never in a dry run, and never backwards. A record that cannot be read is
 never taken for "no previous run": the run stops with StateDamaged first.
+With a shared store (PostgreSQL) the records and the run lock are the
+store's, for every machine on it (docs/shared-state.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
@@ -39,6 +42,8 @@ from snoozebot.schedule.grammar import Schedule
 from snoozebot.schedule.plan import Plan, plan_run
 from snoozebot.schedule.rows import Row
 from snoozebot.state import atomic_write_json, damaged, exclusive_lock, read_json
+from snoozebot.store import Store, open_store
+from snoozebot.store.runs import SharedRunRecords
 
 if TYPE_CHECKING:
     from snoozebot.overrides import OverrideMap
@@ -96,11 +101,13 @@ class RunReport:
 
 
 class RunRecord:
-    """The previous successful run of each provider, in the state directory."""
+    """The previous successful run of each provider, in the state directory or a shared store."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, store: Store | None = None) -> None:
         self._path = directory / "schedule-runs.json"
         self.lock_path = directory / "schedule.lock"
+        chosen = store if store is not None else open_store(directory)
+        self._shared = SharedRunRecords(chosen) if chosen.shared else None
 
     def _load(self) -> dict[str, dt.datetime]:
         """Every provider's previous run; StateDamaged when the file is not what we wrote.
@@ -108,6 +115,8 @@ class RunRecord:
         A damaged record is never taken for "no previous run": that would move
         the window and repeat (or skip) boundaries.
         """
+        if self._shared:
+            return self._shared.load()
         data = read_json(self._path, {"providers": {}})
         providers = data.get("providers") if isinstance(data, dict) else None
         if not isinstance(providers, dict):
@@ -130,6 +139,9 @@ class RunRecord:
 
     def record(self, provider: str, now: dt.datetime) -> None:
         """Move the provider's record forward to ``now`` (never backwards); hold the run lock."""
+        if self._shared:
+            self._shared.advance(provider, now)
+            return
         providers = self._load()
         previous = providers.get(provider)
         if previous is None or now > previous:
@@ -139,6 +151,8 @@ class RunRecord:
 
     def providers(self) -> list[str]:
         """The providers that have a record."""
+        if self._shared:
+            return sorted(self._shared.load())
         data = read_json(self._path, {})
         return sorted(data.get("providers", {})) if isinstance(data, dict) else []
 
@@ -149,6 +163,8 @@ class RunRecord:
 
     def forget(self, providers: Sequence[str]) -> list[str]:
         """Remove the records of ``providers``; the names that had one. Hold the run lock."""
+        if self._shared:
+            return self._shared.forget(providers)
         data = read_json(self._path, {})
         records = dict(data.get("providers", {})) if isinstance(data, dict) else {}
         gone = [name for name in providers if records.pop(name, None) is not None]
@@ -158,7 +174,14 @@ class RunRecord:
 
     def locked(self, *, timeout: float) -> AbstractContextManager[None]:
         """The lock that keeps two overlapping runs from acting on the same instances."""
-        return exclusive_lock(self.lock_path, timeout=timeout, what="schedule runs")
+        local = exclusive_lock(self.lock_path, timeout=timeout, what="schedule runs")
+        return _both(local, self._shared.locked(timeout=timeout)) if self._shared else local
+
+
+@contextlib.contextmanager
+def _both(first: AbstractContextManager[None], second: AbstractContextManager[None]) -> Iterator[None]:
+    with first, second:
+        yield
 
 
 def window_start(previous: dt.datetime | None, now: dt.datetime) -> dt.datetime:

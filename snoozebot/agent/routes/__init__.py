@@ -9,6 +9,14 @@ __all__ = ["api_routers"]
 
 def api_routers() -> list[APIRouter]:
     """Every router of the REST API, in mounting order."""
-    from snoozebot.agent.routes import activity, instances, plugins, snooze, system, tokens
+    from snoozebot.agent.routes import activity, instances, leader, plugins, snooze, system, tokens
 
-    return [system.router, plugins.router, snooze.router, instances.router, activity.router, tokens.router]
+    return [
+        system.router,
+        plugins.router,
+        snooze.router,
+        instances.router,
+        activity.router,
+        tokens.router,
+        leader.router,
+    ]

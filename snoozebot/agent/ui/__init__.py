@@ -2,7 +2,7 @@
 
 One module per job:
 
-- :mod:`~snoozebot.agent.ui.session`: sessions and CSRF tokens (in memory)
+- :mod:`~snoozebot.agent.ui.session`: sessions and CSRF tokens (in memory, or in a shared store)
 - :mod:`~snoozebot.agent.ui.guard`: who is calling and may they (the REST API's role checks)
 - :mod:`~snoozebot.agent.ui.render`: Jinja2 templates (always escaped) and security headers
 - :mod:`~snoozebot.agent.ui.calls`: plugin calls a page waits for only so long
@@ -20,6 +20,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 
 from snoozebot.agent.ui.guard import Interrupt, UiRoute, UiState, error_page
+from snoozebot.agent.ui.session import SessionStore, SharedSessions
 
 __all__ = ["UI_WAIT_SECONDS", "install_ui", "ui_router"]
 
@@ -68,7 +69,11 @@ def ui_router() -> APIRouter:
 def install_ui(app: FastAPI) -> None:
     """Mount the UI on the agent's ``app`` (after its service and token store are set)."""
     service = app.state.service
+    store = app.state.store
     app.state.ui = UiState(
-        service=service, tokens=app.state.tokens, wait_seconds=min(UI_WAIT_SECONDS, service.manager.timeout)
+        service=service,
+        tokens=app.state.tokens,
+        wait_seconds=min(UI_WAIT_SECONDS, service.manager.timeout),
+        sessions=SharedSessions(store) if store.shared else SessionStore(),  # docs/shared-state.md
     )
     app.include_router(ui_router())

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -32,7 +33,7 @@ from snoozebot.agent.service import AgentService
 from snoozebot.agent.tokens import Role, TokenRecord, TokenStore
 from snoozebot.agent.ui.calls import SingleFlight
 from snoozebot.agent.ui.render import SECURITY_HEADERS, render
-from snoozebot.agent.ui.session import SESSION_COOKIE, Session, SessionStore, same_secret
+from snoozebot.agent.ui.session import SESSION_COOKIE, Session, SessionStore, SharedSessions, same_secret
 
 __all__ = [
     "Caller",
@@ -57,7 +58,7 @@ class UiState:
     service: AgentService
     tokens: TokenStore
     wait_seconds: float
-    sessions: SessionStore = field(default_factory=SessionStore)
+    sessions: SessionStore | SharedSessions = field(default_factory=SessionStore)
     listings: SingleFlight = field(default_factory=SingleFlight)
     """Instance listings in flight, shared by the pages that want them."""
     load_failures: dict[str, str] = field(default_factory=dict)
@@ -152,19 +153,26 @@ def _caller(request: Request, role: Role) -> Caller:
     return Caller(session, record)
 
 
+async def _checked(request: Request, role: Role) -> Caller:
+    """:func:`_caller`, in a thread when sessions and tokens are a database's (no I/O in the event loop)."""
+    if ui_state(request).tokens.shared:
+        return await anyio.to_thread.run_sync(_caller, request, role)
+    return _caller(request, role)
+
+
 async def viewer(request: Request) -> Caller:
     """Dependency: any signed-in caller."""
-    return _caller(request, Role.VIEWER)
+    return await _checked(request, Role.VIEWER)
 
 
 async def operator(request: Request) -> Caller:
     """Dependency: a signed-in operator or admin."""
-    return _caller(request, Role.OPERATOR)
+    return await _checked(request, Role.OPERATOR)
 
 
 async def admin(request: Request) -> Caller:
     """Dependency: a signed-in admin."""
-    return _caller(request, Role.ADMIN)
+    return await _checked(request, Role.ADMIN)
 
 
 async def form_of(request: Request, caller: Caller) -> FormData:

@@ -1,0 +1,108 @@
+"""The schema of the state store, versioned, written once for both dialects.
+
+``MIGRATIONS[n]`` takes a schema at version ``n`` to ``n + 1``; ``{id}``
+stands for each dialect's auto-numbered primary key. ``ADDED_COLUMNS`` are
+columns of ``attempts`` added after a release; any log that lacks one gains
+it when migrated. The version is the single row of ``schema_version``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from snoozebot.store.base import DatabaseUnavailable, Session
+
+__all__ = ["ADDED_COLUMNS", "LATEST", "MIGRATIONS", "current", "migrate", "version_of"]
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE IF NOT EXISTS attempts (
+            id {id},
+            time TEXT NOT NULL,
+            finished TEXT,
+            actor TEXT NOT NULL,
+            source TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            instance TEXT NOT NULL,
+            action TEXT NOT NULL,
+            dry_run INTEGER NOT NULL,
+            result TEXT NOT NULL,
+            state TEXT,
+            error_code TEXT,
+            error_message TEXT
+        )""",
+        "CREATE INDEX IF NOT EXISTS attempts_time ON attempts (time)",
+    ),
+    (
+        """CREATE TABLE IF NOT EXISTS tokens (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            key_id TEXT NOT NULL UNIQUE,
+            salt TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            created TEXT NOT NULL
+        )""",
+        "CREATE TABLE IF NOT EXISTS schedule_runs (provider TEXT PRIMARY KEY, previous TEXT NOT NULL)",
+        """CREATE TABLE IF NOT EXISTS leader (
+            id INTEGER PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            since TEXT NOT NULL
+        )""",
+    ),
+    (
+        """CREATE TABLE IF NOT EXISTS ui_sessions (
+            id TEXT PRIMARY KEY,
+            token TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL,
+            seen DOUBLE PRECISION NOT NULL,
+            notices TEXT NOT NULL
+        )""",
+    ),
+)
+LATEST = len(MIGRATIONS)
+"""The schema version this snoozebot writes."""
+
+ADDED_COLUMNS = {"target": "TEXT", "scope": "TEXT", "host": "TEXT"}
+"""Columns of ``attempts`` added after the first release; an older log gains them when migrated."""
+
+
+def version_of(session: Session) -> int:
+    """The schema's version; 0 for an empty database, or a log from before versions (attempts only)."""
+    session.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    rows = session.execute("SELECT version FROM schema_version")
+    return int(rows[0][0]) if rows else 0
+
+
+def current(session: Session, *, version: int, columns_of: Callable[[Session], set[str]]) -> bool:
+    """True when a schema at ``version`` needs nothing (checked without writing or locking)."""
+    return version == LATEST and set(ADDED_COLUMNS) <= columns_of(session)
+
+
+def migrate(
+    session: Session, *, primary_key: str, columns_of: Callable[[Session], set[str]], where: str
+) -> int:
+    """Bring the schema to LATEST inside the caller's transaction and lock; the version reached.
+
+    ``columns_of`` lists the columns of ``attempts`` in the dialect. A schema
+    newer than LATEST is DatabaseUnavailable: this snoozebot must not write it.
+    """
+    version = version_of(session)
+    if version > LATEST:
+        raise DatabaseUnavailable(
+            where,
+            f"the state at {where} has schema version {version}, newer than this snoozebot's"
+            f" ({LATEST}): upgrade snoozebot",
+        )
+    for statements in MIGRATIONS[version:]:
+        for statement in statements:
+            session.execute(statement.format(id=primary_key))
+    present = columns_of(session)
+    for column, kind in ADDED_COLUMNS.items():
+        if column not in present:
+            session.execute(f"ALTER TABLE attempts ADD COLUMN {column} {kind}")
+    if version < LATEST:
+        session.execute("DELETE FROM schema_version")
+        session.execute("INSERT INTO schema_version (version) VALUES (?)", (LATEST,))
+    return LATEST
