@@ -20,10 +20,13 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from snoozebot.errors import LockTimeout
 from snoozebot.state import unwritable
-from snoozebot.store import Store
+
+if TYPE_CHECKING:  # `plugins list` imports this module for DEFAULT_LOCK_TIMEOUT alone
+    from snoozebot.store import Store
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "LOCKS_DIRECTORY", "InstanceLocks"]
 

@@ -24,6 +24,7 @@ This module ties them together in :func:`check_plugins` and is the public face.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -94,6 +95,7 @@ def check_plugins(
     """
     by_name = {p.name: p for p in plugins}
     wanted = list(by_name) if names is None else list(names)
+    installed = functools.lru_cache(maxsize=None)(installed)  # each distribution's metadata read once
     checks = {p.name: metadata_checks(p, installed) for p in by_name.values() if not p.error}
     with_conflicts(checks, by_name)
     edges = provider_graph(facts or {})

@@ -7,6 +7,7 @@ plugins whose ranges for one library cannot both be met.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -34,8 +35,10 @@ def installed_distribution(project: str) -> Installed | None:
     import importlib.metadata  # discovery has imported it already
 
     try:
-        dist = importlib.metadata.distribution(project)
-        return Installed(dist.metadata["Name"] or project, dist.version, tuple(dist.requires or ()))
+        # one parse of the metadata (each of .metadata, .version and .requires parses it again)
+        metadata = importlib.metadata.distribution(project).metadata
+        requires = tuple(metadata.get_all("Requires-Dist") or ())
+        return Installed(metadata["Name"] or project, metadata["Version"], requires)
     except (importlib.metadata.PackageNotFoundError, OSError, ValueError):
         return None
 
@@ -93,6 +96,26 @@ def _metadata_check(
     return base
 
 
+_LINE_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _absent_for_extra(found: Installed, extra: str, installed: InstalledLookup) -> str | None:
+    """The first library the extra ``extra`` of ``found`` adds that is not installed, or None.
+
+    Presence only, read without packaging's parser: this runs for every built-in
+    provider in `plugins list` (packaging's import is 7 ms of it; benchmarks/bench_host.py).
+    A library present but too old shows when the worker imports it.
+    """
+    for line in found.requires:
+        head, _, marker = line.partition(";")
+        if not re.search(rf"""extra\s*==\s*['"]{re.escape(extra)}['"]""", marker):
+            continue
+        name = _LINE_NAME.match(head)
+        if name is not None and installed(name.group(1)) is None:
+            return f"{head.strip()} is not installed"
+    return None
+
+
 def _missing_for_extra(found: Installed, extra: str, installed: InstalledLookup) -> str | None:
     """What the extra ``extra`` of ``found`` needs that is absent or too old, or None."""
     for line in found.requires:
@@ -137,7 +160,7 @@ def _extra_checks(plugin: DiscoveredPlugin, installed: InstalledLookup) -> list[
     for extra in plugin.extras:
         spec = f"{plugin.distribution}[{extra}]"
         check = RequirementCheck(plugin.name, spec, Kind.LIBRARY, Status.MET, project=canonical(own.name))
-        missing = _missing_for_extra(own, extra, installed)
+        missing = _absent_for_extra(own, extra, installed)
         if missing:
             fix = pip_command("install", spec)
             check = replace(
