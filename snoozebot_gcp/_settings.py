@@ -1,6 +1,6 @@
 """Provider options: project, zone, endpoint and credentials, resolved once per worker.
 
-Resolution order (DESIGN.md section 5):
+Resolution order (docs/gcp.md):
 
 - ``project``: the option, else ``$GOOGLE_CLOUD_PROJECT``, else the project the
   credentials carry (Application Default Credentials or the key file's ``project_id``).

@@ -198,12 +198,12 @@ def test_names_with_the_snooze_suffix_and_address_option(moto_ec2: str, no_lefto
 def test_the_address_tag_comes_before_the_instances_own_addresses() -> None:
     base = {"id": "i-1", "provider": "aws", "state": "running"}
     tagged = sdk.Instance.from_dict({**base, "tags": {"snoozebot-address": "tag.example"},
-                                     "public_ip": "203.0.113.5", "private_ip": "10.0.0.5"})
+                                     "public_ip": "203.0.113.5", "private_ip": "192.0.2.5"})
     assert resolve_address(tagged, None) == "tag.example"
     assert resolve_address(tagged, "option.example") == "option.example"
-    assert resolve_address(sdk.Instance.from_dict({**base, "public_ip": "203.0.113.5", "private_ip": "10.0.0.5"}),
+    assert resolve_address(sdk.Instance.from_dict({**base, "public_ip": "203.0.113.5", "private_ip": "192.0.2.5"}),
                            None) == "203.0.113.5"
-    assert resolve_address(sdk.Instance.from_dict({**base, "private_ip": "10.0.0.5"}), None) == "10.0.0.5"
+    assert resolve_address(sdk.Instance.from_dict({**base, "private_ip": "192.0.2.5"}), None) == "192.0.2.5"
 
 
 def test_the_lock_of_instance_start_is_respected(moto_ec2: str, isolated_home: Path) -> None:
@@ -353,13 +353,13 @@ def test_a_start_the_cloud_refuses_is_one_line(moto_ec2: str, no_leftovers: None
 def test_providers_map_public_and_private_addresses() -> None:
     aws = from_description(
         {"InstanceId": "i-1", "State": {"Name": "running"}, "PublicIpAddress": "203.0.113.7",
-         "PrivateIpAddress": "10.1.2.3"}, region="us-east-1")
-    assert (aws.public_ip, aws.private_ip) == ("203.0.113.7", "10.1.2.3")
+         "PrivateIpAddress": "192.0.2.23"}, region="us-east-1")
+    assert (aws.public_ip, aws.private_ip) == ("203.0.113.7", "192.0.2.23")
     gcp = to_instance(
         {"name": "vm", "zone": "zones/europe-west1-b", "status": "RUNNING",
-         "networkInterfaces": [{"networkIP": "10.128.0.2", "accessConfigs": [{"natIP": "198.51.100.4"}]}]},
+         "networkInterfaces": [{"networkIP": "192.0.2.2", "accessConfigs": [{"natIP": "198.51.100.4"}]}]},
         "europe-west1-b")
-    assert (gcp.public_ip, gcp.private_ip) == ("198.51.100.4", "10.128.0.2")
+    assert (gcp.public_ip, gcp.private_ip) == ("198.51.100.4", "192.0.2.2")
     bare = to_instance({"name": "vm", "zone": "zones/europe-west1-b", "status": "TERMINATED"}, None)
     assert (bare.public_ip, bare.private_ip) == (None, None)
 
