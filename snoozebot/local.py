@@ -36,6 +36,8 @@ class LocalBackend:
         self.manager = manager
         self._state_directory = state_directory
         self._lock_timeout = lock_timeout
+        self._installed: set[str] = set()
+        """Providers already known to be installed: a fleet's scopes ask once, not once each."""
 
     @functools.cached_property
     def context(self) -> ActionContext:
@@ -76,12 +78,14 @@ class LocalBackend:
         return self.manager.unload(name, force=force)
 
     def provider(self, name: str, *, scope: Scope | None = None) -> ProviderClient:
-        try:
-            loaded = name in self.manager.loaded_names()  # loaded ones are known to be installed
-        except StateDamaged:  # only a shortcut here: discovery tells instead (`-p` needs no loaded set)
-            loaded = False
-        if not loaded:
-            self.manager.find(name)
+        if name not in self._installed:
+            try:
+                loaded = name in self.manager.loaded_names()  # loaded ones are known to be installed
+            except StateDamaged:  # only a shortcut here: discovery tells instead (`-p` needs no loaded set)
+                loaded = False
+            if not loaded:
+                self.manager.find(name)
+            self._installed.add(name)
         fleet = scope is not None and scope.target is not None
         return self.manager.client(name, scope=scope.options if fleet and scope else None)
 
