@@ -149,3 +149,23 @@ def pg_url(pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     url = str(pg_server.new_database())
     monkeypatch.setenv("SNOOZEBOT_DATABASE_URL", url)
     return url
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``both_backends`` runs once per state backend (the ``state_backend`` fixture)."""
+    if metafunc.definition.get_closest_marker("both_backends") and "state_backend" not in metafunc.fixturenames:
+        metafunc.fixturenames.append("state_backend")
+    if "state_backend" in metafunc.fixturenames:
+        metafunc.parametrize("state_backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def state_backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` (the state directory) or ``postgresql`` (a fresh database, $SNOOZEBOT_DATABASE_URL set)."""
+    backend = str(request.param)
+    if backend == "postgresql":
+        request.getfixturevalue("pg_url")
+    return backend
