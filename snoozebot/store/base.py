@@ -30,6 +30,9 @@ class DatabaseUnavailable(StateUnavailable):
 class Session(Protocol):
     """One connection, for the length of a ``with`` block."""
 
+    dialect: str
+    """``sqlite`` or ``postgresql``: for the rare query that cannot be written once for both."""
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement (``?`` placeholders); its rows, if any."""
         ...

@@ -61,6 +61,8 @@ def _driver() -> Any:
 class _Session:
     """A psycopg connection in autocommit mode; ``?`` placeholders become ``%s``."""
 
+    dialect = "postgresql"
+
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
 

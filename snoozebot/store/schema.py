@@ -8,11 +8,21 @@ it when migrated. The version is the single row of ``schema_version``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from snoozebot.store.base import DatabaseUnavailable, Session
 
-__all__ = ["ADDED_COLUMNS", "LATEST", "MIGRATIONS", "current", "migrate", "version_of"]
+__all__ = [
+    "ADDED_COLUMNS",
+    "LATEST",
+    "LEGACY_FILES",
+    "MIGRATIONS",
+    "LegacyFile",
+    "current",
+    "migrate",
+    "version_of",
+]
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -66,6 +76,22 @@ LATEST = len(MIGRATIONS)
 
 ADDED_COLUMNS = {"target": "TEXT", "scope": "TEXT", "host": "TEXT"}
 """Columns of ``attempts`` added after the first release; an older log gains them when migrated."""
+
+
+@dataclass(frozen=True)
+class LegacyFile:
+    """A SQLite file of the state directory whose tables moved into the store.
+
+    The embedded store copies its rows once, into ``tables[old]`` for each old
+    table (the columns both have), then renames the file ``NAME.imported``.
+    """
+
+    name: str
+    tables: Mapping[str, str]
+
+
+LEGACY_FILES: tuple[LegacyFile, ...] = ()
+"""The files the embedded store imports, once each, from its state directory."""
 
 
 def version_of(session: Session) -> int:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from snoozebot.errors import LockTimeout, SnoozebotError, StateUnwritable
 from snoozebot.state import damaged, exclusive_lock, unwritable
 from snoozebot.store.base import Leadership, Session
-from snoozebot.store.schema import LATEST, current, migrate
+from snoozebot.store.schema import LATEST, LEGACY_FILES, LegacyFile, current, migrate
 
 __all__ = ["STATE_FILE", "SqliteStore"]
 
@@ -45,6 +45,8 @@ _UNWRITABLE = (
 
 class _Session:
     """A SQLite connection in autocommit mode; :meth:`transaction` takes the write lock at once."""
+
+    dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -74,6 +76,39 @@ class _Session:
 
 def _columns(session: Session) -> set[str]:
     return {str(row[1]) for row in session.execute("PRAGMA table_info(attempts)")}
+
+
+def _import_legacy(conn: sqlite3.Connection, directory: Path) -> None:
+    """Copy the rows of each legacy file still in ``directory`` into the store, then rename the file.
+
+    Rows are copied with their keys (``INSERT OR IGNORE``), so an import
+    interrupted before the rename is repeated without duplicates.
+    """
+    for legacy in LEGACY_FILES:
+        path = directory / legacy.name
+        if path.exists():
+            _import_file(conn, path, legacy)
+            path.rename(path.with_name(path.name + ".imported"))
+
+
+def _import_file(conn: sqlite3.Connection, path: Path, legacy: LegacyFile) -> None:
+    conn.execute("ATTACH DATABASE ? AS legacy", (str(path),))
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for old, new in legacy.tables.items():
+            had = {row[1] for row in conn.execute(f"PRAGMA legacy.table_info({old})")}
+            both = [row[1] for row in conn.execute(f"PRAGMA main.table_info({new})") if row[1] in had]
+            if both:
+                columns = ", ".join(both)
+                copy = f"INSERT OR IGNORE INTO main.{new} ({columns}) SELECT {columns} FROM legacy.{old}"  # noqa: S608
+                conn.execute(copy)  # the names come from LEGACY_FILES and the schema, never from input
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.execute("DETACH DATABASE legacy")
 
 
 def _version(session: Session) -> int:
@@ -151,13 +186,12 @@ class SqliteStore:
                 conn.execute("PRAGMA journal_mode=WAL")
                 session = _Session(conn)
                 version = _version(session)
-                if current(session, version=version, columns_of=_columns):  # no write lock needed
-                    self._ready = True
-                    return version
-                with session.transaction():
-                    version = migrate(
-                        session, primary_key=_PRIMARY_KEY, columns_of=_columns, where=str(self.path)
-                    )
+                if not current(session, version=version, columns_of=_columns):  # else no write lock needed
+                    with session.transaction():
+                        version = migrate(
+                            session, primary_key=_PRIMARY_KEY, columns_of=_columns, where=str(self.path)
+                        )
+                _import_legacy(conn, self.path.parent)
         self._ready = True
         return version
 
