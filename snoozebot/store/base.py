@@ -95,6 +95,10 @@ class Store(Protocol):
         """Hold the cross-machine locks ``names`` (no-op unless shared), waiting at most ``timeout``."""
         ...
 
+    def warm(self) -> None:
+        """Open ahead what a command's first records and locks will use (connections)."""
+        ...
+
     def lead(self) -> Leadership | None:
         """Try to become the leader, without waiting; None when another process leads."""
         ...

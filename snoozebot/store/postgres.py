@@ -4,8 +4,9 @@ Connections are made with a bounded connect timeout and reused within a
 process (a few idle ones are kept). The schema is migrated once per process,
 in one transaction under a transaction-level advisory lock, so many
 processes starting at once migrate it once. Cross-machine locks are
-session-level advisory locks, each set on a dedicated connection that lives
-as long as the hold: the server releases them when their holder dies.
+session-level advisory locks on a connection kept for the length of the
+hold: released before it goes back to the pool, and with the connection
+(closed on an error, or by the server when their holder dies).
 
 Every failure is :class:`~snoozebot.store.base.DatabaseUnavailable` (exit 3),
 one line naming host and port, never the password.
@@ -263,17 +264,17 @@ class PostgresStore:
     @contextlib.contextmanager
     def hold(self, names: Sequence[str], *, timeout: float, what: str) -> Iterator[None]:
         deadline = time.monotonic() + timeout
-        try:
-            conn = self._connect()
-        except self.driver.Error as exc:
-            raise self._failure(exc, consequence="nothing was done") from None
-        with contextlib.closing(conn):  # closing it releases every lock it holds
-            try:
-                for key in sorted({advisory_key(f"snoozebot:{name}") for name in names}):
-                    self._wait_for(conn, key, deadline, what=what, timeout=timeout)
-            except self.driver.Error as exc:
-                raise self._failure(exc, consequence="nothing was done") from None
+        with self._connection(consequence="nothing was done") as conn:
+            for key in sorted({advisory_key(f"snoozebot:{name}") for name in names}):
+                self._wait_for(conn, key, deadline, what=what, timeout=timeout)
             yield
+            conn.execute("SELECT pg_advisory_unlock_all()")  # back to the pool without them
+
+    def warm(self) -> None:
+        """Open what one command uses at once: a session for its records and one for its locks."""
+        nothing = "nothing was changed"
+        with self.session(consequence=nothing), self._connection(consequence=nothing):
+            pass
 
     @staticmethod
     def _wait_for(
