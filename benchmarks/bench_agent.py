@@ -56,8 +56,10 @@ main()
 class Agent:
     """`snoozebot agent serve` in a subprocess; its URL once it listens."""
 
-    def __init__(self, home: Path, config: Path, *, without_caches: bool = False) -> None:
-        env = {**os.environ, "SNOOZEBOT_HOME": str(home), "SNOOZEBOT_CONFIG": str(config)}
+    def __init__(
+        self, home: Path, config: Path, *, without_caches: bool = False, env: dict[str, str] | None = None
+    ) -> None:
+        env = {**(env or os.environ), "SNOOZEBOT_HOME": str(home), "SNOOZEBOT_CONFIG": str(config)}
         argv = [sys.executable, "-c", WITHOUT_CACHES] if without_caches else [SNOOZEBOT, "agent", "serve", "--port", "0"]
         self.process = subprocess.Popen(
             argv,
@@ -112,28 +114,41 @@ async def _one_connection(
 
 
 def load(
-    agent: Agent, path: str, token: str | None, *, concurrency: int, requests: int, expect: int = 200
+    agent: Agent,
+    path: str,
+    token: str | None,
+    *,
+    concurrency: int,
+    requests: int,
+    expect: int = 200,
+    method: str = "GET",
 ) -> dict[str, float]:
-    """Drive ``requests`` GETs over ``concurrency`` keep-alive connections.
+    """Drive ``requests`` requests over ``concurrency`` keep-alive connections.
 
-    Besides wall-clock numbers, reports the agent process's own CPU time per request
-    (user + system, all its threads): the cost that does not depend on what else the
+    ``{n}`` in ``path`` becomes each connection's number (0 to concurrency - 1),
+    so that, say, each connection stops its own instance. Besides wall-clock
+    numbers, reports the agent process's own CPU time per request (user +
+    system, all its threads): the cost that does not depend on what else the
     machine is doing, and ``1 / cpu`` the requests/s one core could serve.
     """
     port = agent.port
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n".encode()
+    body = "Content-Length: 0\r\n" if method == "POST" else ""
+
+    def request(n: int) -> bytes:
+        return f"{method} {path.format(n=n)} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}{body}\r\n".encode()
+
     latencies: list[float] = []
     per_connection = max(1, requests // concurrency)
 
     async def run() -> float:
         started = time.perf_counter()
         await asyncio.gather(
-            *(_one_connection(port, request, per_connection, latencies, expect) for _ in range(concurrency))
+            *(_one_connection(port, request(n), per_connection, latencies, expect) for n in range(concurrency))
         )
         return time.perf_counter() - started
 
-    asyncio.run(_warm(port, request, expect))
+    asyncio.run(_warm(port, request(0), expect))
     before = agent.cpu_seconds()
     elapsed = asyncio.run(run())
     summary = _summary(latencies, elapsed)

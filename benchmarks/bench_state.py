@@ -8,11 +8,15 @@ Two measurements, each run as fresh processes, the two backends interleaved roun
   schedule   .venv/bin/snoozebot schedule run -p memory        (the memory fixture provider, 1,000
              tagged instances, every one stopped at a boundary; instances and records reset untimed)
 
+  agent      `snoozebot agent serve` on each backend, the memory provider: GET /api/plugins and
+             an audited POST .../instances/mem-N/stop (each connection its own instance), both at
+             concurrency 32 (benchmarks/bench_agent.py's load generator)
+
 PostgreSQL is a temporary cluster of Debian's binaries (tests/pg.py) with fsync on,
 on 127.0.0.1. Prints each median and the ratios; target (docs/shared-state.md): under
 1.10x SQLite.
 
-Usage: .venv/bin/python benchmarks/bench_state.py [--rounds 10] [--schedule-rounds 5]
+Usage: .venv/bin/python benchmarks/bench_state.py [--rounds 10] [--schedule-rounds 5] [--requests 2000]
 """
 
 from __future__ import annotations
@@ -108,10 +112,55 @@ def bench_schedule(envs: dict[str, dict[str, str]], scratch: Path, rounds: int) 
     return samples
 
 
+AGENT_CONFIG = """
+[providers.memory]
+count = "32"
+"""
+
+
+def bench_agents(envs: dict[str, dict[str, str]], scratch: Path, requests: int) -> dict[str, dict[str, dict[str, float]]]:
+    from bench_agent import Agent, load
+
+    config = scratch / "agent.toml"
+    config.write_text(AGENT_CONFIG)
+    found: dict[str, dict[str, dict[str, float]]] = {}
+    for name, env in envs.items():
+        home = Path(env["SNOOZEBOT_HOME"])
+        home.mkdir(exist_ok=True)
+        (home / "loaded.json").write_text('{"loaded": ["memory"]}')
+        token = subprocess.run(
+            [str(BIN / "snoozebot"), "agent", "token", "create", "--role", "operator", "--name", "bench"],
+            env=env, capture_output=True, text=True, check=True, timeout=60,
+        ).stdout.strip()
+        agent = Agent(home, config, env=env)
+        try:
+            found[name] = {
+                "GET /api/plugins": load(agent, "/api/plugins", token, concurrency=32, requests=requests),
+                "POST .../stop (audited)": load(
+                    agent, "/api/providers/memory/instances/mem-{n}/stop", token,
+                    concurrency=32, requests=requests // 4, method="POST",
+                ),
+            }
+        finally:
+            agent.stop()
+    return found
+
+
+def report_agents(found: dict[str, dict[str, dict[str, float]]]) -> None:
+    print("through the agent, concurrency 32:")
+    for what in found["sqlite"]:
+        cells = "   ".join(
+            f"{name} {found[name][what]['rps']:6.0f} req/s (p50 {found[name][what]['p50_ms']:.1f} ms)" for name in found
+        )
+        ratio = found["postgresql"][what]["rps"] / found["sqlite"][what]["rps"]
+        print(f"  {what:<24} {cells}   postgresql / sqlite = {ratio:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--schedule-rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=2000, help="GETs per agent measurement (a quarter as stops)")
     args = parser.parse_args()
 
     from pg import pg_cluster
@@ -134,11 +183,13 @@ def main() -> None:
         envs["sqlite"].pop("SNOOZEBOT_DATABASE_URL", None)
         stop = bench_stop(ec2, envs, args.rounds)
         schedule = bench_schedule(envs, Path(scratch), args.schedule_rounds)
+        agents = bench_agents(envs, Path(scratch), args.requests)
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{os.cpu_count()} CPUs, load average {load}")
     report(f"instance stop against local moto EC2, {args.rounds} rounds", stop)
     report(f"schedule run over {COUNT} memory instances (all stopped), {args.schedule_rounds} rounds", schedule)
+    report_agents(agents)
 
 
 if __name__ == "__main__":

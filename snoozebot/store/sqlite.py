@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -24,7 +25,15 @@ from typing import Any, TypeVar
 from snoozebot.errors import LockTimeout, SnoozebotError, StateUnwritable
 from snoozebot.state import damaged, exclusive_lock, unwritable
 from snoozebot.store.base import Leadership, Session
-from snoozebot.store.schema import LATEST, LEGACY_FILES, LegacyFile, current, migrate
+from snoozebot.store.schema import (
+    ADDED_COLUMNS,
+    LATEST,
+    LEGACY_FILES,
+    MIGRATIONS,
+    LegacyFile,
+    current,
+    migrate,
+)
 
 __all__ = ["STATE_FILE", "SqliteStore"]
 
@@ -109,6 +118,29 @@ def _import_file(conn: sqlite3.Connection, path: Path, legacy: LegacyFile) -> No
         raise
     finally:
         conn.execute("DETACH DATABASE legacy")
+
+
+_CREATED = re.compile(r"\s*CREATE TABLE IF NOT EXISTS (\w+)")
+
+
+def _shadow_missing(conn: sqlite3.Connection) -> None:
+    """Let the queries of this release read a file of an older schema that cannot be migrated.
+
+    On a read-only or full directory: each table the file lacks becomes an
+    empty temporary table, and the columns ``attempts`` lacks are NULLs of a
+    temporary view (SQLite looks in ``temp`` before ``main``).
+    """
+    present = {str(r[0]) for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")}
+    for statements in MIGRATIONS:
+        for statement in statements:
+            created = _CREATED.match(statement)
+            if created and created.group(1) not in present:
+                temporary = statement.replace("CREATE TABLE", "CREATE TEMP TABLE", 1)
+                conn.execute(temporary.format(id=_PRIMARY_KEY))
+    missing = ADDED_COLUMNS.keys() - _columns(_Session(conn)) if "attempts" in present else set()
+    if missing:
+        nulls = ", ".join(f"NULL AS {column}" for column in sorted(missing))
+        conn.execute(f"CREATE TEMP VIEW attempts AS SELECT *, {nulls} FROM main.attempts")  # noqa: S608
 
 
 def _version(session: Session) -> int:
@@ -218,6 +250,7 @@ class SqliteStore:
             with contextlib.closing(
                 sqlite3.connect(uri, uri=True, timeout=self.lock_timeout, isolation_level=None)
             ) as conn:
+                _shadow_missing(conn)
                 return query(_Session(conn))
         except sqlite3.Error as exc:
             raise damaged(self.path, str(exc)) from None
