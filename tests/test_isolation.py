@@ -199,3 +199,14 @@ def test_the_fork_servers_death_ends_no_worker(tmp_path: Path, isolated_home: Pa
         assert client.get("/api/providers/memory/instances/mem-0").status_code == 200
         assert _agent_pid(agent, "memory") == pid
         assert client.post("/api/plugins/load", json={"plugin": "noisy"}).status_code == 200  # a new fork server
+
+
+def test_a_temp_directory_too_long_for_the_forkserver_socket_is_one_line(tmp_path: Path) -> None:
+    long_tmp = tmp_path / ("t" * 110)
+    long_tmp.mkdir()
+    env = {"TMPDIR": str(long_tmp), "SNOOZEBOT_START_METHOD": "forkserver"}
+    result = run_cli("schedule", "run", "-p", "memory", env=env)
+    assert result.returncode == 3, result
+    assert "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert "cannot start the memory worker: AF_UNIX path too long" in line and "set TMPDIR shorter" in line

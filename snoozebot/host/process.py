@@ -61,6 +61,16 @@ def choose_start_method() -> str:
     return "fork" if threading.active_count() == 1 else "forkserver"
 
 
+def _start_failure(provider: str, exc: OSError) -> str:
+    """One line: why the worker's process could not be started."""
+    import tempfile  # only on this rare path: `plugins list` imports this module
+
+    reason = one_line(str(exc))
+    if "AF_UNIX path too long" in reason:  # the forkserver's socket lives in $TMPDIR
+        reason += f" ($TMPDIR {tempfile.gettempdir()!r} is too long for a socket path: set TMPDIR shorter)"
+    return f"cannot start the {provider} worker: {reason}"
+
+
 @dataclass(frozen=True)
 class Handshake:
     """What a worker announced in its ``hello`` message."""
@@ -140,8 +150,13 @@ class WorkerProcess:
         )
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # a forked child must not inherit unflushed host output
-        process.start()
-        child_conn.close()
+        try:
+            process.start()
+        except OSError as exc:
+            parent_conn.close()
+            raise PluginUnavailable(provider, _start_failure(provider, exc)) from None
+        finally:
+            child_conn.close()
         return cls(provider, process, parent_conn)
 
     @property
