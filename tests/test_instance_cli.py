@@ -319,8 +319,8 @@ def _reader(script: dict[str, list[str]]):
 
 
 def test_wait_for_polls_until_the_target_state() -> None:
-    from snoozebot.cli.waiting import target_states, wait_for
     from snoozebot.sdk import Instance, InstanceNotFound
+    from snoozebot.waiting import target_states, wait_for
 
     now = [0.0]
     settled: list[str] = []
@@ -340,7 +340,7 @@ def test_wait_for_polls_until_the_target_state() -> None:
 
 
 def test_wait_for_gives_up_at_the_timeout_naming_the_last_state() -> None:
-    from snoozebot.cli.waiting import WaitTimeout, target_states, wait_for
+    from snoozebot.waiting import WaitTimeout, target_states, wait_for
 
     now = [0.0]
     done = wait_for(

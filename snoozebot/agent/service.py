@@ -28,13 +28,13 @@ import anyio.to_thread
 from snoozebot import sdk
 from snoozebot.agent.errors import ApiError
 from snoozebot.agent.metrics import AgentMetrics
-from snoozebot.cli.waiting import wait_for
 from snoozebot.errors import PluginLoadError, PluginNotFound, SnoozebotError, UsageError
 from snoozebot.host.client import ProviderClient
 from snoozebot.host.discovery import DiscoveredPlugin
 from snoozebot.host.manager import LoadReport, PluginManager, PluginStatus
 from snoozebot.operations import ActionContext, run_action
 from snoozebot.results import Action, ActionResult
+from snoozebot.waiting import wait_for
 
 __all__ = ["AgentService", "UnloadResult"]
 

@@ -21,7 +21,6 @@ import typer
 from snoozebot import sdk
 from snoozebot.cli.options import ConfigOpt, LockTimeoutOpt, OptionOpt, ProviderOpt, TimeoutOpt
 from snoozebot.cli.output import info
-from snoozebot.cli.waiting import WaitTimeout, wait_for
 from snoozebot.config import parse_options
 from snoozebot.errors import OperationFailed, UsageError
 from snoozebot.host.client import ProviderClient
@@ -29,6 +28,7 @@ from snoozebot.local import LocalBackend
 from snoozebot.relay import NotReachable, open_connection, relay
 from snoozebot.runtime import open_runtime
 from snoozebot.text import has_control, one_line
+from snoozebot.waiting import WaitTimeout, wait_for
 
 __all__ = ["ADDRESS_OPTION", "ADDRESS_TAG", "NAME_SUFFIX", "connect", "resolve_address"]
 

@@ -15,12 +15,12 @@ from typing import Any, TypeVar
 
 from snoozebot import sdk
 from snoozebot.backend import Backend, OnDone
-from snoozebot.cli.waiting import target_states, wait_for
 from snoozebot.errors import SnoozebotError, UsageError
 from snoozebot.fleet import Scope
 from snoozebot.results import Action, ActionResult, Failure
 from snoozebot.runtime import Runtime
 from snoozebot.savings.journal import Journal
+from snoozebot.waiting import target_states, wait_for
 
 __all__ = [
     "DEFAULT_CONCURRENCY",

@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import Any
 
 from snoozebot import sdk
-from snoozebot.cli.waiting import target_states, wait_for
 from snoozebot.errors import PluginUnavailable
 from snoozebot.fleet import Scope
 from snoozebot.host.client import ProviderClient
@@ -23,6 +22,7 @@ from snoozebot.operations import ActionContext, run_action
 from snoozebot.results import Action, ActionResult
 from snoozebot.schedule.plan import Decided, Tier
 from snoozebot.schedule.rows import Row
+from snoozebot.waiting import target_states, wait_for
 
 __all__ = ["act_batch", "act_in_tiers"]
 
