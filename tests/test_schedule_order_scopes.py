@@ -207,3 +207,17 @@ def test_a_start_tier_that_times_out_in_one_scope_holds_back_the_other(pair: Pat
     assert states(pair / "a.json") == {"app": "stopped", "web": "stopped"}
     assert states(pair / "solo.json") == {"api": "running"}
     assert leftover_workers(isolated_home) == []
+
+
+def test_the_scopes_of_one_tier_are_acted_on_concurrently(pair: Path, isolated_home: Path) -> None:
+    # Every call of the memory provider sleeps a second: the two scopes' stops overlap in time.
+    seed(pair / "a.json", {"web-a": machine("running", "1"), "db-a": machine("running", "0")})
+    seed(pair / "b.json", {"web-b": machine("running", "1"), "db-b": machine("running", "0")})
+    res = run_cli("schedule", "run", "-t", "pair", "-o", "delay=1", "--now", MON_1905, "--json")
+    assert res.returncode == 0, res.stderr
+    assert {(r["action"], r["ok"]) for r in res.json()} == {("stop", True)}
+    log = calls(pair)
+    for tier in (("web-a", "web-b"), ("db-a", "db-b")):
+        first, second = (log[i] for i in tier)
+        assert first["start"] < second["end"] and second["start"] < first["end"]
+    assert max(log["web-a"]["end"], log["web-b"]["end"]) <= min(log["db-a"]["start"], log["db-b"]["start"])
