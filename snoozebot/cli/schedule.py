@@ -160,7 +160,8 @@ def run(
     stop highest first. Exit 1 when any action failed.
 
     With fleet targets (-t, or every [targets.NAME] when no -p/-t is given)
-    each scope keeps its own previous run.
+    each scope keeps its own previous run, and a target's order tiers span
+    all its scopes.
 
     Example (crontab): */10 * * * * snoozebot schedule run --json >> ~/snoozebot.log
     """

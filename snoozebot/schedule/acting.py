@@ -1,17 +1,22 @@
-"""Acting on a run's plan: one batched, audited call per order tier (docs/schedules.md#order).
+"""Acting on a run's plans: one batched, audited call per order tier (docs/schedules.md#order).
 
-Tiers go one after the other. Before the next start tier, the instances of
-the one before are waited for until they run (bounded by ``--timeout``); a
-tier with any failure (a refused start, a wait that timed out, a batch that
-failed as a whole) holds back every tier behind it: their rows fail with
-``held_back`` and nothing is asked of the provider for them. With one tier
-(no ``snoozebot-order`` tags) this is one batched stop and one batched start.
+Tiers go one after the other, across every share acting together: the
+scopes of one fleet target (or one provider named with ``-p`` alone). The
+shares of a tier are acted on concurrently; before the next start tier,
+their instances are waited for until they run (bounded by ``--timeout``). A
+tier with any failure in any share (a refused start, a wait that timed out,
+a batch that failed as a whole) holds back every tier behind it in every
+share: their rows fail with ``held_back`` and nothing is asked of a provider
+for them. With one tier (no ``snoozebot-order`` tags) this is one batched
+stop and one batched start per share.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from snoozebot import sdk
@@ -24,7 +29,7 @@ from snoozebot.schedule.plan import Decided, Tier
 from snoozebot.schedule.rows import Row
 from snoozebot.waiting import target_states, wait_for
 
-__all__ = ["act_batch", "act_in_tiers"]
+__all__ = ["Acted", "Share", "act_batch", "act_in_tiers"]
 
 
 def _row(client: ProviderClient, decided: Decided, action: Action, error: dict[str, Any] | None) -> Row:
@@ -78,34 +83,73 @@ def _wait_running(client: ProviderClient, rows: list[Row], *, timeout: float) ->
     return out
 
 
-def act_in_tiers(
-    client: ProviderClient,
+@dataclass(frozen=True)
+class Share:
+    """One place's part of an action: the client (and fleet scope) that acts, and its tiers."""
+
+    client: ProviderClient
+    tiers: Sequence[Tier]
+    where: Scope | None = None
+
+
+Acted = tuple[list[Row], Exception | None]
+"""A share's rows, and the first batch error that failed one of its calls as a whole."""
+
+
+def _act_tier(
+    share: Share,
+    tier: Tier,
+    *,
     context: ActionContext,
     action: Action,
-    tiers: Sequence[Tier],
+    actor: str,
+    wait_timeout: float | None,
+) -> Acted:
+    """One share's batch of one tier, waited for until running when ``wait_timeout`` is given."""
+    rows, error = act_batch(share.client, context, action, tier.members, actor=actor, where=share.where)
+    if wait_timeout is not None and error is None:
+        rows = _wait_running(share.client, rows, timeout=wait_timeout)
+    return rows, error
+
+
+def _held_back(action: Action, order: int, bad: Row) -> dict[str, str]:
+    verb = "started" if action == "start" else "stopped"
+    message = (bad.error or {}).get("message", "")
+    return {"code": "held_back", "message": f"not {verb}: order tier {order} failed ({bad.id}: {message})"}
+
+
+def act_in_tiers(
+    shares: Sequence[Share],
+    context: ActionContext,
+    action: Action,
     *,
     actor: str,
     wait_timeout: float,
-    where: Scope | None = None,
-) -> tuple[list[Row], Exception | None]:
-    """Act tier by tier; returns the rows and the first batch error that failed a call as a whole."""
-    rows: list[Row] = []
-    failure: Exception | None = None
+    executor: Executor,
+) -> list[Acted]:
+    """Act tier by tier across ``shares`` (each tier's shares concurrently on ``executor``).
+
+    Returns each share's rows and first whole-batch error, in the order of ``shares``.
+    """
+    by_order = [{tier.order: tier for tier in share.tiers} for share in shares]
+    orders = sorted({order for tiers in by_order for order in tiers}, reverse=action == "stop")
+    rows: list[list[Row]] = [[] for _ in shares]
+    errors: list[Exception | None] = [None for _ in shares]
     held: dict[str, str] | None = None
-    for index, tier in enumerate(tiers):
+    for index, order in enumerate(orders):
+        due = [(k, tiers[order]) for k, tiers in enumerate(by_order) if order in tiers]
         if held is not None:
-            rows += [_row(client, d, action, held) for d in tier.members]
+            for k, tier in due:
+                rows[k] += [_row(shares[k].client, d, action, held) for d in tier.members]
             continue
-        acted, error = act_batch(client, context, action, tier.members, actor=actor, where=where)
-        failure = failure or error
-        if action == "start" and index + 1 < len(tiers) and error is None:
-            acted = _wait_running(client, acted, timeout=wait_timeout)
-        rows += acted
-        bad = next((r for r in acted if not r.ok), None)
-        if bad is not None and bad.error is not None:
-            verb = "started" if action == "start" else "stopped"
-            held = {
-                "code": "held_back",
-                "message": f"not {verb}: order tier {tier.order} failed ({bad.id}: {bad.error['message']})",
-            }
-    return rows, failure
+        wait = wait_timeout if action == "start" and index + 1 < len(orders) else None
+        act = partial(_act_tier, context=context, action=action, actor=actor, wait_timeout=wait)
+        outcomes = executor.map(act, [shares[k] for k, _ in due], [tier for _, tier in due])
+        bad: Row | None = None
+        for (k, _), (acted, error) in zip(due, outcomes, strict=True):
+            rows[k] += acted
+            errors[k] = errors[k] or error
+            bad = bad or next((r for r in acted if not r.ok), None)
+        if bad is not None:
+            held = _held_back(action, order, bad)
+    return list(zip(rows, errors, strict=True))

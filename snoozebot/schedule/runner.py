@@ -4,7 +4,9 @@ Per provider: one unfiltered listing (the plugin contract's filters are
 equalities, and an instance naming an unknown schedule or ``never`` must be
 seen too), the decision step (:mod:`.plan`), then one batched stop and one
 batched start per ``snoozebot-order`` tier (:mod:`.acting`) through
-:func:`snoozebot.operations.run_action` (audited, source ``schedule``).
+:func:`snoozebot.operations.run_action` (audited, source ``schedule``). The
+scopes of one fleet target share their tiers: a tier starts (or stops) in
+every scope, concurrently, only once the tier before it is done in all of them.
 
 The previous successful run is kept per provider in ``schedule-runs.json`` in
 the state directory. It moves forward only when the provider was listed and
@@ -34,8 +36,8 @@ from snoozebot.host.client import ProviderClient
 from snoozebot.host.manager import DEFAULT_TIMEOUT
 from snoozebot.operations import ActionContext
 from snoozebot.results import Action
-from snoozebot.schedule.acting import act_in_tiers
-from snoozebot.schedule.activity import ActivityReport, ActivityStore
+from snoozebot.schedule.acting import Share, act_in_tiers
+from snoozebot.schedule.activity import ActivityStore
 from snoozebot.schedule.decision import SCHEDULE_TAG
 from snoozebot.schedule.deferrals import DeferralRecord
 from snoozebot.schedule.grammar import Schedule
@@ -56,7 +58,6 @@ __all__ = [
     "RunRecord",
     "RunReport",
     "run_all",
-    "run_provider",
     "window_start",
 ]
 
@@ -189,58 +190,6 @@ def window_start(previous: dt.datetime | None, now: dt.datetime) -> dt.datetime:
     return previous if previous is not None else now - DEFAULT_WINDOW
 
 
-def run_provider(
-    client: ProviderClient,
-    context: ActionContext,
-    schedules: Mapping[str, Schedule],
-    *,
-    after: dt.datetime,
-    now: dt.datetime,
-    dry_run: bool,
-    actor: str,
-    wait_timeout: float = DEFAULT_TIMEOUT,
-    activity: Mapping[str, ActivityReport] | None = None,
-    deferred: Mapping[str, dt.datetime] | None = None,
-    where: Scope | None = None,
-    overrides: OverrideMap | None = None,
-    listed: list[sdk.Instance] | None = None,
-) -> tuple[list[Row], Exception | None, Plan]:
-    """Decide and act for every tagged instance of one provider, order tier by order tier.
-
-    Returns the rows, the error of a batched call that failed as a whole (its
-    rows are failed too), and the plan; adds the tagged instances to ``listed``.
-    Raises PluginUnavailable or ProviderError when the provider cannot be listed.
-    """
-    everything = client.list_instances({})
-    context.seen(everything)  # ends the snoozes of instances awake again (docs/savings.md)
-    instances = [i for i in everything if i.tags.get(SCHEDULE_TAG, "").strip()]
-    if listed is not None:
-        listed += instances
-    moved = {iid: o for (name, iid), o in (overrides or {}).items() if name == client.name}
-    plan = plan_run(
-        instances, schedules, after=after, now=now, activity=activity, deferred=deferred, overrides=moved
-    )
-    acting: tuple[Action, ...] = () if dry_run else ("stop", "start")
-    rows = [
-        Row(inst.id, client.name, d.schedule, d.action, d.ok, d.error(), d.reason)
-        for inst, d in plan.decided
-        if d.action not in acting
-    ]
-    failure: Exception | None = None
-    for action in acting:
-        tiers = plan.tiers(action)
-        if tiers:
-            acted, error = act_in_tiers(
-                client, context, action, tiers, actor=actor, wait_timeout=wait_timeout, where=where
-            )
-            rows += acted
-            failure = failure or error
-    order = {inst.id: n for n, (inst, _) in enumerate(plan.decided)}
-    if where is not None and where.target is not None:
-        rows = [replace(r, target=where.target, scope=dict(where.labels)) for r in rows]
-    return sorted(rows, key=lambda r: order[r.id]), failure, plan
-
-
 @dataclass(frozen=True)
 class Place:
     """What one run covers: a provider's client, in a fleet scope or not, and its record's key."""
@@ -254,6 +203,108 @@ class Place:
         if self.where is None or self.where.target is None:
             return self.client.name
         return f"{self.client.name} {self.where.target} {self.where.labels_json()}"
+
+    @property
+    def target(self) -> str | None:
+        """The fleet target this place is a scope of (None for a provider named with ``-p``)."""
+        return self.where.target if self.where is not None else None
+
+
+@dataclass(frozen=True)
+class _Done:
+    """One place's part of a run: its rows, the error of a batch that failed as a whole, its plan."""
+
+    rows: list[Row]
+    failure: Exception | None
+    plan: Plan
+    listed: list[sdk.Instance]
+
+
+def _groups(places: Sequence[Place]) -> list[list[int]]:
+    """The places whose order tiers go together (docs/schedules.md#order): the scopes of one
+    fleet target; any other place alone. Indexes into ``places``, in their order."""
+    groups: dict[tuple[str, object], list[int]] = {}
+    for index, place in enumerate(places):
+        key = ("target", place.target) if place.target is not None else ("place", index)
+        groups.setdefault(key, []).append(index)
+    return list(groups.values())
+
+
+def _rows(place: Place, plan: Plan, acted: Sequence[Row], *, acting: tuple[Action, ...]) -> list[Row]:
+    """A place's rows in listing order: the acted ones, and every other decision as decided."""
+    rows = [
+        Row(inst.id, place.client.name, d.schedule, d.action, d.ok, d.error(), d.reason)
+        for inst, d in plan.decided
+        if d.action not in acting
+    ]
+    rows += acted
+    where = place.where
+    if where is not None and where.target is not None:
+        rows = [replace(r, target=where.target, scope=dict(where.labels)) for r in rows]
+    order = {inst.id: n for n, (inst, _) in enumerate(plan.decided)}
+    return sorted(rows, key=lambda r: order[r.id])
+
+
+@dataclass
+class _Run:
+    """One run's settings, shared by its places; :meth:`group` runs the places that act together."""
+
+    context: ActionContext
+    schedules: Mapping[str, Schedule]
+    record: RunRecord
+    now: dt.datetime
+    dry_run: bool
+    actor: str
+    wait_timeout: float
+    activity: ActivityStore | None
+    deferrals: DeferralRecord | None
+    overrides: OverrideMap | None
+    places: Sequence[Place]
+    pool: ThreadPoolExecutor
+
+    def decide(self, place: Place) -> tuple[list[sdk.Instance], Plan] | Exception:
+        """List the place once and decide its tagged instances; the error when it cannot be listed."""
+        client, key = place.client, place.key
+        try:
+            everything = client.list_instances({})
+        except (PluginUnavailable, sdk.ProviderError) as exc:
+            return exc
+        self.context.seen(everything)  # ends the snoozes of instances awake again (docs/savings.md)
+        instances = [i for i in everything if i.tags.get(SCHEDULE_TAG, "").strip()]
+        moved = {iid: o for (name, iid), o in (self.overrides or {}).items() if name == client.name}
+        plan = plan_run(
+            instances,
+            self.schedules,
+            after=window_start(self.record.previous(key), self.now),
+            now=self.now,
+            activity=self.activity.for_provider(client.name) if self.activity else None,
+            deferred=self.deferrals.for_provider(key) if self.deferrals else None,
+            overrides=moved,
+        )
+        return instances, plan
+
+    def group(self, indexes: Sequence[int]) -> list[_Done | Exception]:
+        """Decide these places concurrently, then act on them together, order tier by order tier."""
+        places = [self.places[k] for k in indexes]
+        decided = list(self.pool.map(self.decide, places))
+        ready = [(place, d) for place, d in zip(places, decided, strict=True) if not isinstance(d, Exception)]
+        acting: tuple[Action, ...] = () if self.dry_run else ("stop", "start")
+        acted: list[list[Row]] = [[] for _ in ready]
+        failures: list[Exception | None] = [None for _ in ready]
+        for action in acting:
+            shares = [Share(place.client, plan.tiers(action), place.where) for place, (_, plan) in ready]
+            outcomes = act_in_tiers(
+                shares, self.context, action, actor=self.actor, wait_timeout=self.wait_timeout,
+                executor=self.pool,
+            )
+            for k, (rows, error) in enumerate(outcomes):
+                acted[k] += rows
+                failures[k] = failures[k] or error
+        done = iter(
+            _Done(_rows(place, plan, rows, acting=acting), failure, plan, listed)
+            for (place, (listed, plan)), rows, failure in zip(ready, acted, failures, strict=True)
+        )
+        return [d if isinstance(d, Exception) else next(done) for d in decided]
 
 
 def run_all(
@@ -273,40 +324,41 @@ def run_all(
 ) -> RunReport:
     """Run every provider (or fleet scope) concurrently; one's failure never stops the others.
 
+    The scopes of one fleet target act together, order tier by order tier
+    across all of them (:func:`.acting.act_in_tiers`); every other place on
+    its own. At most ``concurrency`` places are listed or acted on at once.
     ``activity`` holds the instances' last reports (for ``unless_busy``);
     ``deferrals`` the stops still owed to busy instances, replaced after each
     provider's real run; ``overrides`` the snoozes and moved stops.
     """
     report = RunReport()
     chosen = [each if isinstance(each, Place) else Place(each) for each in places]
-
-    def one(place: Place) -> tuple[list[Row], Exception | None, Plan] | Exception:
-        client, key = place.client, place.key
-        try:
-            return run_provider(
-                client, context, schedules, after=window_start(record.previous(key), now), now=now,
-                dry_run=dry_run, actor=actor, wait_timeout=wait_timeout,
-                activity=activity.for_provider(client.name) if activity else None,
-                deferred=deferrals.for_provider(key) if deferrals else None,
-                where=place.where, overrides=overrides, listed=report.listed,
-            )
-        except (PluginUnavailable, sdk.ProviderError) as exc:
-            return exc
-
-    # the places are worked concurrently; their records are written here, one after the other
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(chosen)))) as pool:
-        outcomes = list(pool.map(one, chosen))
-    for place, outcome in zip(chosen, outcomes, strict=True):
-        client, key = place.client, place.key
+    groups = _groups(chosen)
+    outcomes: dict[int, _Done | Exception] = {}
+    # the places are worked concurrently on one pool, each group driving its tiers from a
+    # thread of its own; their records are written here, one after the other
+    with (
+        ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(chosen)))) as pool,
+        ThreadPoolExecutor(max_workers=max(1, len(groups))) as drivers,
+    ):
+        run = _Run(
+            context=context, schedules=schedules, record=record, now=now, dry_run=dry_run, actor=actor,
+            wait_timeout=wait_timeout, activity=activity, deferrals=deferrals, overrides=overrides,
+            places=chosen, pool=pool,
+        )
+        for group, done in zip(groups, drivers.map(run.group, groups), strict=True):
+            outcomes.update(zip(group, done, strict=True))
+    for index, place in enumerate(chosen):
+        client, key, outcome = place.client, place.key, outcomes[index]
         if isinstance(outcome, Exception):
             report.failures.append(ProviderFailure(client.name, outcome, place.where))
             continue
-        rows, failure, plan = outcome
-        report.rows += rows
+        report.rows += outcome.rows
+        report.listed += outcome.listed
         if deferrals is not None and not dry_run:
-            deferrals.replace(key, plan.deferred())
-        if failure is not None:
-            report.failures.append(ProviderFailure(client.name, failure, place.where))
+            deferrals.replace(key, outcome.plan.deferred())
+        if outcome.failure is not None:
+            report.failures.append(ProviderFailure(client.name, outcome.failure, place.where))
         elif not dry_run:
             record.record(key, now)
     return report
