@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -274,3 +275,74 @@ def test_gcp_machine_shapes() -> None:
     assert machine_shape("e2-highcpu-16") == ("e2", 16, 16.0)
     assert machine_shape("c3-highmem-4") == ("c3", 4, 32.0)
     assert machine_shape("e2-micro") is None and machine_shape("n2-custom-4-8192") is None
+
+
+# -- the journal's file before it moved into the state store -------------------------------------------------
+
+OLD_JOURNAL = """
+CREATE TABLE details (
+    id INTEGER PRIMARY KEY, instance_type TEXT NOT NULL, region TEXT NOT NULL, tags TEXT NOT NULL,
+    UNIQUE (instance_type, region, tags)
+);
+CREATE TABLE snoozes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, provider TEXT NOT NULL, instance TEXT NOT NULL,
+    details INTEGER REFERENCES details (id), source TEXT NOT NULL, target TEXT,
+    started REAL NOT NULL, ended REAL, ended_by TEXT
+);
+CREATE UNIQUE INDEX snoozes_open ON snoozes (provider, instance) WHERE ended IS NULL;
+CREATE INDEX snoozes_started ON snoozes (started);
+CREATE INDEX snoozes_instance ON snoozes (provider, instance);
+"""
+"""``savings.sqlite3`` as the releases before schema version 4 wrote it."""
+
+
+def old_journal(home: Path) -> bytes:
+    """Two snoozes of the memory provider in an old-format ``savings.sqlite3``: one closed, one still open."""
+    with closing(sqlite3.connect(home / "savings.sqlite3")) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(OLD_JOURNAL)
+        conn.execute("""INSERT INTO details VALUES (7, 'big', 'r1', '{"team":"ml"}')""")
+        conn.executemany(
+            "INSERT INTO snoozes (id, provider, instance, details, source, target, started, ended, ended_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(3, "memory", "mem-0", 7, "schedule", None, T0, T0 + 2 * 3600, "start"),
+             (5, "memory", "mem-1", 7, "cli", "prod", T0 + 3600, None, None)],
+        )
+        conn.commit()
+    return (home / "savings.sqlite3").read_bytes()
+
+
+def old_report(cli: Any, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The report over 2026-11-02 (UTC): mem-0's two hours, mem-1's 23 (open: it counts to the window's end)."""
+    res = cli("savings", "--json", "--since", "2026-11-02", "--until", "2026-11-03", "--by", "tag:team", env=env)
+    assert res.returncode == 0, res.stderr
+    return res.json()  # type: ignore[no-any-return]
+
+
+def test_an_old_journal_is_imported_once_and_goes_on(cli: Any, isolated_home: Path) -> None:
+    old_journal(isolated_home)
+    report = old_report(cli)
+    assert [(r["key"], r["hours"], r["instances"]) for r in report["rows"]] == [("ml", 25.0, 2)]
+    assert not (isolated_home / "savings.sqlite3").exists() and (isolated_home / "savings.sqlite3.imported").exists()
+    assert cli("instance", "stop", "mem-1", "-p", "memory").returncode == 0  # still the imported snooze
+    assert cli("instance", "start", "mem-1", "-p", "memory").returncode == 0  # which it ends
+    assert cli("instance", "stop", "mem-2", "-p", "memory").returncode == 0  # a new one, numbered after them
+    store = StateJournalStore(open_store(isolated_home, Config()))
+    got = query(store, "SELECT id, instance, target, started, ended_by FROM savings_intervals ORDER BY id")
+    assert got[:2] == [(3, "mem-0", None, T0, "start"), (5, "mem-1", "prod", T0 + 3600, "start")]
+    assert got[2][0] > 5 and got[2][1:] == ("mem-2", None, got[2][3], None)
+    targets = cli("savings", "--json", "--since", "2026-11-02", "--until", "2026-11-03", "--by", "target").json()
+    assert {r["key"]: r["hours"] for r in targets["rows"]} == {"prod": 23.0, None: 2.0}
+
+
+def test_an_old_journal_in_a_read_only_state_directory_is_read_as_it_is(
+    cli: Any, isolated_home: Path, tmp_path: Path
+) -> None:
+    from test_state_damage import read_only_copy
+
+    before = old_journal(isolated_home)
+    with read_only_copy(isolated_home, tmp_path / "ro") as home:
+        report = old_report(cli, env={"SNOOZEBOT_HOME": str(home)})
+        assert [(r["key"], r["hours"], r["instances"]) for r in report["rows"]] == [("ml", 25.0, 2)]
+    assert sorted(p.name for p in isolated_home.iterdir()) == ["savings.sqlite3"]  # nothing made, moved or written
+    assert (isolated_home / "savings.sqlite3").read_bytes() == before
