@@ -18,9 +18,9 @@ in ``savings.sqlite3``, the journal's file before, which the embedded store
 imports once.
 
 The database clips and sums the intervals (:meth:`JournalStore.snoozed`):
-``benchmarks/bench_savings.py``'s 60,000 intervals make a report in about
-50 ms on SQLite and 90 ms on PostgreSQL, against 1.6 s when every interval
-was read into Python (see ``docs/savings.md``).
+``benchmarks/bench_savings.py``'s 60,000 intervals make a report in 49-119 ms
+on SQLite (by the machine's load) and 23-39 ms on PostgreSQL on loopback,
+against 1.6 s when every interval was read into Python (see ``docs/savings.md``).
 """
 
 from __future__ import annotations
