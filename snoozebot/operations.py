@@ -45,7 +45,7 @@ class ActionContext:
         chosen = store if store is not None else open_store(state_directory, lock_timeout=lock_timeout)
         audit = AuditLog(chosen, lock_timeout=lock_timeout)  # a held database too
         locks = InstanceLocks(state_directory, chosen)
-        return cls(audit, locks, lock_timeout, Journal.in_directory(state_directory))
+        return cls(audit, locks, lock_timeout, Journal.in_store(chosen))
 
     def seen(self, instances: Iterable[sdk.Instance]) -> None:
         """A listing's instances: end the snoozes of those awake again (see ``docs/savings.md``)."""

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 import time
 import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
-from conftest import run_cli
+from conftest import free_port, run_cli
+
+from snoozebot.config import Config
+from snoozebot.store import open_store
 
 AMI = "ami-12c6146b"
 # 3600 USD an hour is one dollar a second: the amount shows the seconds snoozed.
@@ -48,14 +50,20 @@ def ok(*args: str):
     return res
 
 
+def journal(home: Path, sql: str) -> list[tuple]:
+    """Rows of the journal in the test's state store (the state directory, or $SNOOZEBOT_DATABASE_URL)."""
+    return [tuple(r) for r in open_store(home, Config()).read(lambda db: db.execute(sql), empty=[])]
+
+
 def journal_rows(home: Path) -> list[tuple]:
-    with sqlite3.connect(home / "savings.sqlite3") as conn:
-        return conn.execute(
-            "SELECT instance, instance_type, region, tags, started, ended, ended_by"
-            " FROM snoozes LEFT JOIN details ON details.id = snoozes.details ORDER BY snoozes.id"
-        ).fetchall()
+    return journal(
+        home,
+        "SELECT instance, instance_type, region, tags, started, ended, ended_by, source FROM savings_intervals"
+        " LEFT JOIN savings_details ON savings_details.id = savings_intervals.details ORDER BY savings_intervals.id",
+    )
 
 
+@pytest.mark.both_backends
 def test_stops_starts_and_a_start_by_hand(config: Path, isolated_home: Path) -> None:
     priced = launch("t3.large", team="ml")
     cheap = launch("m1.small")
@@ -146,14 +154,24 @@ def test_usage_mistakes(config: Path) -> None:
     assert res.returncode == 2 and "USD per hour" in res.stderr
 
 
-def test_a_damaged_journal_is_one_line_and_exit_3(isolated_home: Path) -> None:
-    (isolated_home / "savings.sqlite3").write_bytes(b"this is not a database, it is a shopping list" * 100)
+@pytest.mark.parametrize("name", ["savings.sqlite3", "audit.sqlite3"])
+def test_a_damaged_journal_is_one_line_and_exit_3(isolated_home: Path, name: str) -> None:
+    """The journal's file before (imported once), or the store's file now."""
+    (isolated_home / name).write_bytes(b"this is not a database, it is a shopping list" * 100)
     res = run_cli("savings")
     assert res.returncode == 3, res.stderr
-    assert "savings.sqlite3" in res.stderr and "Traceback" not in res.stderr
+    assert str(isolated_home / name) in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
 
 
+def test_an_unreachable_database_is_one_line_and_exit_3(isolated_home: Path) -> None:
+    port = free_port()
+    res = run_cli("savings", env={"SNOOZEBOT_DATABASE_URL": f"postgresql://u:pw-secret@127.0.0.1:{port}/db"})
+    assert res.returncode == 3 and f"127.0.0.1:{port}" in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "pw-secret" not in res.stderr
+
+
+@pytest.mark.both_backends
 def test_a_schedule_stop_is_a_snooze_and_its_start_ends_it(config: Path, isolated_home: Path) -> None:
     config.write_text(
         CONFIG + '\n[schedules.office]\ntimezone = "Europe/Berlin"\n'
@@ -163,9 +181,7 @@ def test_a_schedule_stop_is_a_snooze_and_its_start_ends_it(config: Path, isolate
     ok("schedule", "run", "-p", "aws", "--now", "2026-11-23T19:05:00+01:00")
     ok("schedule", "run", "-p", "aws", "--now", "2026-11-23T23:05:00+01:00")  # nothing due: nothing written
     rows = journal_rows(isolated_home)
-    assert [(r[0], r[1], r[5]) for r in rows] == [(iid, "t3.large", None)]  # type filled by the second run's listing
-    with sqlite3.connect(isolated_home / "savings.sqlite3") as conn:
-        assert conn.execute("SELECT source FROM snoozes").fetchall() == [("schedule",)]
+    assert [(r[0], r[1], r[5], r[7]) for r in rows] == [(iid, "t3.large", None, "schedule")]  # the type: from the second listing
     ok("schedule", "run", "-p", "aws", "--now", "2026-11-24T08:05:00+01:00")
     rows = journal_rows(isolated_home)
     assert len(rows) == 1 and rows[0][6] == "start"

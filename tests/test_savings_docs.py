@@ -29,8 +29,8 @@ def test_the_savings_document_has_exactly_the_documented_fields(cli: Any, isolat
     for field in price:
         assert f'"{field}"' in text, field
     assert price["source"] == "config"
-    journal = isolated_home / "savings.sqlite3"
-    assert stat.S_IMODE(journal.stat().st_mode) == 0o600
+    store = isolated_home / "audit.sqlite3"  # the journal is in the state store
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600 and not (isolated_home / "savings.sqlite3").exists()
 
 
 def test_savings_is_linked_from_the_readme_and_the_user_guide() -> None:

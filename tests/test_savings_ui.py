@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,9 @@ from playwright.sync_api import expect
 from test_agent_harness import running_agent
 from test_ui_harness import WAIT_MS, browser, sign_in
 
-from snoozebot.savings.store import Details, SqliteJournalStore
+from snoozebot.config import Config
+from snoozebot.savings.store import Details, StateJournalStore
+from snoozebot.store import open_store
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ state_file = "{state}"
 
 def seed(home: Path, now: float) -> None:
     """Nightly snoozes over the last 21 days, each ended by a start (so the figures stand still)."""
-    store = SqliteJournalStore(home / "savings.sqlite3")
+    store = StateJournalStore(open_store(home, Config()))
     midnight = now - now % DAY
     for provider, (iid, kind, region, hours, weekdays) in SEEDED.items():
         details = Details(kind, region, {"team": "ml" if provider != "aws" else "web"})
@@ -109,11 +109,13 @@ def test_a_stop_through_the_agent_and_a_start_by_hand_seen_by_a_listing(agent: A
         state["mem-1"]["state"] = "running"  # started by hand, behind the agent's back
         agent.state_file.write_text(json.dumps(state))
         assert client.get("/api/providers/memory/instances").status_code == 200
-    with closing(sqlite3.connect(agent.home / "savings.sqlite3")) as db:
-        row = db.execute(
-            "SELECT instance_type, tags, ended, ended_by FROM snoozes JOIN details ON details.id = snoozes.details"
-            " WHERE instance = 'mem-1'"
-        ).fetchone()
+    [row] = open_store(agent.home, Config()).read(
+        lambda db: db.execute(
+            "SELECT instance_type, tags, ended, ended_by FROM savings_intervals"
+            " JOIN savings_details ON savings_details.id = savings_intervals.details WHERE instance = 'mem-1'"
+        ),
+        empty=[],
+    )
     assert row[0] == "mem.small" and json.loads(row[1]) == {"team": "web"}
     assert row[2] is not None and row[3] == "listing"
 

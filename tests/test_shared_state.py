@@ -92,6 +92,19 @@ def test_history_is_shared_between_machines(pg_url: str, tmp_path: Path) -> None
     assert not (tmp_path / "a" / "audit.sqlite3").exists()  # nothing went to the local file
 
 
+def test_the_savings_journal_is_shared_between_machines(pg_url: str, tmp_path: Path) -> None:
+    a, b = machine(tmp_path, "a"), machine(tmp_path, "b")
+    assert run_cli("instance", "stop", "mem-0", *memory(tmp_path), env=a).returncode == 0
+    assert run_cli("instance", "start", "mem-0", *memory(tmp_path), env=b).returncode == 0  # ends a's snooze
+    reports = [run_cli("savings", "--json", env=env) for env in (a, b)]
+    assert all(r.returncode == 0 for r in reports), reports
+    first, second = (r.json() for r in reports)
+    assert [(r["key"], r["instances"]) for r in first["rows"]] == [("mem-0", 1)]
+    assert 0 < first["total"]["hours"] < 60 / 3600
+    assert second["total"] == first["total"] and second["rows"] == first["rows"]  # closed: no longer counting
+    assert not any((tmp_path / name / "audit.sqlite3").exists() for name in "ab")
+
+
 def test_database_down_is_exit_3_and_nothing_is_done(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run_cli("instance", "list", *memory(tmp_path)).returncode == 0  # the cloud exists
     with pg_cluster() as server:

@@ -259,6 +259,8 @@ def _reading_commands_work(home: Path) -> None:
     assert plugins.returncode == 0 and {p["name"]: p["loaded"] for p in plugins.json()}["memory"] is True
     tokens = run_cli("agent", "token", "list", "--json", env=env)
     assert tokens.returncode == 0 and {t["name"] for t in tokens.json()} == {"admin", "viewer"}
+    savings = run_cli("savings", "--json", env=env)
+    assert savings.returncode == 0 and [r["key"] for r in savings.json()["rows"]] == ["mem-2"], savings.stderr
 
 
 def _writing_commands_act_on_nothing(home: Path, fleet: Path) -> None:

@@ -116,7 +116,7 @@ def create_app(
         return service.client(name) if name in service.loaded_names() else None
 
     app.state.savings = savings_figures(
-        config, state_directory, lookup=CachedLookup(state_directory, worker_lookup(loaded))
+        config, store, lookup=CachedLookup(state_directory, worker_lookup(loaded))
     )
     metrics.watch_savings(app.state.savings.by_provider)
     app.state.metrics = metrics

@@ -20,6 +20,7 @@ from snoozebot.fleet import Scope
 from snoozebot.results import Action, ActionResult, Failure
 from snoozebot.runtime import Runtime
 from snoozebot.savings.journal import Journal
+from snoozebot.store import open_store
 from snoozebot.waiting import target_states, wait_for
 
 __all__ = [
@@ -93,7 +94,8 @@ def list_instances(
         else:
             listing.found += [(scope, instance) for instance in answer]
     listing.found.sort(key=lambda f: (f[0].target or "", f[0].key, f[1].provider, f[1].id))
-    Journal.in_directory(rt.state_directory).seen(i for _, i in listing.found)  # docs/savings.md
+    journal = Journal.in_store(open_store(rt.state_directory, rt.config))
+    journal.seen(i for _, i in listing.found)  # docs/savings.md
     return listing
 
 

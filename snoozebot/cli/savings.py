@@ -57,11 +57,12 @@ def savings(  # noqa: PLR0917 - Typer passes options by keyword
     Example: snoozebot savings --since 2026-11-01 --by provider
     """
     from snoozebot.runtime import open_runtime
-    from snoozebot.savings.journal import Journal
     from snoozebot.savings.lookup import worker_lookup
     from snoozebot.savings.price_cache import CachedLookup
     from snoozebot.savings.prices import PriceBook, config_overrides
     from snoozebot.savings.report import Window, build_report, parse_by
+    from snoozebot.savings.store import StateJournalStore
+    from snoozebot.store import open_store
 
     if json_ and csv_:
         raise UsageError("--json and --csv exclude each other: choose one")
@@ -72,7 +73,7 @@ def savings(  # noqa: PLR0917 - Typer passes options by keyword
         overrides = config_overrides(rt.config)
         lookup = CachedLookup(rt.state_directory, worker_lookup(lambda name: _installed(rt.backend, name)))
         report = build_report(
-            Journal.in_directory(rt.state_directory).store,
+            StateJournalStore(open_store(rt.state_directory, rt.config)),
             window,
             by=grouping,
             prices=PriceBook(overrides, lookup),

@@ -2,8 +2,8 @@
 
 :class:`SavingsFigures` reads the journal and prices through the same
 :func:`~snoozebot.savings.report.build_report` as ``snoozebot savings``, so
-the UI, ``/metrics`` and the command agree. Calls block (SQLite, price
-lookups): the agent runs them in its thread pool.
+the UI, ``/metrics`` and the command agree. Calls block (the state store,
+price lookups): the agent runs them in its thread pool.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from snoozebot.config import Config
-from snoozebot.savings.journal import Journal
 from snoozebot.savings.prices import PriceBook, PriceLookup, config_overrides
 from snoozebot.savings.report import Report, Window, build_report, summarize_by
-from snoozebot.savings.store import JournalStore
+from snoozebot.savings.store import JournalStore, StateJournalStore
+from snoozebot.store import Store
 
 __all__ = ["DayProvider", "Figures", "SavingsFigures", "month_start", "savings_figures"]
 
@@ -86,9 +85,6 @@ class SavingsFigures:
         return self.by_provider(month_start(self._now()))
 
 
-def savings_figures(
-    config: Config, state_directory: Path, *, lookup: PriceLookup | None = None
-) -> SavingsFigures:
-    """The figures of a state directory's journal, priced by ``[prices]`` and then ``lookup``."""
-    overrides = config_overrides(config)
-    return SavingsFigures(Journal.in_directory(state_directory).store, PriceBook(overrides, lookup))
+def savings_figures(config: Config, store: Store, *, lookup: PriceLookup | None = None) -> SavingsFigures:
+    """The figures of the journal in ``store``, priced by ``[prices]`` and then ``lookup``."""
+    return SavingsFigures(StateJournalStore(store), PriceBook(config_overrides(config), lookup))

@@ -9,8 +9,10 @@ It records state changes only, never sightings:
   hand ends the snooze there. It also fills in the type, region and tags of an
   open interval whose stop answer did not carry them (EC2's does not), once.
 
-A listing where nothing changed costs one query per provider: its open
-intervals (none at all when the journal file does not exist yet).
+The journal lives in the state store (:mod:`snoozebot.store`): with a shared
+PostgreSQL database every machine's stops and starts add to one journal. A
+listing where nothing changed costs one query per provider: its open
+intervals (none at all before the store's file exists).
 
 Both are best effort: a journal that cannot be written (a locked or broken
 database, a full disk) is one warning on stderr, never a failed stop, start
@@ -21,16 +23,15 @@ from __future__ import annotations
 
 import functools
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import ParamSpec
 
 from snoozebot import sdk
 from snoozebot.errors import SnoozebotError
 from snoozebot.results import Action, ActionResult
-from snoozebot.savings.store import JOURNAL_FILE, Details, JournalStore, SqliteJournalStore
+from snoozebot.savings.store import Details, JournalStore, StateJournalStore
+from snoozebot.store import Store
 
 __all__ = ["AWAKE_STATES", "Clock", "Journal", "details_of"]
 
@@ -53,7 +54,7 @@ def _best_effort(method: Callable[P, None]) -> Callable[P, None]:
     def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             method(*args, **kwargs)
-        except (sqlite3.Error, OSError, SnoozebotError) as exc:
+        except SnoozebotError as exc:  # the store's failures are all one line
             log.warning("the savings journal was not updated: %s", exc)
 
     return guarded
@@ -66,7 +67,7 @@ def _quietly(method: Callable[P, None]) -> Callable[P, None]:
     def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             method(*args, **kwargs)
-        except (sqlite3.Error, OSError, SnoozebotError) as exc:
+        except SnoozebotError as exc:
             log.debug("the savings journal was not updated by a listing: %s", exc)
 
     return guarded
@@ -93,9 +94,9 @@ class Journal:
         self._clock = clock
 
     @classmethod
-    def in_directory(cls, state_directory: Path) -> Journal:
-        """The journal of a state directory (SQLite)."""
-        return cls(SqliteJournalStore(state_directory / JOURNAL_FILE))
+    def in_store(cls, store: Store) -> Journal:
+        """The journal kept in the state store ``store``."""
+        return cls(StateJournalStore(store))
 
     @_best_effort
     def record(

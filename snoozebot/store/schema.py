@@ -70,6 +70,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             notices TEXT NOT NULL
         )""",
     ),
+    (  # the savings journal (docs/savings.md): the columns keep the names of savings.sqlite3's
+        """CREATE TABLE IF NOT EXISTS savings_details (
+            id {id},
+            instance_type TEXT NOT NULL,
+            region TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            UNIQUE (instance_type, region, tags)
+        )""",
+        """CREATE TABLE IF NOT EXISTS savings_intervals (
+            id {id},
+            provider TEXT NOT NULL,
+            instance TEXT NOT NULL,
+            details BIGINT REFERENCES savings_details (id),
+            source TEXT NOT NULL,
+            target TEXT,
+            started DOUBLE PRECISION NOT NULL,
+            ended DOUBLE PRECISION,
+            ended_by TEXT
+        )""",
+        "CREATE UNIQUE INDEX IF NOT EXISTS savings_intervals_open ON savings_intervals (provider, instance)"
+        " WHERE ended IS NULL",
+        "CREATE INDEX IF NOT EXISTS savings_intervals_started ON savings_intervals (started)",
+        "CREATE INDEX IF NOT EXISTS savings_intervals_instance ON savings_intervals (provider, instance)",
+    ),
 )
 LATEST = len(MIGRATIONS)
 """The schema version this snoozebot writes."""
@@ -90,7 +114,9 @@ class LegacyFile:
     tables: Mapping[str, str]
 
 
-LEGACY_FILES: tuple[LegacyFile, ...] = ()
+LEGACY_FILES: tuple[LegacyFile, ...] = (
+    LegacyFile("savings.sqlite3", {"details": "savings_details", "snoozes": "savings_intervals"}),
+)
 """The files the embedded store imports, once each, from its state directory."""
 
 

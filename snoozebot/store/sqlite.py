@@ -6,8 +6,9 @@ database to WAL needs it exclusively. Failures are one line each
 (docs/user-guide.md, "The state directory"): a file that cannot be read is
 StateDamaged and is never written; one that cannot be written (read-only or
 full directory) is StateUnwritable; one held by another process past the
-lock timeout is LockTimeout. :meth:`SqliteStore.reading` still reads a
-read-only or full directory.
+lock timeout is LockTimeout. :meth:`SqliteStore.read` still reads a
+read-only or full directory (an older schema, and legacy files not imported
+yet, through a copy in memory).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ STATE_FILE = "audit.sqlite3"
 T = TypeVar("T")
 _PRIMARY_KEY = "INTEGER PRIMARY KEY AUTOINCREMENT"
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+_DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 _UNWRITABLE = (
     sqlite3.SQLITE_READONLY,
     sqlite3.SQLITE_CANTOPEN,
@@ -87,21 +89,34 @@ def _columns(session: Session) -> set[str]:
     return {str(row[1]) for row in session.execute("PRAGMA table_info(attempts)")}
 
 
-def _import_legacy(conn: sqlite3.Connection, directory: Path) -> None:
+def _legacy_present(directory: Path) -> bool:
+    return any((directory / legacy.name).exists() for legacy in LEGACY_FILES)
+
+
+def _import_legacy(conn: sqlite3.Connection, directory: Path, *, rename: bool = True) -> None:
     """Copy the rows of each legacy file still in ``directory`` into the store, then rename the file.
 
     Rows are copied with their keys (``INSERT OR IGNORE``), so an import
-    interrupted before the rename is repeated without duplicates.
+    interrupted before the rename is repeated without duplicates. A legacy
+    file that is no database is StateDamaged, naming it. ``rename`` False
+    reads the files as they are (immutable) and leaves them: a read-only directory.
     """
     for legacy in LEGACY_FILES:
         path = directory / legacy.name
-        if path.exists():
-            _import_file(conn, path, legacy)
+        if not path.exists():
+            continue
+        try:
+            _import_file(conn, f"{path.resolve().as_uri()}?immutable=1" if not rename else str(path), legacy)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _DAMAGED:
+                raise damaged(path, str(exc)) from None
+            raise
+        if rename:
             path.rename(path.with_name(path.name + ".imported"))
 
 
-def _import_file(conn: sqlite3.Connection, path: Path, legacy: LegacyFile) -> None:
-    conn.execute("ATTACH DATABASE ? AS legacy", (str(path),))
+def _import_file(conn: sqlite3.Connection, name: str, legacy: LegacyFile) -> None:
+    conn.execute("ATTACH DATABASE ? AS legacy", (name,))
     try:
         conn.execute("BEGIN IMMEDIATE")
         for old, new in legacy.tables.items():
@@ -238,22 +253,41 @@ class SqliteStore:
             raise self._failure(exc, consequence=consequence) from None
 
     def read(self, query: Callable[[Session], T], *, empty: T) -> T:
-        if not self.path.exists():
+        if not self.path.exists() and not _legacy_present(self.path.parent):
             return empty
         try:
             with self.session(consequence="nothing was changed") as session:
                 return query(session)
         except StateUnwritable:  # a read-only or full directory: read without writing anything
             pass
-        uri = f"{self.path.resolve().as_uri()}?immutable=1"
         try:
-            with contextlib.closing(
-                sqlite3.connect(uri, uri=True, timeout=self.lock_timeout, isolation_level=None)
-            ) as conn:
-                _shadow_missing(conn)
-                return query(_Session(conn))
+            return self._read_as_is(query)
         except sqlite3.Error as exc:
             raise damaged(self.path, str(exc)) from None
+
+    def _read_as_is(self, query: Callable[[Session], T]) -> T:
+        """``query`` on the files as they are, writing nothing.
+
+        What an older schema lacks is shadowed (:func:`_shadow_missing`); with
+        legacy files not imported yet, the query reads a copy in memory,
+        migrated and imported there.
+        """
+        legacy = _legacy_present(self.path.parent)
+        with contextlib.closing(sqlite3.connect("file::memory:", uri=True, isolation_level=None)) as copy:
+            if self.path.exists():
+                uri = f"{self.path.resolve().as_uri()}?immutable=1"
+                with contextlib.closing(
+                    sqlite3.connect(uri, uri=True, timeout=self.lock_timeout, isolation_level=None)
+                ) as conn:
+                    if not legacy:
+                        _shadow_missing(conn)
+                        return query(_Session(conn))
+                    conn.backup(copy)
+            session = _Session(copy)
+            with session.transaction():
+                migrate(session, primary_key=_PRIMARY_KEY, columns_of=_columns, where=str(self.path))
+            _import_legacy(copy, self.path.parent, rename=False)
+            return query(session)
 
     def upgrade(self) -> int:
         try:
