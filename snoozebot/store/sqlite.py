@@ -149,6 +149,7 @@ class SqliteStore:
 
     def __init__(self, path: Path, *, lock_timeout: float) -> None:
         self.path = path
+        self.where = str(path)
         self.lock_timeout = lock_timeout
         self._ready = False
 
@@ -206,13 +207,15 @@ class SqliteStore:
             raise self._failure(exc, consequence=consequence) from None
 
     def read(self, query: Callable[[Session], T], *, empty: T) -> T:
-        if not self.path.exists():
+        legacy = any((self.path.parent / f.name).exists() for f in LEGACY_FILES)  # imported on this first use
+        if not self.path.exists() and not legacy:
             return empty
         try:
             with self.session(consequence="nothing was changed") as session:
                 return query(session)
         except StateUnwritable:  # a read-only or full directory: read without writing anything
-            pass
+            if not self.path.exists():
+                return empty
         uri = f"{self.path.resolve().as_uri()}?immutable=1"
         try:
             with contextlib.closing(
