@@ -22,6 +22,8 @@ from conftest import run_cli
 from fake_metadata import FakeMetadata, refused_host
 from test_agent_harness import Agent, running_agent
 
+from snoozebot.schedule.activity import ActivityStore
+
 AMI = "ami-12c6146b"
 ALWAYS_IDLE = ["--cpu", "100", "--network", "1000000", "--disk", "1000000", "--ignore-sessions"]
 
@@ -104,9 +106,11 @@ def world(moto_ec2: str, tmp_path: Path, isolated_home: Path) -> Iterator[World]
 
 
 def stored(home: Path, instance: str) -> dict[str, Any]:
-    return json.loads((home / "activity.json").read_text())["reports"]["aws"][instance]
+    """The last report of ``instance`` in the state store of ``home``."""
+    return ActivityStore.in_directory(home).for_provider("aws")[instance].to_dict()
 
 
+@pytest.mark.both_backends
 def test_a_busy_report_defers_the_stop_until_the_instance_is_idle(world: World, isolated_home: Path) -> None:
     world.gpu(90)
     res = world.check("--json")
@@ -115,7 +119,7 @@ def test_a_busy_report_defers_the_stop_until_the_instance_is_idle(world: World, 
     assert f"activity of {world.instance} (aws) reported to {world.agent.url}" in res.stderr
     report = stored(isolated_home, world.instance)
     assert report["idle"] is False and report["readings"]["gpu"]["value"] == 90.0
-    assert not (Path(world.vm_env["SNOOZEBOT_HOME"]) / "activity.json").exists()
+    assert not list(Path(world.vm_env["SNOOZEBOT_HOME"]).glob("*.sqlite3"))  # nothing kept on the instance
 
     # The stop boundary passes while the instance is busy: deferred, and it keeps running.
     row = world.run_at(world.stop_at + dt.timedelta(minutes=1))
@@ -163,6 +167,7 @@ def test_a_report_after_the_pretended_now_does_not_count(world: World, isolated_
     assert row["action"] == "stop"
 
 
+@pytest.mark.both_backends
 def test_the_instances_page_shows_the_last_report(world: World) -> None:
     world.gpu(90)
     assert world.check().returncode == 0
@@ -218,8 +223,11 @@ def test_an_unknown_instance_and_an_agent_that_is_gone(world: World) -> None:
     assert res.returncode == 3 and "cannot reach the agent" in res.stderr
 
 
-def test_without_an_agent_the_report_goes_to_the_state_directory(moto_ec2: str, tmp_path: Path,
-                                                                  isolated_home: Path) -> None:
+@pytest.mark.both_backends
+def test_without_an_agent_the_report_goes_to_the_state_store(state_backend: str, moto_ec2: str, tmp_path: Path,
+                                                             isolated_home: Path) -> None:
+    """Into the state directory's store file, or, with a database, where a `schedule run` on another
+    machine (another state directory) finds it."""
     stop_at = minute(dt.datetime.now(dt.UTC)) + dt.timedelta(minutes=2)
     config = tmp_path / "config.toml"
     config.write_text(config_text(stop_at, stop_at + dt.timedelta(hours=2)))
@@ -228,12 +236,15 @@ def test_without_an_agent_the_report_goes_to_the_state_directory(moto_ec2: str, 
     bin_dir.mkdir()
     (bin_dir / "nvidia-smi").write_text('#!/bin/sh\necho "75"\n')
     (bin_dir / "nvidia-smi").chmod(0o755)
+    vm_home = isolated_home if state_backend == "sqlite" else tmp_path / "vm-home"
+    vm_home.mkdir(exist_ok=True)
     with FakeMetadata(aws={"instance-id": instance, "region": "us-east-1"}) as md:
         env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": md.url, "GCE_METADATA_HOST": refused_host(),
-               "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+               "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SNOOZEBOT_HOME": str(vm_home)}
         res = run_cli("idle", "check", *ALWAYS_IDLE, "--report", env=env)
         assert res.returncode == 0, res.stderr
-        assert f"reported to {isolated_home / 'activity.json'}" in res.stderr
+        where = isolated_home / "audit.sqlite3" if state_backend == "sqlite" else "the database at 127.0.0.1:"
+        assert f"reported to {where}" in res.stderr
         dry = run_cli("idle", "check", *ALWAYS_IDLE, "--report", "--dry-run", env=env)
         assert dry.returncode == 0 and "dry run: activity not reported" in dry.stderr
     assert stored(isolated_home, instance)["readings"]["gpu"]["value"] == 75.0
