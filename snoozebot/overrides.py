@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from snoozebot.schedule.boundaries import Boundary, boundaries_between
 from snoozebot.schedule.grammar import Schedule
 from snoozebot.store import Session, Store, open_store
+from snoozebot.store.legacy import import_legacy
+from snoozebot.store.schema import LEGACY_FILES
 
 __all__ = [
     "KEEP_AFTER",
@@ -40,6 +43,9 @@ __all__ = [
     "parse_until",
 ]
 
+T = TypeVar("T")
+(_LEGACY,) = (f for f in LEGACY_FILES if f.name == "overrides.sqlite3")
+"""Where an older snoozebot kept the overrides, in the state directory."""
 KEEP_AFTER = dt.timedelta(hours=24)
 """How long an override is kept once passed (a late run's window may still hold it)."""
 
@@ -117,19 +123,35 @@ class OverrideRow:
 class OverrideStore:
     """Every query on overrides, warned boundaries, used tokens and the signing secret, in a state store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, directory: Path | None = None) -> None:
+        """``directory``: the state directory whose ``overrides.sqlite3`` a shared store imports."""
         self.store = store
+        self._directory = directory if store.shared else None  # the embedded store imports its own
 
     @classmethod
     def in_directory(cls, state_directory: Path, *, store: Store | None = None) -> OverrideStore:
         """The overrides of a state directory's installation (``store`` None: the one configured)."""
-        return cls(store if store is not None else open_store(state_directory))
+        return cls(store if store is not None else open_store(state_directory), directory=state_directory)
+
+    def _session(self, *, consequence: str) -> AbstractContextManager[Session]:
+        self._import(reading=False)
+        return self.store.session(consequence=consequence)
+
+    def _read(self, query: Callable[[Session], T], *, empty: T) -> T:
+        self._import(reading=True)
+        return self.store.read(query, empty=empty)
+
+    def _import(self, *, reading: bool) -> None:
+        """This machine's ``overrides.sqlite3`` of an older snoozebot, copied into a shared store once."""
+        if self._directory is not None:
+            import_legacy(self.store, self._directory, _LEGACY, reading=reading)
+            self._directory = None
 
     # -- snoozes --------------------------------------------------------------
 
     def snooze(self, provider: str, instance: str, until: dt.datetime, *, actor: str) -> None:
         """Keep ``instance`` out of schedule and idle stops until ``until`` (replacing an older snooze)."""
-        with self.store.session(consequence="the snooze was not stored") as db, db.transaction():
+        with self._session(consequence="the snooze was not stored") as db, db.transaction():
             _prune(db)
             db.execute(
                 "INSERT INTO override_snoozes (provider, instance, until, actor, created)"
@@ -140,7 +162,7 @@ class OverrideStore:
 
     def clear_snooze(self, provider: str, instance: str) -> bool:
         """Remove the instance's snooze; whether it had one."""
-        with self.store.session(consequence="the snooze was not cleared") as db:
+        with self._session(consequence="the snooze was not cleared") as db:
             gone = db.execute(
                 "DELETE FROM override_snoozes WHERE provider = ? AND instance = ? RETURNING provider",
                 (provider, instance),
@@ -158,7 +180,7 @@ class OverrideStore:
         """
         now = _text(dt.datetime.now(dt.UTC))
         target = _text(moved_to) if moved_to else None
-        with self.store.session(consequence="the stop was not moved") as db, db.transaction():
+        with self._session(consequence="the stop was not moved") as db, db.transaction():
             _prune(db)
             moved_again = db.execute(
                 "UPDATE override_moves SET moved_to = ?, actor = ?, created = ?"
@@ -188,7 +210,7 @@ class OverrideStore:
             ]
 
         nothing: list[OverrideRow] = []
-        found = self.store.read(query, empty=nothing)
+        found = self._read(query, empty=nothing)
         if not include_passed:
             found = [r for r in found if max(t for t in (r.boundary, r.until) if t is not None) > now]
         return sorted(found, key=lambda r: (r.provider, r.instance, r.boundary or r.until or now))
@@ -215,7 +237,7 @@ class OverrideStore:
         if not boundaries:
             return fresh
         now = _text(dt.datetime.now(dt.UTC))
-        with self.store.session(consequence="no warning was sent") as db, db.transaction():  # one per run
+        with self._session(consequence="no warning was sent") as db, db.transaction():  # one per run
             _prune(db)
             for provider, instance, boundary in boundaries:
                 if db.execute(
@@ -228,7 +250,7 @@ class OverrideStore:
 
     def use_token(self, token_id: str) -> bool:
         """Spend a postpone token; False when it was spent before."""
-        with self.store.session(consequence="the link was not used") as db:
+        with self._session(consequence="the link was not used") as db:
             spent = db.execute(
                 "INSERT INTO used_postpone_tokens (token, used) VALUES (?, ?)"
                 " ON CONFLICT (token) DO NOTHING RETURNING token",
@@ -242,11 +264,11 @@ class OverrideStore:
         def query(db: Session) -> bool:
             return bool(db.execute("SELECT 1 FROM used_postpone_tokens WHERE token = ?", (token_id,)))
 
-        return self.store.read(query, empty=False)
+        return self._read(query, empty=False)
 
     def secret(self, name: str = "postpone") -> bytes:
         """The named signing secret, created by whichever process needs it first."""
-        with self.store.session(consequence="no link was signed") as db:
+        with self._session(consequence="no link was signed") as db:
             db.execute(
                 "INSERT INTO signing_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
                 (name, secrets.token_hex(32)),

@@ -112,7 +112,8 @@ CREATE TABLE secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """The schema of ``overrides.sqlite3`` as the release before the state store wrote it."""
 
 
-def test_an_old_overrides_file_is_imported_once(tmp_path: Path) -> None:
+@pytest.mark.both_backends
+def test_an_old_overrides_file_is_imported_once(tmp_path: Path, state_backend: str) -> None:
     until = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=2)
     made = "2026-11-20T10:00:00+00:00"
     with closing(sqlite3.connect(tmp_path / "overrides.sqlite3")) as old, old:
@@ -133,3 +134,13 @@ def test_an_old_overrides_file_is_imported_once(tmp_path: Path) -> None:
     assert store.clear_snooze("aws", "i-0abc")
     again = OverrideStore.in_directory(tmp_path)  # another process: nothing imported a second time
     assert [r.instance for r in again.rows(until - KEEP_AFTER)] == ["i-0def"]
+    if state_backend == "postgresql":  # another machine's old file: the rows already stored win
+        other = tmp_path / "other"
+        other.mkdir()
+        with closing(sqlite3.connect(other / "overrides.sqlite3")) as old, old:
+            old.executescript(OLD_OVERRIDES)
+            old.execute("INSERT INTO secrets VALUES ('postpone', ?)", ("cd" * 32,))
+            old.execute("INSERT INTO moves VALUES ('aws', 'i-0def', ?, ?, 'cli:bob', ?)", (until.isoformat(),) * 3)
+        assert OverrideStore.in_directory(other).secret() == bytes.fromhex("ab" * 32)
+        [kept] = again.rows(until - KEEP_AFTER)
+        assert (kept.kind, kept.actor) == ("skip", "link")

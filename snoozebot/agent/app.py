@@ -124,7 +124,7 @@ def create_app(
     app.state.scheduler = scheduler
     app.state.tokens = TokenStore(state_directory, store)
     app.state.activity = ActivityStore.in_directory(state_directory, store=store)
-    app.state.overrides = OverrideStore(store)
+    app.state.overrides = OverrideStore.in_directory(state_directory, store=store)
     install_error_handlers(app)
     for router in api_routers():
         app.include_router(router)

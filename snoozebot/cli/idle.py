@@ -163,7 +163,8 @@ def _snoozed(rt: Runtime[LocalBackend], me: sdk.Identity) -> bool:
     from snoozebot.overrides import OverrideStore
 
     now = dt.datetime.now(dt.UTC)
-    overrides = OverrideStore(rt.backend.context.audit.store).for_instances(now)
+    store = OverrideStore.in_directory(rt.state_directory, store=rt.backend.context.audit.store)
+    overrides = store.for_instances(now)
     found = overrides.get((me.provider, me.instance_id))
     return found is not None and found.snoozed(now)
 
@@ -177,7 +178,7 @@ def _warning(cfg: Config, directory: Path, stop: _StopThisInstance, naptime: dt.
 
     settings = load_notify_settings(cfg.table("notify"), where=f"{cfg.path or 'config'}: [notify]")
     why = f"idle for the nap time ({int(naptime.total_seconds())} s)"
-    store = OverrideStore(open_store(directory, cfg))
+    store = OverrideStore.in_directory(directory, store=open_store(directory, cfg))
     return IdleWarning(settings, store, stop.identity, why=why, report=info)
 
 

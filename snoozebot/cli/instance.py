@@ -437,7 +437,8 @@ def snooze(
             raise UsageError(f"--until: {until} has already passed")
     directory = state_dir()
     chosen = open_store(directory)
-    store, audit = OverrideStore(chosen), AuditLog.in_directory(directory, store=chosen)
+    store = OverrideStore.in_directory(directory, store=chosen)
+    audit = AuditLog.in_directory(directory, store=chosen)
     actor = default_actor()
     for iid in ids:
         if moment is not None:

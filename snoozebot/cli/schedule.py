@@ -189,7 +189,7 @@ def run(
             for s in scopes
         ]
         names = [p.key for p in places]
-        store = OverrideStore(rt.backend.context.audit.store)
+        store = OverrideStore.in_directory(rt.state_directory, store=rt.backend.context.audit.store)
         lock = contextlib.nullcontext() if dry_run else record.locked(timeout=rt.backend.context.lock_timeout)
         with lock:
             moment = moment if now else _parse_now(None)  # the clock once a previous run let go
@@ -300,7 +300,7 @@ def show(
     skipped = next_skipped_dates(schedule, moment, count=count)
     directory = state_dir()
     store = open_store(directory, cfg)
-    overrides = OverrideStore(store).rows(moment)
+    overrides = OverrideStore.in_directory(directory, store=store).rows(moment)
     for provider, when in sorted(RunRecord(directory, store).ahead_of(dt.datetime.now(dt.UTC)).items()):
         info(f"warning: {_ahead_text(provider, when.isoformat())}")
     if json_:
@@ -350,7 +350,7 @@ def _explain(
     activity = ActivityStore.in_directory(rt.state_directory, store=shared)
     report = activity.for_provider(provider).get(instance.id)
     owed = DeferralRecord(rt.state_directory).for_provider(provider).get(instance.id)
-    store = OverrideStore(shared)
+    store = OverrideStore.in_directory(rt.state_directory, store=shared)
     found = store.for_instances(moment).get((provider, instance.id))
     decision = decide(
         instance, schedules, after=after, now=moment, activity=report, deferred=owed, overrides=found
