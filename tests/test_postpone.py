@@ -167,7 +167,6 @@ def test_skip_removes_that_one_stop_only(hook: Any) -> None:
     assert run("2027-01-05T19:05:00+01:00") == ["none", "stop", "none"]
 
 
-@pytest.mark.both_backends
 def test_postponed_twice_moves_the_same_stop_further(hook: Any) -> None:
     found = _warned(hook)
     page = httpx.get(found["mem-2"]["+2h"], timeout=10)

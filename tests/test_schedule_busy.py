@@ -64,6 +64,8 @@ class World:
     vm_env: dict[str, str]
     bin_dir: Path
     stop_at: dt.datetime
+    cron_home: Path
+    """Where `schedule run` runs: the agent's state directory, or with a database another machine's."""
 
     def gpu(self, percent: int) -> None:
         path = self.bin_dir / "nvidia-smi"
@@ -75,15 +77,22 @@ class World:
         env = {**self.vm_env, "SNOOZEBOT_AGENT_URL": self.agent.url, "SNOOZEBOT_TOKEN": self.agent.tokens[token]}
         return run_cli("idle", "check", *ALWAYS_IDLE, "--report", *args, env=env)
 
+    def schedule(self, *args: str) -> Any:
+        """`snoozebot schedule ARGS...` on the cron machine."""
+        return run_cli("schedule", *args, env={"SNOOZEBOT_HOME": str(self.cron_home)})
+
     def run_at(self, now: dt.datetime) -> dict[str, Any]:
-        """`schedule run -p aws --now NOW` on the agent's machine: this instance's row."""
-        res = run_cli("schedule", "run", "-p", "aws", "--now", now.isoformat(), "--json")
+        """`schedule run -p aws --now NOW` on the cron machine: this instance's row."""
+        res = self.schedule("run", "-p", "aws", "--now", now.isoformat(), "--json")
         assert res.returncode == 0, res.stderr
         return next(r for r in res.json() if r["id"] == self.instance)
 
 
 @pytest.fixture
-def world(moto_ec2: str, tmp_path: Path, isolated_home: Path) -> Iterator[World]:
+def world(moto_ec2: str, tmp_path: Path, isolated_home: Path, request: pytest.FixtureRequest) -> Iterator[World]:
+    shared = "state_backend" in request.fixturenames and request.getfixturevalue("state_backend") == "postgresql"
+    cron_home = tmp_path / "cron-home" if shared else isolated_home  # one database: any machine sees the reports
+    cron_home.mkdir(exist_ok=True)
     stop_at = minute(dt.datetime.now(dt.UTC)) + dt.timedelta(minutes=2)
     config = tmp_path / "config.toml"
     config.write_text(config_text(stop_at, stop_at + dt.timedelta(hours=2)))
@@ -102,7 +111,7 @@ def world(moto_ec2: str, tmp_path: Path, isolated_home: Path) -> Iterator[World]
             "GCE_METADATA_HOST": refused_host(),
             "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         }
-        yield World(agent, instance, vm_env, bin_dir, stop_at)
+        yield World(agent, instance, vm_env, bin_dir, stop_at, cron_home)
 
 
 def stored(home: Path, instance: str) -> dict[str, Any]:
@@ -125,8 +134,8 @@ def test_a_busy_report_defers_the_stop_until_the_instance_is_idle(world: World, 
     row = world.run_at(world.stop_at + dt.timedelta(minutes=1))
     assert (row["action"], row["ok"], row["error"]) == ("defer", True, None)
     assert state(world.instance) == "running"
-    explained = run_cli("schedule", "explain", world.instance, "-p", "aws", "--now",
-                        (world.stop_at + dt.timedelta(minutes=1)).isoformat())
+    explained = world.schedule("explain", world.instance, "-p", "aws", "--now",
+                               (world.stop_at + dt.timedelta(minutes=1)).isoformat())
     assert explained.returncode == 0, explained.stderr
     assert re.search(r"deferred: reported busy \d+ min before now \(gpu 90%\), within unless_busy 30m",
                      explained.stdout), explained.stdout
@@ -134,8 +143,8 @@ def test_a_busy_report_defers_the_stop_until_the_instance_is_idle(world: World, 
 
     # No boundary in the next window, but the deferred stop is tried again: still busy.
     row = world.run_at(world.stop_at + dt.timedelta(minutes=5))
-    assert row["action"] == "defer" and "deferred, tried again" in run_cli(
-        "schedule", "explain", world.instance, "-p", "aws", "--json",
+    assert row["action"] == "defer" and "deferred, tried again" in world.schedule(
+        "explain", world.instance, "-p", "aws", "--json",
         "--now", (world.stop_at + dt.timedelta(minutes=5, seconds=30)).isoformat()).json()["reason"]
 
     # The instance goes quiet and says so: the next run makes the stop it owed.
@@ -146,7 +155,7 @@ def test_a_busy_report_defers_the_stop_until_the_instance_is_idle(world: World, 
     row = world.run_at(world.stop_at + dt.timedelta(minutes=6))
     assert (row["action"], row["ok"]) == ("stop", True)
     assert state(world.instance) in ("stopping", "stopped")
-    assert json.loads((isolated_home / "schedule-deferred.json").read_text()) == {"providers": {}}
+    assert json.loads((world.cron_home / "schedule-deferred.json").read_text()) == {"providers": {}}
 
 
 def test_a_stale_busy_report_does_not_hold_the_stop(world: World, isolated_home: Path) -> None:
