@@ -66,7 +66,7 @@ SessionsArg = Annotated[bool, typer.Option("--ignore-sessions", help="Logged-in 
 HibernateArg = Annotated[bool, typer.Option("--hibernate", help="Hibernate (suspend) instead of stopping.")]
 DryRunArg = Annotated[bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")]
 ReportArg = Annotated[
-    bool, typer.Option("--report", help="Send the verdict and readings to the agent (else the state dir).")
+    bool, typer.Option("--report", help="Send the verdict and readings to the agent (else the state store).")
 ]
 AgentArg = Annotated[
     str | None,
