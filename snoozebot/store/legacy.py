@@ -1,4 +1,6 @@
-"""A state directory's legacy SQLite files, copied into a shared store (docs/shared-state.md, "Upgrading").
+"""A state directory's legacy SQLite files, copied into a shared store.
+
+See docs/shared-state.md, "Upgrading from files".
 
 The embedded store imports the ``LEGACY_FILES`` of its own directory when it
 first opens (:mod:`snoozebot.store.sqlite`). A database knows no state
