@@ -8,11 +8,11 @@ Two kinds, each for one instance of one provider:
   (postpone links, docs/notifications.md; audit source ``postpone``).
 
 :class:`InstanceOverrides` is the pure view one decision consults;
-:class:`OverrideStore` holds every query, over SQLite in the state directory
-(``overrides.sqlite3``, ``0600``), so that another backend can offer the same
-methods. The store also keeps what notifications must remember: which stop
-boundaries were warned about, which postpone tokens were used, and the secret
-that signs them.
+:class:`OverrideStore` holds every query, written once for both state stores
+(``snoozebot.store``: SQLite in the state directory, or one PostgreSQL
+database that every machine sees, docs/shared-state.md). The store also keeps
+what notifications must remember: which stop boundaries were warned about,
+which postpone tokens were used, and the secret that signs them.
 
 An override is shown while it lies ahead and is kept one day after it passed,
 so that a run whose window still holds it (cron was down) honours it.
@@ -21,23 +21,21 @@ so that a run whose window still holds it (cron was down) honours it.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
-import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
-from snoozebot.errors import LockTimeout, SnoozebotError
 from snoozebot.schedule.boundaries import Boundary, boundaries_between
 from snoozebot.schedule.grammar import Schedule
-from snoozebot.state import damaged, exclusive_lock, unwritable
+from snoozebot.store import Session, Store, open_store
+from snoozebot.store.legacy import import_legacy
+from snoozebot.store.schema import LEGACY_FILES
 
 __all__ = [
     "KEEP_AFTER",
-    "OVERRIDES_FILE",
     "InstanceOverrides",
     "OverrideMap",
     "OverrideRow",
@@ -45,27 +43,11 @@ __all__ = [
     "parse_until",
 ]
 
-OVERRIDES_FILE = "overrides.sqlite3"
+T = TypeVar("T")
+(_LEGACY,) = (f for f in LEGACY_FILES if f.name == "overrides.sqlite3")
+"""Where an older snoozebot kept the overrides, in the state directory."""
 KEEP_AFTER = dt.timedelta(hours=24)
 """How long an override is kept once passed (a late run's window may still hold it)."""
-
-_TIMEOUT = 10.0
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS snoozes (
-    provider TEXT NOT NULL, instance TEXT NOT NULL, until TEXT NOT NULL,
-    actor TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY (provider, instance)
-);
-CREATE TABLE IF NOT EXISTS moves (
-    provider TEXT NOT NULL, instance TEXT NOT NULL, boundary TEXT NOT NULL, moved_to TEXT,
-    actor TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY (provider, instance, boundary)
-);
-CREATE TABLE IF NOT EXISTS warned (
-    provider TEXT NOT NULL, instance TEXT NOT NULL, boundary TEXT NOT NULL, at TEXT NOT NULL,
-    PRIMARY KEY (provider, instance, boundary)
-);
-CREATE TABLE IF NOT EXISTS used_tokens (token TEXT PRIMARY KEY, used TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 
 
 def _text(moment: dt.datetime) -> str:
@@ -139,70 +121,53 @@ class OverrideRow:
 
 
 class OverrideStore:
-    """Every query on overrides, warned boundaries, used tokens and the signing secret."""
+    """Every query on overrides, warned boundaries, used tokens and the signing secret, in a state store."""
 
-    def __init__(self, path: Path, *, lock_timeout: float = _TIMEOUT) -> None:
-        self.path = path
-        self.lock_timeout = lock_timeout
-        self._ready = False
+    def __init__(self, store: Store, *, directory: Path | None = None) -> None:
+        """``directory``: the state directory whose ``overrides.sqlite3`` a shared store imports."""
+        self.store = store
+        self._directory = directory if store.shared else None  # the embedded store imports its own
 
     @classmethod
-    def in_directory(cls, state_directory: Path, *, lock_timeout: float = _TIMEOUT) -> OverrideStore:
-        """The store of a state directory."""
-        return cls(state_directory / OVERRIDES_FILE, lock_timeout=lock_timeout)
+    def in_directory(cls, state_directory: Path, *, store: Store | None = None) -> OverrideStore:
+        """The overrides of a state directory's installation (``store`` None: the one configured)."""
+        return cls(store if store is not None else open_store(state_directory), directory=state_directory)
 
-    def _prepare(self) -> None:
-        lock = self.path.with_name(self.path.name + ".lock")
-        with exclusive_lock(lock, timeout=self.lock_timeout, what="the overrides"):
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
-            with closing(sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None)) as conn:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(_SCHEMA)
-        self._ready = True
+    def _session(self, *, consequence: str) -> AbstractContextManager[Session]:
+        self._import(reading=False)
+        return self.store.session(consequence=consequence)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection in one transaction; a database failure becomes one line."""
-        try:
-            if not self._ready:
-                self._prepare()
-            with closing(sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None)) as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                yield conn
-                conn.execute("COMMIT")
-        except OSError as exc:
-            raise unwritable(self.path, exc) from None
-        except sqlite3.Error as exc:
-            raise self._failure(exc) from None
+    def _read(self, query: Callable[[Session], T], *, empty: T) -> T:
+        self._import(reading=True)
+        return self.store.read(query, empty=empty)
 
-    def _failure(self, exc: sqlite3.Error) -> SnoozebotError:
-        primary = getattr(exc, "sqlite_errorcode", sqlite3.SQLITE_ERROR) & 0xFF
-        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            return LockTimeout(f"another process holds {self.path}; gave up after {self.lock_timeout:g}s")
-        if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_FULL,
-                       sqlite3.SQLITE_IOERR, sqlite3.SQLITE_PERM):
-            return unwritable(self.path, str(exc))
-        return damaged(self.path, str(exc))
+    def _import(self, *, reading: bool) -> None:
+        """This machine's ``overrides.sqlite3`` of an older snoozebot, copied into a shared store once."""
+        if self._directory is not None:
+            import_legacy(self.store, self._directory, _LEGACY, reading=reading)
+            self._directory = None
 
     # -- snoozes --------------------------------------------------------------
 
     def snooze(self, provider: str, instance: str, until: dt.datetime, *, actor: str) -> None:
         """Keep ``instance`` out of schedule and idle stops until ``until`` (replacing an older snooze)."""
-        with self._connect() as conn:
-            self._prune(conn)
-            conn.execute(
-                "INSERT OR REPLACE INTO snoozes VALUES (?, ?, ?, ?, ?)",
+        with self._session(consequence="the snooze was not stored") as db, db.transaction():
+            _prune(db)
+            db.execute(
+                "INSERT INTO override_snoozes (provider, instance, until, actor, created)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, instance) DO UPDATE"
+                " SET until = excluded.until, actor = excluded.actor, created = excluded.created",
                 (provider, instance, _text(until), actor, _text(dt.datetime.now(dt.UTC))),
             )
 
     def clear_snooze(self, provider: str, instance: str) -> bool:
         """Remove the instance's snooze; whether it had one."""
-        with self._connect() as conn:
-            cur = conn.execute(
-                "DELETE FROM snoozes WHERE provider = ? AND instance = ?", (provider, instance)
+        with self._session(consequence="the snooze was not cleared") as db:
+            gone = db.execute(
+                "DELETE FROM override_snoozes WHERE provider = ? AND instance = ? RETURNING provider",
+                (provider, instance),
             )
-            return cur.rowcount > 0
+        return bool(gone)
 
     # -- moved boundaries -----------------------------------------------------
 
@@ -215,65 +180,37 @@ class OverrideStore:
         """
         now = _text(dt.datetime.now(dt.UTC))
         target = _text(moved_to) if moved_to else None
-        with self._connect() as conn:
-            self._prune(conn)
-            cur = conn.execute(
-                "UPDATE moves SET moved_to = ?, actor = ?, created = ?"
-                " WHERE provider = ? AND instance = ? AND moved_to = ?",
+        with self._session(consequence="the stop was not moved") as db, db.transaction():
+            _prune(db)
+            moved_again = db.execute(
+                "UPDATE override_moves SET moved_to = ?, actor = ?, created = ?"
+                " WHERE provider = ? AND instance = ? AND moved_to = ? RETURNING boundary",
                 (target, actor, now, provider, instance, _text(boundary)),
             )
-            if cur.rowcount == 0:
-                conn.execute(
-                    "INSERT OR REPLACE INTO moves VALUES (?, ?, ?, ?, ?, ?)",
+            if not moved_again:
+                db.execute(
+                    "INSERT INTO override_moves (provider, instance, boundary, moved_to, actor, created)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (provider, instance, boundary) DO UPDATE"
+                    " SET moved_to = excluded.moved_to, actor = excluded.actor, created = excluded.created",
                     (provider, instance, _text(boundary), target, actor, now),
                 )
 
     # -- reading --------------------------------------------------------------
 
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection | None]:
-        """A connection that writes nothing (None before the first override): read-only directories work."""
-        if not self.path.exists():
-            yield None
-            return
-        with closing(self._read_connection()) as conn:
-            yield conn
-
-    def _read_connection(self) -> sqlite3.Connection:
-        base = self.path.resolve().as_uri()
-        conn = sqlite3.connect(f"{base}?mode=ro", uri=True, timeout=self.lock_timeout, isolation_level=None)
-        try:
-            conn.execute("SELECT count(*) FROM sqlite_master")  # a read-only directory fails here (WAL index)
-            return conn
-        except sqlite3.OperationalError:
-            conn.close()
-        return sqlite3.connect(f"{base}?immutable=1", uri=True, isolation_level=None)
-
-    @staticmethod
-    def _prune(conn: sqlite3.Connection) -> None:
-        """Delete what passed more than KEEP_AFTER ago (by the real clock: a rehearsal deletes nothing)."""
-        kept_since = (_text(dt.datetime.now(dt.UTC) - KEEP_AFTER),)
-        conn.execute("DELETE FROM snoozes WHERE until < ?", kept_since)
-        conn.execute("DELETE FROM moves WHERE max(boundary, coalesce(moved_to, boundary)) < ?", kept_since)
-        conn.execute("DELETE FROM warned WHERE boundary < ?", kept_since)
-
     def rows(self, now: dt.datetime, *, include_passed: bool = False) -> list[OverrideRow]:
         """Every override still ahead of ``now`` (with ``include_passed``: every one kept)."""
-        try:
-            with self._reading() as conn:
-                if conn is None:
-                    return []
-                snoozes = conn.execute("SELECT provider, instance, until, actor FROM snoozes").fetchall()
-                moves = conn.execute(
-                    "SELECT provider, instance, boundary, moved_to, actor FROM moves"
-                ).fetchall()
-        except sqlite3.Error as exc:
-            raise self._failure(exc) from None
-        found = [OverrideRow(p, i, "snooze", None, _time(u), a) for p, i, u, a in snoozes]
-        found += [
-            OverrideRow(p, i, "postpone" if to else "skip", _time(b), _time(to) if to else None, a)
-            for p, i, b, to, a in moves
-        ]
+
+        def query(db: Session) -> list[OverrideRow]:
+            snoozes = db.execute("SELECT provider, instance, until, actor FROM override_snoozes")
+            moves = db.execute("SELECT provider, instance, boundary, moved_to, actor FROM override_moves")
+            found = [OverrideRow(p, i, "snooze", None, _time(u), a) for p, i, u, a in snoozes]
+            return found + [
+                OverrideRow(p, i, "postpone" if to else "skip", _time(b), _time(to) if to else None, a)
+                for p, i, b, to, a in moves
+            ]
+
+        nothing: list[OverrideRow] = []
+        found = self._read(query, empty=nothing)
         if not include_passed:
             found = [r for r in found if max(t for t in (r.boundary, r.until) if t is not None) > now]
         return sorted(found, key=lambda r: (r.provider, r.instance, r.boundary or r.until or now))
@@ -300,38 +237,55 @@ class OverrideStore:
         if not boundaries:
             return fresh
         now = _text(dt.datetime.now(dt.UTC))
-        with self._connect() as conn:  # one transaction for the whole run
-            self._prune(conn)
+        with self._session(consequence="no warning was sent") as db, db.transaction():  # one per run
+            _prune(db)
             for provider, instance, boundary in boundaries:
-                row = (provider, instance, _text(boundary), now)
-                cur = conn.execute("INSERT OR IGNORE INTO warned VALUES (?, ?, ?, ?)", row)
-                if cur.rowcount > 0:
+                if db.execute(
+                    "INSERT INTO warned_boundaries (provider, instance, boundary, at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (provider, instance, boundary) DO NOTHING RETURNING provider",
+                    (provider, instance, _text(boundary), now),
+                ):
                     fresh.add((provider, instance, boundary))
         return fresh
 
     def use_token(self, token_id: str) -> bool:
         """Spend a postpone token; False when it was spent before."""
-        with self._connect() as conn:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO used_tokens VALUES (?, ?)", (token_id, _text(dt.datetime.now(dt.UTC)))
+        with self._session(consequence="the link was not used") as db:
+            spent = db.execute(
+                "INSERT INTO used_postpone_tokens (token, used) VALUES (?, ?)"
+                " ON CONFLICT (token) DO NOTHING RETURNING token",
+                (token_id, _text(dt.datetime.now(dt.UTC))),
             )
-            return cur.rowcount > 0
+        return bool(spent)
 
     def token_used(self, token_id: str) -> bool:
-        try:
-            with self._reading() as conn:
-                query = "SELECT 1 FROM used_tokens WHERE token = ?"
-                found = conn.execute(query, (token_id,)).fetchone() if conn else None
-        except sqlite3.Error as exc:
-            raise self._failure(exc) from None
-        return found is not None
+        """Whether the postpone token was spent."""
+
+        def query(db: Session) -> bool:
+            return bool(db.execute("SELECT 1 FROM used_postpone_tokens WHERE token = ?", (token_id,)))
+
+        return self._read(query, empty=False)
 
     def secret(self, name: str = "postpone") -> bytes:
         """The named signing secret, created by whichever process needs it first."""
-        with self._connect() as conn:
-            conn.execute("INSERT OR IGNORE INTO secrets VALUES (?, ?)", (name, secrets.token_hex(32)))
-            (value,) = conn.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
-        return bytes.fromhex(value)
+        with self._session(consequence="no link was signed") as db:
+            db.execute(
+                "INSERT INTO signing_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                (name, secrets.token_hex(32)),
+            )
+            ((value,),) = db.execute("SELECT value FROM signing_secrets WHERE name = ?", (name,))
+        return bytes.fromhex(str(value))
+
+
+def _prune(db: Session) -> None:
+    """Delete what passed more than KEEP_AFTER ago (by the real clock: a rehearsal deletes nothing)."""
+    kept_since = _text(dt.datetime.now(dt.UTC) - KEEP_AFTER)
+    db.execute("DELETE FROM override_snoozes WHERE until < ?", (kept_since,))
+    db.execute(
+        "DELETE FROM override_moves WHERE boundary < ? AND (moved_to IS NULL OR moved_to < ?)",
+        (kept_since, kept_since),
+    )
+    db.execute("DELETE FROM warned_boundaries WHERE boundary < ?", (kept_since,))
 
 
 _DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,8 @@ import pytest
 from conftest import run_cli
 from test_agent_harness import running_agent
 from test_notify_harness import Webhook
+
+from snoozebot.audit import AuditLog
 
 CONFIG = """
 [providers.memory]
@@ -59,10 +60,12 @@ def links(post: dict[str, Any]) -> list[str]:
 
 
 def audit(home: Path) -> list[tuple[str, str, str, str]]:
-    with sqlite3.connect(home / "audit.sqlite3") as conn:
-        return conn.execute("SELECT instance, source, action, actor FROM attempts ORDER BY id").fetchall()
+    """The audit log, oldest first: ``(instance, source, action, actor)``."""
+    entries = AuditLog.in_directory(home).entries(limit=1000)
+    return [(e.instance, e.source, e.action, e.actor) for e in reversed(entries)]
 
 
+@pytest.mark.both_backends
 def test_one_digest_per_run_warned_once_per_boundary_at_the_lead_time_edge(tmp_path: Path) -> None:
     with Webhook() as hook:
         configure(tmp_path, hook.url, stopped=("mem-2",))
@@ -84,6 +87,7 @@ def test_one_digest_per_run_warned_once_per_boundary_at_the_lead_time_edge(tmp_p
         assert len(hook.wait(2, timeout=0.5)) == 1
 
 
+@pytest.mark.both_backends
 def test_a_snoozed_instance_is_not_warned(tmp_path: Path) -> None:
     with Webhook() as hook:
         configure(tmp_path, hook.url)
@@ -120,6 +124,7 @@ def _form(page: str) -> dict[str, str]:
     return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
 
 
+@pytest.mark.both_backends
 def test_get_changes_nothing_post_moves_the_boundary(isolated_home: Path, hook: Any) -> None:
     found = _warned(hook)
     url = found["mem-0"]["+1h"]

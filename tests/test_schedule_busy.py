@@ -22,6 +22,8 @@ from conftest import run_cli
 from fake_metadata import FakeMetadata, refused_host
 from test_agent_harness import Agent, running_agent
 
+from snoozebot.schedule.activity import ActivityStore
+
 AMI = "ami-12c6146b"
 ALWAYS_IDLE = ["--cpu", "100", "--network", "1000000", "--disk", "1000000", "--ignore-sessions"]
 
@@ -62,6 +64,8 @@ class World:
     vm_env: dict[str, str]
     bin_dir: Path
     stop_at: dt.datetime
+    cron_home: Path
+    """Where `schedule run` runs: the agent's state directory, or with a database another machine's."""
 
     def gpu(self, percent: int) -> None:
         path = self.bin_dir / "nvidia-smi"
@@ -73,15 +77,22 @@ class World:
         env = {**self.vm_env, "SNOOZEBOT_AGENT_URL": self.agent.url, "SNOOZEBOT_TOKEN": self.agent.tokens[token]}
         return run_cli("idle", "check", *ALWAYS_IDLE, "--report", *args, env=env)
 
+    def schedule(self, *args: str) -> Any:
+        """`snoozebot schedule ARGS...` on the cron machine."""
+        return run_cli("schedule", *args, env={"SNOOZEBOT_HOME": str(self.cron_home)})
+
     def run_at(self, now: dt.datetime) -> dict[str, Any]:
-        """`schedule run -p aws --now NOW` on the agent's machine: this instance's row."""
-        res = run_cli("schedule", "run", "-p", "aws", "--now", now.isoformat(), "--json")
+        """`schedule run -p aws --now NOW` on the cron machine: this instance's row."""
+        res = self.schedule("run", "-p", "aws", "--now", now.isoformat(), "--json")
         assert res.returncode == 0, res.stderr
         return next(r for r in res.json() if r["id"] == self.instance)
 
 
 @pytest.fixture
-def world(moto_ec2: str, tmp_path: Path, isolated_home: Path) -> Iterator[World]:
+def world(moto_ec2: str, tmp_path: Path, isolated_home: Path, request: pytest.FixtureRequest) -> Iterator[World]:
+    shared = "state_backend" in request.fixturenames and request.getfixturevalue("state_backend") == "postgresql"
+    cron_home = tmp_path / "cron-home" if shared else isolated_home  # one database: any machine sees the reports
+    cron_home.mkdir(exist_ok=True)
     stop_at = minute(dt.datetime.now(dt.UTC)) + dt.timedelta(minutes=2)
     config = tmp_path / "config.toml"
     config.write_text(config_text(stop_at, stop_at + dt.timedelta(hours=2)))
@@ -100,13 +111,15 @@ def world(moto_ec2: str, tmp_path: Path, isolated_home: Path) -> Iterator[World]
             "GCE_METADATA_HOST": refused_host(),
             "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         }
-        yield World(agent, instance, vm_env, bin_dir, stop_at)
+        yield World(agent, instance, vm_env, bin_dir, stop_at, cron_home)
 
 
 def stored(home: Path, instance: str) -> dict[str, Any]:
-    return json.loads((home / "activity.json").read_text())["reports"]["aws"][instance]
+    """The last report of ``instance`` in the state store of ``home``."""
+    return ActivityStore.in_directory(home).for_provider("aws")[instance].to_dict()
 
 
+@pytest.mark.both_backends
 def test_a_busy_report_defers_the_stop_until_the_instance_is_idle(world: World, isolated_home: Path) -> None:
     world.gpu(90)
     res = world.check("--json")
@@ -115,14 +128,14 @@ def test_a_busy_report_defers_the_stop_until_the_instance_is_idle(world: World, 
     assert f"activity of {world.instance} (aws) reported to {world.agent.url}" in res.stderr
     report = stored(isolated_home, world.instance)
     assert report["idle"] is False and report["readings"]["gpu"]["value"] == 90.0
-    assert not (Path(world.vm_env["SNOOZEBOT_HOME"]) / "activity.json").exists()
+    assert not list(Path(world.vm_env["SNOOZEBOT_HOME"]).glob("*.sqlite3"))  # nothing kept on the instance
 
     # The stop boundary passes while the instance is busy: deferred, and it keeps running.
     row = world.run_at(world.stop_at + dt.timedelta(minutes=1))
     assert (row["action"], row["ok"], row["error"]) == ("defer", True, None)
     assert state(world.instance) == "running"
-    explained = run_cli("schedule", "explain", world.instance, "-p", "aws", "--now",
-                        (world.stop_at + dt.timedelta(minutes=1)).isoformat())
+    explained = world.schedule("explain", world.instance, "-p", "aws", "--now",
+                               (world.stop_at + dt.timedelta(minutes=1)).isoformat())
     assert explained.returncode == 0, explained.stderr
     assert re.search(r"deferred: reported busy \d+ min before now \(gpu 90%\), within unless_busy 30m",
                      explained.stdout), explained.stdout
@@ -130,8 +143,8 @@ def test_a_busy_report_defers_the_stop_until_the_instance_is_idle(world: World, 
 
     # No boundary in the next window, but the deferred stop is tried again: still busy.
     row = world.run_at(world.stop_at + dt.timedelta(minutes=5))
-    assert row["action"] == "defer" and "deferred, tried again" in run_cli(
-        "schedule", "explain", world.instance, "-p", "aws", "--json",
+    assert row["action"] == "defer" and "deferred, tried again" in world.schedule(
+        "explain", world.instance, "-p", "aws", "--json",
         "--now", (world.stop_at + dt.timedelta(minutes=5, seconds=30)).isoformat()).json()["reason"]
 
     # The instance goes quiet and says so: the next run makes the stop it owed.
@@ -142,7 +155,7 @@ def test_a_busy_report_defers_the_stop_until_the_instance_is_idle(world: World, 
     row = world.run_at(world.stop_at + dt.timedelta(minutes=6))
     assert (row["action"], row["ok"]) == ("stop", True)
     assert state(world.instance) in ("stopping", "stopped")
-    assert json.loads((isolated_home / "schedule-deferred.json").read_text()) == {"providers": {}}
+    assert json.loads((world.cron_home / "schedule-deferred.json").read_text()) == {"providers": {}}
 
 
 def test_a_stale_busy_report_does_not_hold_the_stop(world: World, isolated_home: Path) -> None:
@@ -163,6 +176,7 @@ def test_a_report_after_the_pretended_now_does_not_count(world: World, isolated_
     assert row["action"] == "stop"
 
 
+@pytest.mark.both_backends
 def test_the_instances_page_shows_the_last_report(world: World) -> None:
     world.gpu(90)
     assert world.check().returncode == 0
@@ -218,8 +232,11 @@ def test_an_unknown_instance_and_an_agent_that_is_gone(world: World) -> None:
     assert res.returncode == 3 and "cannot reach the agent" in res.stderr
 
 
-def test_without_an_agent_the_report_goes_to_the_state_directory(moto_ec2: str, tmp_path: Path,
-                                                                  isolated_home: Path) -> None:
+@pytest.mark.both_backends
+def test_without_an_agent_the_report_goes_to_the_state_store(state_backend: str, moto_ec2: str, tmp_path: Path,
+                                                             isolated_home: Path) -> None:
+    """Into the state directory's store file, or, with a database, where a `schedule run` on another
+    machine (another state directory) finds it."""
     stop_at = minute(dt.datetime.now(dt.UTC)) + dt.timedelta(minutes=2)
     config = tmp_path / "config.toml"
     config.write_text(config_text(stop_at, stop_at + dt.timedelta(hours=2)))
@@ -228,12 +245,15 @@ def test_without_an_agent_the_report_goes_to_the_state_directory(moto_ec2: str, 
     bin_dir.mkdir()
     (bin_dir / "nvidia-smi").write_text('#!/bin/sh\necho "75"\n')
     (bin_dir / "nvidia-smi").chmod(0o755)
+    vm_home = isolated_home if state_backend == "sqlite" else tmp_path / "vm-home"
+    vm_home.mkdir(exist_ok=True)
     with FakeMetadata(aws={"instance-id": instance, "region": "us-east-1"}) as md:
         env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": md.url, "GCE_METADATA_HOST": refused_host(),
-               "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+               "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SNOOZEBOT_HOME": str(vm_home)}
         res = run_cli("idle", "check", *ALWAYS_IDLE, "--report", env=env)
         assert res.returncode == 0, res.stderr
-        assert f"reported to {isolated_home / 'activity.json'}" in res.stderr
+        where = isolated_home / "audit.sqlite3" if state_backend == "sqlite" else "the database at 127.0.0.1:"
+        assert f"reported to {where}" in res.stderr
         dry = run_cli("idle", "check", *ALWAYS_IDLE, "--report", "--dry-run", env=env)
         assert dry.returncode == 0 and "dry run: activity not reported" in dry.stderr
     assert stored(isolated_home, instance)["readings"]["gpu"]["value"] == 75.0

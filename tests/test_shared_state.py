@@ -116,6 +116,9 @@ def test_database_down_is_exit_3_and_nothing_is_done(tmp_path: Path, monkeypatch
         assert_one_line_naming(result, f"127.0.0.1:{server.port}")
         assert cloud_state(tmp_path, "mem-0") == "running"
         assert_one_line_naming(run_cli("history"), f"127.0.0.1:{server.port}")
+        snooze = run_cli("instance", "snooze", "mem-0", "-p", "memory", "--until", "2h")
+        assert_one_line_naming(snooze, f"127.0.0.1:{server.port}")
+        assert "the snooze was not stored" in snooze.stderr
 
 
 def test_unreachable_wrong_password_and_missing_database_are_exit_3(
@@ -258,6 +261,21 @@ def test_racing_schedule_runs_on_two_machines_act_once(pg_url: str, tmp_path: Pa
     assert sorted(r["instance"] for r in stops if r["action"] == "stop") == ["mem-0", "mem-1", "mem-2"]
     again = run_cli(*run, env={**config, **machine(tmp_path, "c")})
     assert again.returncode == 0 and {r["action"] for r in again.json()} == {"none"}
+
+
+def test_a_snooze_set_on_one_machine_holds_the_schedule_run_of_another(pg_url: str, tmp_path: Path) -> None:
+    config = scheduled(tmp_path, delay=0)
+    assert run_cli("instance", "list", "-p", "memory", env=config).returncode == 0  # seeds mem-0..2
+    snoozed = run_cli("instance", "snooze", "mem-1", "-p", "memory", "--until", "3d", env=machine(tmp_path, "a"))
+    assert snoozed.returncode == 0, snoozed.stderr
+    run = run_cli("schedule", "run", "-p", "memory", "--now", MON_1905, "--json", env={**config, **machine(tmp_path, "b")})
+    assert run.returncode == 0, run.stderr
+    assert [(r["id"], r["action"]) for r in run.json()] == [("mem-0", "stop"), ("mem-1", "skip"), ("mem-2", "stop")]
+    assert sorted(calls(tmp_path)) == [("stopped", "mem-0"), ("stopped", "mem-2")]
+    shown = run_cli("schedule", "show", "office-hours", "--json", env={**config, **machine(tmp_path, "c")})
+    assert [o["instance"] for o in shown.json()["overrides"]] == ["mem-1"]
+    for home in (tmp_path / "a", tmp_path / "b"):
+        assert not (home / "overrides.sqlite3").exists() and not (home / "audit.sqlite3").exists()
 
 
 def test_a_schedule_run_waits_for_another_machine_at_most_lock_timeout(pg_url: str, tmp_path: Path) -> None:

@@ -5,14 +5,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import run_cli
 from test_agent_harness import running_agent
+
+from snoozebot.audit import AuditLog
+from snoozebot.overrides import OverrideStore
 
 CONFIG = """
 [providers.memory]
@@ -47,13 +50,13 @@ def actions(*args: str) -> list[str]:
     return [row["action"] for row in res.json()]
 
 
-def notes(home: Path) -> list[tuple[str, str, str]]:
-    with sqlite3.connect(home / "audit.sqlite3") as conn:
-        return conn.execute(
-            "SELECT instance, source, action FROM attempts WHERE source = 'snooze' ORDER BY id"
-        ).fetchall()
+def notes(home: Path) -> list[tuple[str, str, str, str]]:
+    """The audit log's snooze rows, oldest first: ``(instance, source, action, actor)``."""
+    rows = reversed(AuditLog.in_directory(home).entries(limit=1000))
+    return [(e.instance, e.source, e.action, e.actor) for e in rows if e.source == "snooze"]
 
 
+@pytest.mark.both_backends
 def test_a_snoozed_instance_is_left_alone_until_when_then_cleared(fleet: Path, isolated_home: Path) -> None:
     res = run_cli("instance", "snooze", "mem-1", "-p", "memory", "--until", UNTIL)
     assert res.returncode == 0, res.stderr
@@ -74,15 +77,16 @@ def test_a_snoozed_instance_is_left_alone_until_when_then_cleared(fleet: Path, i
     assert actions("--now", TUE_0805) == ["start", "skip", "start"]
     # Tuesday 19:05 the snooze has passed by itself: mem-1 is stopped with the others.
     assert actions("--now", TUE_1905) == ["stop", "stop", "stop"]
-    assert notes(isolated_home) == [("mem-1", "snooze", "snooze")]
+    assert [n[:3] for n in notes(isolated_home)] == [("mem-1", "snooze", "snooze")]
 
 
+@pytest.mark.both_backends
 def test_clear_removes_the_snooze(fleet: Path, isolated_home: Path) -> None:
     assert run_cli("instance", "snooze", "mem-0", "mem-2", "-p", "memory", "--until", "3d").returncode == 0
     res = run_cli("instance", "snooze", "mem-2", "-p", "memory", "--clear")
     assert res.returncode == 0 and "snooze cleared" in res.stderr
     assert "was not snoozed" in run_cli("instance", "snooze", "mem-2", "-p", "memory", "--clear").stderr
-    assert notes(isolated_home) == [
+    assert [n[:3] for n in notes(isolated_home)] == [
         ("mem-0", "snooze", "snooze"), ("mem-2", "snooze", "snooze"), ("mem-2", "snooze", "unsnooze")
     ]
 
@@ -101,7 +105,7 @@ def test_bad_snooze_usage_is_exit_2(fleet: Path, isolated_home: Path, args: list
     res = run_cli("instance", "snooze", "mem-0", "-p", "memory", *args)
     assert res.returncode == 2, res.stderr
     assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
-    assert not (isolated_home / "overrides.sqlite3").exists() or notes(isolated_home) == []
+    assert notes(isolated_home) == [] and OverrideStore.in_directory(isolated_home).rows(dt.datetime.now(dt.UTC)) == []
 
 
 def _post(agent: Any, who: str, path: str, body: Any = None, method: str = "POST") -> Any:
@@ -109,6 +113,7 @@ def _post(agent: Any, who: str, path: str, body: Any = None, method: str = "POST
         return client.request(method, path, json=body)
 
 
+@pytest.mark.both_backends
 def test_the_rest_snooze_route_is_operator_only_and_honoured(tmp_path: Path, fleet: Path, isolated_home: Path) -> None:
     with running_agent(isolated_home, tmp_path / "config.toml") as agent:
         assert _post(agent, "admin", "/api/plugins/load", {"plugin": "memory"}).status_code == 200
@@ -125,8 +130,6 @@ def test_the_rest_snooze_route_is_operator_only_and_honoured(tmp_path: Path, fle
         assert cleared.status_code == 200 and cleared.json()["snooze_until"] is None
     assert actions("--now", MON_1905) == ["stop", "stop", "skip"]
     assert notes(isolated_home) == [
-        ("mem-2", "snooze", "snooze"), ("mem-0", "snooze", "snooze"), ("mem-0", "snooze", "unsnooze")
+        ("mem-2", "snooze", "snooze", "operator"), ("mem-0", "snooze", "snooze", "operator"),
+        ("mem-0", "snooze", "unsnooze", "operator"),
     ]
-    with sqlite3.connect(isolated_home / "audit.sqlite3") as conn:
-        actors = {a for (a,) in conn.execute("SELECT actor FROM attempts WHERE source = 'snooze'")}
-    assert actors == {"operator"}

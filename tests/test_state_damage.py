@@ -288,6 +288,27 @@ def test_read_only_state_directory(fleet: Path, isolated_home: Path, tmp_path: P
         _writing_commands_act_on_nothing(home, fleet)
 
 
+def test_overrides_and_an_old_activity_file_are_read_in_a_read_only_directory(
+    fleet: Path, isolated_home: Path, tmp_path: Path
+) -> None:
+    assert run_cli("instance", "snooze", "mem-0", "-p", "memory", "--until", "3d").returncode == 0
+    report = {"provider": "memory", "id": "mem-1", "at": "2026-11-23T18:00:00+00:00", "idle": False,
+              "idle_since": None, "readings": {}}
+    old = json.dumps({"reports": {"memory": {"mem-1": report}}})  # left by an older snoozebot
+    (isolated_home / "activity.json").write_text(old)
+    with read_only_copy(isolated_home, tmp_path / "ro") as home:
+        env = {"SNOOZEBOT_HOME": str(home)}
+        snoozed = run_cli("schedule", "explain", "mem-0", "-p", "memory", "--now", MON_1905, "--json", env=env)
+        assert snoozed.returncode == 0, snoozed.stderr
+        assert [o["kind"] for o in snoozed.json()["overrides"]] == ["snooze"]
+        busy = run_cli("schedule", "explain", "mem-1", "-p", "memory", "--now", MON_1905, "--json", env=env)
+        assert busy.returncode == 0, busy.stderr
+        assert busy.json()["activity"]["at"] == "2026-11-23T18:00:00+00:00"
+        assert (home / "activity.json").read_text() == old  # imported once the directory is writable
+    assert run_cli("schedule", "explain", "mem-1", "-p", "memory", "--json").json()["activity"]["idle"] is False
+    assert not (isolated_home / "activity.json").exists()
+
+
 def test_full_state_directory(fleet: Path, isolated_home: Path, tmp_path: Path) -> None:
     with full_copy(isolated_home, tmp_path / "full") as home:
         _reading_commands_work(home)

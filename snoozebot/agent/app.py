@@ -123,8 +123,8 @@ def create_app(
     app.state.store = store
     app.state.scheduler = scheduler
     app.state.tokens = TokenStore(state_directory, store)
-    app.state.activity = ActivityStore(state_directory)
-    app.state.overrides = OverrideStore.in_directory(state_directory)
+    app.state.activity = ActivityStore.in_directory(state_directory, store=store)
+    app.state.overrides = OverrideStore.in_directory(state_directory, store=store)
     install_error_handlers(app)
     for router in api_routers():
         app.include_router(router)

@@ -66,7 +66,7 @@ SessionsArg = Annotated[bool, typer.Option("--ignore-sessions", help="Logged-in 
 HibernateArg = Annotated[bool, typer.Option("--hibernate", help="Hibernate (suspend) instead of stopping.")]
 DryRunArg = Annotated[bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")]
 ReportArg = Annotated[
-    bool, typer.Option("--report", help="Send the verdict and readings to the agent (else the state dir).")
+    bool, typer.Option("--report", help="Send the verdict and readings to the agent (else the state store).")
 ]
 AgentArg = Annotated[
     str | None,
@@ -163,7 +163,8 @@ def _snoozed(rt: Runtime[LocalBackend], me: sdk.Identity) -> bool:
     from snoozebot.overrides import OverrideStore
 
     now = dt.datetime.now(dt.UTC)
-    overrides = OverrideStore.in_directory(rt.state_directory).for_instances(now)
+    store = OverrideStore.in_directory(rt.state_directory, store=rt.backend.context.audit.store)
+    overrides = store.for_instances(now)
     found = overrides.get((me.provider, me.instance_id))
     return found is not None and found.snoozed(now)
 
@@ -173,10 +174,12 @@ def _warning(cfg: Config, directory: Path, stop: _StopThisInstance, naptime: dt.
     from snoozebot.notify import load_notify_settings
     from snoozebot.notify.idle import IdleWarning
     from snoozebot.overrides import OverrideStore
+    from snoozebot.store import open_store
 
     settings = load_notify_settings(cfg.table("notify"), where=f"{cfg.path or 'config'}: [notify]")
     why = f"idle for the nap time ({int(naptime.total_seconds())} s)"
-    return IdleWarning(settings, OverrideStore.in_directory(directory), stop.identity, why=why, report=info)
+    store = OverrideStore.in_directory(directory, store=open_store(directory, cfg))
+    return IdleWarning(settings, store, stop.identity, why=why, report=info)
 
 
 def _print_text(result: CheckResult) -> None:
@@ -192,7 +195,9 @@ def _print_text(result: CheckResult) -> None:
     typer.echo(f"idle: {verdict}; idle since: {since}; action: {result.action}{target}")
 
 
-def _report(result: CheckResult, stop: _StopThisInstance, *, agent: str | None, dry_run: bool) -> None:
+def _report(
+    result: CheckResult, stop: _StopThisInstance, cfg: Config, *, agent: str | None, dry_run: bool
+) -> None:
     """``--report``: send the check's verdict and readings (docs/schedules.md#busy-aware-stops)."""
     if dry_run:
         info("dry run: activity not reported")
@@ -208,6 +213,7 @@ def _report(result: CheckResult, stop: _StopThisInstance, *, agent: str | None, 
         readings=result.readings,
         agent=agent,
         timeout=resolve_timeout(stop.timeout),
+        config=cfg,
     )
     info(f"activity of {me.instance_id} ({me.provider}) reported to {where}")
 
@@ -285,7 +291,7 @@ def check(
     else:
         _print_text(result)
     if report:
-        _report(result, stop, agent=agent, dry_run=dry_run)
+        _report(result, stop, cfg, agent=agent, dry_run=dry_run)
     if not result.ok:
         error(str(result.error))
         raise typer.Exit(OperationFailed.exit_code)

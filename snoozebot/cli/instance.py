@@ -421,6 +421,7 @@ def snooze(
     from snoozebot.operations import default_actor
     from snoozebot.overrides import OverrideStore, parse_until
     from snoozebot.state import state_dir
+    from snoozebot.store import open_store
 
     ids = _check_ids(ids)
     if clear == (until is not None):
@@ -435,7 +436,9 @@ def snooze(
         if moment <= now:
             raise UsageError(f"--until: {until} has already passed")
     directory = state_dir()
-    store, audit = OverrideStore.in_directory(directory), AuditLog.in_directory(directory)
+    chosen = open_store(directory)
+    store = OverrideStore.in_directory(directory, store=chosen)
+    audit = AuditLog.in_directory(directory, store=chosen)
     actor = default_actor()
     for iid in ids:
         if moment is not None:

@@ -190,7 +190,7 @@ def run(
             for s in scopes
         ]
         names = [p.key for p in places]
-        store = OverrideStore.in_directory(rt.state_directory)
+        store = OverrideStore.in_directory(rt.state_directory, store=rt.backend.context.audit.store)
         lock = contextlib.nullcontext() if dry_run else record.locked(timeout=rt.backend.context.lock_timeout)
         with lock:
             moment = moment if now else _parse_now(None)  # the clock once a previous run let go
@@ -203,7 +203,7 @@ def run(
                 dry_run=dry_run,
                 actor=default_actor(),
                 wait_timeout=rt.timeout,
-                activity=ActivityStore(rt.state_directory),
+                activity=ActivityStore.in_directory(rt.state_directory, store=store.store),
                 deferrals=DeferralRecord(rt.state_directory),
                 concurrency=concurrency,
                 overrides=store.for_instances(moment),
@@ -288,16 +288,21 @@ def show(
 
     Example: snoozebot schedule show office-hours --count 4
     """
+    from snoozebot.store import open_store
+
     moment = _parse_now(now)
-    schedules = _schedules(load_config(config))
+    cfg = load_config(config)
+    schedules = _schedules(cfg)
     schedule = schedules.get(name)
     if schedule is None:
         known = ", ".join(sorted(schedules)) or "none configured"
         raise UsageError(f"unknown schedule {name!r} (known: {known})")
     upcoming = next_boundaries(schedule, moment, count=count)
     skipped = next_skipped_dates(schedule, moment, count=count)
-    overrides = OverrideStore.in_directory(state_dir()).rows(moment)
-    for provider, when in sorted(RunRecord(state_dir()).ahead_of(dt.datetime.now(dt.UTC)).items()):
+    directory = state_dir()
+    store = open_store(directory, cfg)
+    overrides = OverrideStore.in_directory(directory, store=store).rows(moment)
+    for provider, when in sorted(RunRecord(directory, store).ahead_of(dt.datetime.now(dt.UTC)).items()):
         info(f"warning: {_ahead_text(provider, when.isoformat())}")
     if json_:
         emit_json(
@@ -338,13 +343,15 @@ def _explain(
     schedules = _schedules(rt.config)
     rt.backend.manager.find(provider)
     instance = rt.backend.provider(provider).get_instance_info(instance_id)
-    previous = RunRecord(rt.state_directory, rt.backend.context.audit.store).previous(provider)
+    shared = rt.backend.context.audit.store
+    previous = RunRecord(rt.state_directory, shared).previous(provider)
     after = window_start(previous, moment)
     ahead = previous is not None and previous > moment
     upcoming_from = previous if previous is not None and ahead else moment
-    report = ActivityStore(rt.state_directory).for_provider(provider).get(instance.id)
+    activity = ActivityStore.in_directory(rt.state_directory, store=shared)
+    report = activity.for_provider(provider).get(instance.id)
     owed = DeferralRecord(rt.state_directory).for_provider(provider).get(instance.id)
-    store = OverrideStore.in_directory(rt.state_directory)
+    store = OverrideStore.in_directory(rt.state_directory, store=shared)
     found = store.for_instances(moment).get((provider, instance.id))
     decision = decide(
         instance, schedules, after=after, now=moment, activity=report, deferred=owed, overrides=found

@@ -1,29 +1,33 @@
 """Activity reports: what ``idle check --report`` saw on an instance, kept per instance (docs/schedules.md).
 
 An instance reports its readings and verdict either to the agent
-(``POST /api/instances/{provider}/{id}/activity``, docs/rest.md), which keeps
-them here in its state directory, or, without an agent, straight into the
-local state directory. ``schedule run`` on that machine reads them: a
+(``POST /api/instances/{provider}/{id}/activity``, docs/rest.md) or, without
+an agent, straight into the state store of the machine it runs on. Either way
+the report lands in the state store (``activity_reports``; with a database,
+docs/shared-state.md, every machine sees it). ``schedule run`` reads them: a
 schedule with ``unless_busy`` defers a stop while the last report says busy
-and is recent enough. Only the last report per instance is kept, in
-``activity.json``; ``at`` is when it was recorded, by the recorder's clock. A
-file that is not what was written raises StateDamaged and is never overwritten.
-"""
+and is recent enough. Only the last report per instance is kept; ``at`` is
+when it was recorded, by the recorder's clock. The ``activity.json`` of an
+older snoozebot is imported once; a damaged one raises StateDamaged and is
+left as it is."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from snoozebot.state import atomic_write_json, damaged, exclusive_lock, read_json
+from snoozebot.errors import StateUnwritable
+from snoozebot.state import damaged, read_json, unwritable
+from snoozebot.store import Session, Store, open_store
 
 __all__ = ["ACTIVITY_FILE", "ActivityReport", "ActivityStore", "age_text"]
 
 ACTIVITY_FILE = "activity.json"
-_LOCK_SECONDS = 10.0
+"""Where an older snoozebot kept the reports, in the state directory: imported once, then renamed."""
 
 
 def age_text(seconds: float) -> str:
@@ -105,34 +109,112 @@ class ActivityReport:
 
 
 class ActivityStore:
-    """``activity.json`` in a state directory: the last report of each instance."""
+    """The last report of each instance, in a state store (an older ``activity.json`` imported once)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / ACTIVITY_FILE
-        self._lock_path = directory / "activity.lock"
+    def __init__(self, store: Store, *, legacy: Path | None = None) -> None:
+        self.store = store
+        self._legacy = legacy
 
-    def _all(self) -> dict[str, Any]:
-        """Every report by provider and id; StateDamaged when the file is not what we wrote."""
-        data = read_json(self.path, {"reports": {}})
-        reports = data.get("reports") if isinstance(data, dict) else None
-        if not isinstance(reports, dict) or not all(isinstance(v, dict) for v in reports.values()):
-            raise damaged(self.path, 'expected {"reports": {PROVIDER: {ID: REPORT}}}')
-        return reports
+    @classmethod
+    def in_directory(cls, state_directory: Path, *, store: Store | None = None) -> ActivityStore:
+        """The reports of a state directory's installation (``store`` None: the one configured)."""
+        chosen = store if store is not None else open_store(state_directory)
+        return cls(chosen, legacy=state_directory / ACTIVITY_FILE)
 
     def record(self, report: ActivityReport) -> None:
         """Keep ``report`` as its instance's last one."""
-        with exclusive_lock(self._lock_path, timeout=_LOCK_SECONDS, what="the activity reports"):
-            reports = self._all()
-            per_provider = dict(reports.get(report.provider, {}))
-            per_provider[report.instance_id] = report.to_dict()
-            reports[report.provider] = per_provider
-            atomic_write_json(self.path, {"reports": reports})
+        self._import_legacy()
+        with self.store.session(consequence="the report was not kept") as db:
+            db.execute(_UPSERT, _row(report))
 
     def for_provider(self, provider: str) -> dict[str, ActivityReport]:
         """The last report of each instance of ``provider``, by instance id."""
+        unimported: list[ActivityReport] = []
+        try:
+            self._import_legacy()
+        except StateUnwritable:  # a read-only directory: its old file is read beside the store
+            unimported = _legacy_reports(self._legacy) if self._legacy else []
+
+        def query(db: Session) -> list[tuple[Any, ...]]:
+            return db.execute(
+                "SELECT provider, instance, at, idle, idle_since, readings FROM activity_reports"
+                " WHERE provider = ?",
+                (provider,),
+            )
+
+        nothing: list[tuple[Any, ...]] = []
         found: dict[str, ActivityReport] = {}
-        for iid, value in self._all().get(provider, {}).items():
-            report = ActivityReport.from_dict(value)  # a damaged entry is no report
-            if report is not None and report.instance_id == iid and report.provider == provider:
-                found[iid] = report
+        for report in [*unimported, *map(_report, self.store.read(query, empty=nothing))]:
+            if report is None or report.provider != provider:  # a damaged row is no report
+                continue
+            kept = found.get(report.instance_id)
+            if kept is None or kept.at < report.at:
+                found[report.instance_id] = report
         return found
+
+    def _import_legacy(self) -> None:
+        """Copy an older snoozebot's ``activity.json`` into the store, then rename it ``.imported``.
+
+        A report stored since wins over the file's; a damaged file raises
+        StateDamaged and is left as it is.
+        """
+        if self._legacy is None or not self._legacy.exists():
+            return
+        reports = _legacy_reports(self._legacy)
+        with self.store.session(consequence=f"{self._legacy} was not imported") as db, db.transaction():
+            db.execute_many(_UPSERT + " WHERE activity_reports.at < excluded.at", [_row(r) for r in reports])
+        try:
+            self._legacy.rename(self._legacy.with_name(ACTIVITY_FILE + ".imported"))
+        except FileNotFoundError:
+            pass  # another process imported it at the same time
+        except OSError as exc:
+            raise unwritable(self._legacy, exc, consequence="it was imported, and will be again") from None
+        self._legacy = None
+
+
+_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
+"""Fixed width, UTC: the text order is the time order."""
+
+_UPSERT = (
+    "INSERT INTO activity_reports (provider, instance, at, idle, idle_since, readings)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (provider, instance) DO UPDATE"
+    " SET at = excluded.at, idle = excluded.idle, idle_since = excluded.idle_since,"
+    " readings = excluded.readings"
+)
+
+
+def _stored(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime(_FORMAT)
+
+
+def _row(report: ActivityReport) -> tuple[Any, ...]:
+    """The stored row of ``report``, as ``_UPSERT`` takes it."""
+    since = _stored(report.idle_since) if report.idle_since else None
+    readings = json.dumps(report.readings)
+    return (report.provider, report.instance_id, _stored(report.at), int(report.idle), since, readings)
+
+
+def _report(row: tuple[Any, ...]) -> ActivityReport | None:
+    """The report of a stored row; None when it is damaged."""
+    provider, instance, at, idle, since, readings = row
+    try:
+        data = json.loads(readings)
+    except (TypeError, ValueError):
+        return None
+    doc = {"provider": provider, "id": instance, "at": at, "idle": bool(idle), "idle_since": since}
+    return ActivityReport.from_dict({**doc, "readings": data})
+
+
+def _legacy_reports(path: Path) -> list[ActivityReport]:
+    """The reports of ``activity.json``; StateDamaged when the file is not what an older snoozebot wrote."""
+    data = read_json(path, {"reports": {}})
+    reports = data.get("reports") if isinstance(data, dict) else None
+    if not isinstance(reports, dict) or not all(isinstance(v, dict) for v in reports.values()):
+        raise damaged(path, 'expected {"reports": {PROVIDER: {ID: REPORT}}}')
+    found = []
+    for provider, per_instance in reports.items():
+        for iid, value in per_instance.items():
+            report = ActivityReport.from_dict(value)  # a damaged entry is no report
+            if report is not None and (report.provider, report.instance_id) == (provider, iid):
+                found.append(report)
+    return found

@@ -3,7 +3,8 @@
 With an agent (``--agent URL`` or ``$SNOOZEBOT_AGENT_URL``, token in
 ``$SNOOZEBOT_TOKEN``, a ``reporter`` role is enough) the report is posted to
 ``POST /api/instances/{provider}/{id}/activity`` (docs/rest.md); without
-one it is recorded in the local state directory. Agent answers map to exit
+one it is recorded in the state store (the state directory's, or the
+database every machine shares, docs/shared-state.md). Agent answers map to exit
 codes as for every agent call (docs/agent.md): a refused token is 2, an
 instance the agent's provider does not know is 1, an unreachable agent is 3.
 """
@@ -14,6 +15,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
+from snoozebot.config import Config
 from snoozebot.remote import AgentConnection, agent_url
 from snoozebot.schedule.activity import ActivityReport, ActivityStore
 from snoozebot.state import state_dir
@@ -35,14 +37,18 @@ def send_report(
     readings: dict[str, Any],
     agent: str | None,
     timeout: float,
+    config: Config,
 ) -> str:
-    """Report to the agent, or into the state directory without one; returns where it went."""
+    """Report to the agent, or into the state store of ``config`` without one; returns where it went."""
     url = agent_url(agent)
     if url is None:
+        from snoozebot.store import open_store
+
         report = ActivityReport(provider, instance_id, dt.datetime.now(dt.UTC), idle, readings, idle_since)
-        store = ActivityStore(state_dir())
+        directory = state_dir()
+        store = ActivityStore.in_directory(directory, store=open_store(directory, config))
         store.record(report)
-        return str(store.path)
+        return store.store.where
     body = {"idle": idle, "idle_since": idle_since.isoformat() if idle_since else None, "readings": readings}
     connection = AgentConnection.from_environment(url, timeout=timeout)
     try:

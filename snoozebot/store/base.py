@@ -73,6 +73,8 @@ class Store(Protocol):
     """``sqlite`` or ``postgresql``."""
     shared: bool
     """True when other machines see the same state (a database server)."""
+    where: str
+    """Where the state is, as messages name it: the file, or ``the database at HOST:PORT``."""
 
     def session(self, *, consequence: str) -> AbstractContextManager[Session]:
         """A connection to a migrated schema; a failure is one line ending with ``consequence``."""

@@ -144,6 +144,7 @@ class PostgresStore:
 
     def __init__(self, url: DatabaseUrl, *, connect_timeout: float = CONNECT_TIMEOUT) -> None:
         self.url = url
+        self.where = f"the database at {url.where}"
         self.driver = _driver()
         self.connect_timeout = connect_timeout
         self._idle: list[tuple[psycopg.Connection[Any], float]] = []

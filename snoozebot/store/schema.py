@@ -94,6 +94,43 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX IF NOT EXISTS savings_intervals_started ON savings_intervals (started)",
         "CREATE INDEX IF NOT EXISTS savings_intervals_instance ON savings_intervals (provider, instance)",
     ),
+    (  # overrides and what notifications remember (docs/schedules.md), activity reports; UTC text times
+        """CREATE TABLE IF NOT EXISTS override_snoozes (
+            provider TEXT NOT NULL,
+            instance TEXT NOT NULL,
+            until TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (provider, instance)
+        )""",
+        """CREATE TABLE IF NOT EXISTS override_moves (
+            provider TEXT NOT NULL,
+            instance TEXT NOT NULL,
+            boundary TEXT NOT NULL,
+            moved_to TEXT,
+            actor TEXT NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (provider, instance, boundary)
+        )""",
+        """CREATE TABLE IF NOT EXISTS warned_boundaries (
+            provider TEXT NOT NULL,
+            instance TEXT NOT NULL,
+            boundary TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (provider, instance, boundary)
+        )""",
+        "CREATE TABLE IF NOT EXISTS used_postpone_tokens (token TEXT PRIMARY KEY, used TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS signing_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE IF NOT EXISTS activity_reports (
+            provider TEXT NOT NULL,
+            instance TEXT NOT NULL,
+            at TEXT NOT NULL,
+            idle INTEGER NOT NULL,
+            idle_since TEXT,
+            readings TEXT NOT NULL,
+            PRIMARY KEY (provider, instance)
+        )""",
+    ),
 )
 LATEST = len(MIGRATIONS)
 """The schema version this snoozebot writes."""
@@ -116,6 +153,16 @@ class LegacyFile:
 
 LEGACY_FILES: tuple[LegacyFile, ...] = (
     LegacyFile("savings.sqlite3", {"details": "savings_details", "snoozes": "savings_intervals"}),
+    LegacyFile(
+        "overrides.sqlite3",
+        {
+            "snoozes": "override_snoozes",
+            "moves": "override_moves",
+            "warned": "warned_boundaries",
+            "used_tokens": "used_postpone_tokens",
+            "secrets": "signing_secrets",
+        },
+    ),
 )
 """The files the embedded store imports, once each, from its state directory."""
 

@@ -196,6 +196,7 @@ class SqliteStore:
 
     def __init__(self, path: Path, *, lock_timeout: float) -> None:
         self.path = path
+        self.where = str(path)
         self.lock_timeout = lock_timeout
         self._ready = False
 
