@@ -150,16 +150,29 @@ def _step(number: int, explanation: str, args: list[str], env: dict[str, str]) -
     _say(f"\n{number}. {explanation}")
     _say(typer.style(f"   $ snoozebot {' '.join(args)}", bold=True))
     sys.stdout.flush()
+    child = subprocess.Popen([sys.executable, "-m", "snoozebot", *args], env=env)
     try:
-        code = subprocess.run(
-            [sys.executable, "-m", "snoozebot", *args], env=env, timeout=_STEP_TIMEOUT, check=False
-        ).returncode
+        code = child.wait(timeout=_STEP_TIMEOUT)
     except subprocess.TimeoutExpired:
+        _end(child)
         raise OperationFailed(f"demo step {number} did not finish within {_STEP_TIMEOUT:g}s") from None
+    except KeyboardInterrupt:  # Ctrl-C reached this process alone: the step ends before its files go
+        _end(child)
+        raise
     if code == EXIT_INTERRUPTED:
         raise KeyboardInterrupt
     if code != 0:
         raise OperationFailed(f"demo step {number} (snoozebot {' '.join(args)}) exited with {code}")
+
+
+def _end(child: subprocess.Popen[bytes]) -> None:
+    """Stop a step's command (SIGTERM: it shuts its workers down) and wait until it has gone."""
+    child.terminate()
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def demo(
