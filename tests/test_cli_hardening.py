@@ -19,8 +19,8 @@ import httpx
 import pytest
 from conftest import SNOOZEBOT, leftover_workers, run_cli
 from snoozebot_fixtures.rude import ESCAPED, HOSTILE
+from state_rows import wait_for_pending_attempt
 from test_agent_harness import running_agent
-from test_instance_cli import wait_for_pending_attempt
 
 from snoozebot.text import has_control, one_line
 
@@ -154,6 +154,7 @@ def _terminate(proc: subprocess.Popen[str], home: Path) -> str:
     return err
 
 
+@pytest.mark.both_backends  # a pending audit row and a held instance lock: in the database too
 def test_sigterm_during_a_stop_shuts_the_worker_down_and_exits_143(isolated_home: Path) -> None:
     proc = subprocess.Popen(
         [SNOOZEBOT, "instance", "stop", "mem-0", "-p", "memory", "-o", "delay=30"],
