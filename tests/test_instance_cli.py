@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 from conftest import SNOOZEBOT, leftover_workers, run_cli
-from state_rows import wait_for_pending_attempt
+from state_rows import store, wait_for_pending_attempt
 
 from snoozebot.locks import InstanceLocks
 
@@ -250,7 +250,7 @@ def test_endpoint_region_and_profile_options(moto_ec2: str, monkeypatch: pytest.
 @pytest.mark.both_backends
 def test_second_run_waits_for_the_lock_then_gives_up(moto_ec2: str, isolated_home: Path) -> None:
     [iid] = launch()
-    with InstanceLocks(isolated_home).hold("aws", [iid], timeout=1):
+    with InstanceLocks(isolated_home, store(isolated_home)).hold("aws", [iid], timeout=1):
         result = run_cli("instance", "stop", iid, "-p", "aws", "--lock-timeout", "0.5")
         dry = run_cli("instance", "stop", iid, "-p", "aws", "--dry-run", "--json")
     assert_clean_failure(result, 1)
