@@ -169,37 +169,46 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test marked ``both_backends`` (or naming ``state_backend``) runs once per state backend.
+    """A test marked ``both_backends`` (or using ``state_backend``) runs once per state backend.
 
     A test whose module-scoped fixtures (one agent for a module) request
     ``module_backend`` is parametrized there instead, at module scope: once per
     backend when marked, with SQLite alone otherwise (the module's other tests
     share the SQLite agent).
     """
-    import inspect
-
     marked = metafunc.definition.get_closest_marker("both_backends") is not None
-    marked = marked or "state_backend" in inspect.signature(metafunc.function).parameters
     if "module_backend" in metafunc.fixturenames:
         metafunc.parametrize("module_backend", BACKENDS if marked else BACKENDS[:1], indirect=True, scope="module")
-    elif marked:
+        return
+    if marked and "state_backend" not in metafunc.fixturenames:
+        metafunc.fixturenames.append("state_backend")  # pruned again after this hook: see _marked_backend
+    if "state_backend" in metafunc.fixturenames:
         metafunc.parametrize("state_backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture(autouse=True)
+def _marked_backend(request: pytest.FixtureRequest) -> None:
+    """Set ``state_backend`` up for a test that is only marked.
+
+    pytest prunes a fixture name added during parametrization from the test's
+    fixtures, so without this the marked test ran twice, both times on SQLite.
+    """
+    if request.node.get_closest_marker("both_backends"):
+        request.getfixturevalue("state_backend")
+
+
+@pytest.fixture
 def state_backend(request: pytest.FixtureRequest, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """``sqlite`` (the state directory) or ``postgresql`` (a fresh database, $SNOOZEBOT_DATABASE_URL set).
 
-    Autouse, so that the marker alone brings it in; a test that is not
-    parametrized gets ``sqlite``. In a module that shares one agent
-    (``module_backend``), the module's backend and database.
+    In a module that shares one agent (``module_backend``), the module's backend and database.
     """
     if "module_backend" in request.fixturenames:
         backend, url = request.getfixturevalue("module_backend")
         if url:
             monkeypatch.setenv("SNOOZEBOT_DATABASE_URL", url)
         return str(backend)
-    backend = str(getattr(request, "param", "sqlite"))
+    backend = str(request.param)
     if backend == "postgresql":
         request.getfixturevalue("pg_url")
     return backend

@@ -324,8 +324,9 @@ def test_a_database_url_without_the_driver_is_exit_2_naming_the_extra(pg_url: st
 
 
 @pytest.mark.both_backends
-def test_the_marker_runs_a_test_on_each_backend(state_backend: str, isolated_home: Path) -> None:
+def test_the_marker_alone_runs_a_test_on_each_backend(request: pytest.FixtureRequest, isolated_home: Path) -> None:
     """The both_backends marker (tests/conftest.py) really switches what a command uses."""
+    expected = request.node.callspec.params["state_backend"]
     doc = run_cli("db", "status", "--json").json()
-    assert doc["backend"] == state_backend
-    assert (doc["path"] is None) == (state_backend == "postgresql")
+    assert doc["backend"] == expected
+    assert (doc["path"] is None) == (expected == "postgresql")
