@@ -260,7 +260,7 @@ def test_tokens_never_reach_the_log(agent: Agent) -> None:
 
 
 def test_metrics(agent: Agent) -> None:
-    with agent.client("admin") as admin:  # counted whether it was loaded or not
+    with agent.client("admin") as admin:  # its own unload: under xdist, this module's agent may be another
         assert admin.post("/api/plugins/unload", json={"plugin": "noisy"}).status_code == 200
     with agent.client("viewer") as client:
         client.get("/api/providers/memory/instances/mem-0")
