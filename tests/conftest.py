@@ -144,28 +144,91 @@ def pg_server() -> Iterator[Any]:
 
 
 @pytest.fixture
-def pg_url(pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+def pg_url(pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh database on the session's server, named by $SNOOZEBOT_DATABASE_URL for this test."""
     url = str(pg_server.new_database())
     monkeypatch.setenv("SNOOZEBOT_DATABASE_URL", url)
-    return url
+    yield url
+    forget_store(url)
+
+
+def forget_store(url: str) -> None:
+    """Close the connections this test process keeps to ``url`` (open_store keeps one store per URL).
+
+    Without it every test's database would keep a few idle connections of the
+    test process open until the session ends, past the server's connection limit.
+    """
+    import snoozebot.store
+
+    kept = snoozebot.store._shared.pop(url, None)
+    for conn, _since in getattr(kept, "_idle", []):
+        conn.close()
 
 
 BACKENDS = ("sqlite", "postgresql")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test marked ``both_backends`` runs once per state backend (the ``state_backend`` fixture)."""
-    if metafunc.definition.get_closest_marker("both_backends") and "state_backend" not in metafunc.fixturenames:
-        metafunc.fixturenames.append("state_backend")
+    """A test marked ``both_backends`` (or using ``state_backend``) runs once per state backend.
+
+    A test whose module-scoped fixtures (one agent for a module) request
+    ``module_backend`` is parametrized there instead, at module scope: once per
+    backend when marked, with SQLite alone otherwise (the module's other tests
+    share the SQLite agent).
+    """
+    marked = metafunc.definition.get_closest_marker("both_backends") is not None
+    if "module_backend" in metafunc.fixturenames:
+        metafunc.parametrize("module_backend", BACKENDS if marked else BACKENDS[:1], indirect=True, scope="module")
+        return
+    if marked and "state_backend" not in metafunc.fixturenames:
+        metafunc.fixturenames.append("state_backend")  # pruned again after this hook: see _marked_backend
     if "state_backend" in metafunc.fixturenames:
         metafunc.parametrize("state_backend", BACKENDS, indirect=True)
 
 
+@pytest.fixture(autouse=True)
+def _marked_backend(request: pytest.FixtureRequest) -> None:
+    """Set ``state_backend`` up for a test that is only marked.
+
+    pytest prunes a fixture name added during parametrization from the test's
+    fixtures, so without this the marked test ran twice, both times on SQLite.
+    """
+    if request.node.get_closest_marker("both_backends"):
+        request.getfixturevalue("state_backend")
+
+
 @pytest.fixture
-def state_backend(request: pytest.FixtureRequest) -> str:
-    """``sqlite`` (the state directory) or ``postgresql`` (a fresh database, $SNOOZEBOT_DATABASE_URL set)."""
+def state_backend(request: pytest.FixtureRequest, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``sqlite`` (the state directory) or ``postgresql`` (a fresh database, $SNOOZEBOT_DATABASE_URL set).
+
+    In a module that shares one agent (``module_backend``), the module's backend and database.
+    """
+    if "module_backend" in request.fixturenames:
+        backend, url = request.getfixturevalue("module_backend")
+        if url:
+            monkeypatch.setenv("SNOOZEBOT_DATABASE_URL", url)
+        return str(backend)
     backend = str(request.param)
     if backend == "postgresql":
         request.getfixturevalue("pg_url")
     return backend
+
+
+@pytest.fixture(scope="module")
+def module_backend(request: pytest.FixtureRequest) -> Iterator[tuple[str, str | None]]:
+    """The backend of a module's shared fixtures, and its database URL (None for SQLite).
+
+    One fresh database for the module; $SNOOZEBOT_DATABASE_URL names it while the
+    module's fixtures start and stop (an agent started then uses it), and
+    ``state_backend`` sets it again in each test.
+    """
+    backend = str(request.param)
+    url = str(request.getfixturevalue("pg_server").new_database()) if backend == "postgresql" else None
+    with pytest.MonkeyPatch.context() as patch:
+        if url:
+            patch.setenv("SNOOZEBOT_DATABASE_URL", url)
+        else:
+            patch.delenv("SNOOZEBOT_DATABASE_URL", raising=False)
+        yield backend, url
+    if url:
+        forget_store(url)

@@ -1,17 +1,20 @@
 """The REST API against a real agent (uvicorn on loopback, real workers), with httpx.
 
-Every endpoint under every role, bad bodies, error mapping, audit and metrics.
+Every endpoint under every role, bad bodies, error mapping, audit and metrics. The module
+shares one agent per backend: the tests marked ``both_backends`` (tokens, roles, audit) run
+against one on SQLite and one on PostgreSQL, the others against the SQLite one.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from state_rows import select, token_records
 from test_agent_harness import Agent, running_agent
 
 from snoozebot import sdk
@@ -25,7 +28,7 @@ count = "4"
 
 
 @pytest.fixture(scope="module")
-def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+def agent(tmp_path_factory: pytest.TempPathFactory, module_backend: tuple[str, str | None]) -> Iterator[Agent]:
     base = tmp_path_factory.mktemp("agent")
     home = base / "home"
     home.mkdir()
@@ -62,6 +65,7 @@ RANKS = {"viewer": 0, "operator": 1, "admin": 2}
 
 
 @pytest.mark.parametrize(("method", "path", "body", "least", "ok"), ENDPOINTS)
+@pytest.mark.both_backends
 def test_every_endpoint_under_every_role(
     agent: Agent, method: str, path: str, body: Any, least: str, ok: int
 ) -> None:
@@ -129,6 +133,7 @@ def test_ids_with_slashes_reach_the_provider(agent: Agent) -> None:
         }
 
 
+@pytest.mark.both_backends
 def test_stop_and_start_are_audited_with_the_token_name(agent: Agent) -> None:
     with agent.client("operator") as client:
         stopped = client.post("/api/providers/memory/instances/mem-3/stop", json={"hibernate": True})
@@ -137,10 +142,9 @@ def test_stop_and_start_are_audited_with_the_token_name(agent: Agent) -> None:
         assert client.get("/api/providers/memory/instances/mem-3").json()["state"] == "suspended"
         started = client.post("/api/providers/memory/instances/mem-3/start")  # no body at all
         assert started.status_code == 200 and started.json()["instance"]["state"] == "running"
-    with sqlite3.connect(agent.home / "audit.sqlite3") as db:
-        rows = db.execute(
-            "SELECT actor, source, action, result, state FROM attempts WHERE instance = 'mem-3' ORDER BY id"
-        ).fetchall()
+    rows = select(
+        agent.home, "SELECT actor, source, action, result, state FROM attempts WHERE instance = 'mem-3' ORDER BY id"
+    )
     assert rows == [
         ("operator", "agent", "stop", "ok", "suspended"),
         ("operator", "agent", "start", "ok", "running"),
@@ -230,11 +234,13 @@ def test_error_mapping(agent: Agent) -> None:
         assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
 
 
+@pytest.mark.both_backends
 def test_tokens_over_the_api(agent: Agent) -> None:
     with agent.client("admin") as admin:
         created = admin.post("/api/tokens", json={"name": "ci", "role": "viewer"})
         assert created.status_code == 201
         token = created.json()["token"]
+        assert {"admin", "ci"} <= {r["name"] for r in token_records(agent.home)}  # the store the agent uses
         assert admin.post("/api/tokens", json={"name": "ci", "role": "admin"}).status_code == 409
         listed = admin.get("/api/tokens").json()
         assert {"name": "ci", "role": "viewer"} in [{k: t[k] for k in ("name", "role")} for t in listed]
@@ -243,10 +249,11 @@ def test_tokens_over_the_api(agent: Agent) -> None:
         assert httpx.get(agent.url + "/api/plugins", headers=headers).status_code == 200
         assert admin.delete("/api/tokens/ci").status_code == 200
         assert httpx.get(agent.url + "/api/plugins", headers=headers).status_code == 401
-    stored = (agent.home / "agent_tokens.json").read_text()
-    assert token not in stored and "sbt_" not in stored
+    stored = json.dumps(token_records(agent.home))
+    assert token not in stored and "sbt_" not in stored and '"name": "ci"' not in stored
 
 
+@pytest.mark.both_backends
 def test_tokens_never_reach_the_log(agent: Agent) -> None:
     for token in agent.tokens.values():
         assert token not in agent.stderr

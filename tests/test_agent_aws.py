@@ -1,5 +1,8 @@
 """The agent in front of a real cloud SDK: the `aws` provider (boto3 in its worker) against
-moto's EC2 server on loopback, driven over HTTP and through the CLI's `--agent`."""
+moto's EC2 server on loopback, driven over HTTP and through the CLI's `--agent`.
+
+The audited stops through the agent (``both_backends``) run on SQLite and on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -62,6 +65,7 @@ def test_cloud_errors_keep_the_clouds_code(agent: Agent) -> None:
         assert stop.json()["error"]["cloud_code"] == "InvalidInstanceID.NotFound"
 
 
+@pytest.mark.both_backends
 def test_the_cli_through_the_agent_matches_the_cli_alone(agent: Agent) -> None:
     ids = _launch(2)
     env = {"SNOOZEBOT_AGENT_URL": agent.url, "SNOOZEBOT_TOKEN": agent.tokens["operator"]}

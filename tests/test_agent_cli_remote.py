@@ -2,17 +2,18 @@
 
 The memory provider keeps its instances in a JSON file, so the agent's worker and a
 local CLI's worker see the same machines: every command is run both ways and must
-print the same and exit the same.
+print the same and exit the same. The audited actions (``both_backends``) run on SQLite and
+on PostgreSQL.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import Result, run_cli
+from state_rows import select
 from test_agent_harness import Agent, running_agent
 
 
@@ -52,6 +53,7 @@ def test_same_output_and_exit_code_as_local(agent: Agent) -> None:
         assert remote.stderr.startswith(local.stderr.rstrip("\n")), (args, local.stderr, remote.stderr)
 
 
+@pytest.mark.both_backends
 def test_stop_and_start_through_the_agent(agent: Agent) -> None:
     stopped = run_cli("instance", "stop", "mem-1", "mem-3", "gone", "-p", "memory", "--json", "--agent", agent.url,
                       env={"SNOOZEBOT_TOKEN": agent.tokens["operator"]})
@@ -67,8 +69,7 @@ def test_stop_and_start_through_the_agent(agent: Agent) -> None:
     assert states == {"mem-0": "running", "mem-1": "stopped", "mem-2": "running", "mem-3": "stopped"}
     started = via(agent, "instance", "start", "mem-1", "-p", "memory", "--wait", "--json")
     assert started.returncode == 0 and started.json()[0]["state"] == "running"
-    with sqlite3.connect(agent.home / "audit.sqlite3") as db:
-        rows = db.execute("SELECT actor, source, instance, action, result FROM attempts ORDER BY id").fetchall()
+    rows = select(agent.home, "SELECT actor, source, instance, action, result FROM attempts ORDER BY id")
     # Recorded once, by the agent, under the token's name (the stops were sent concurrently).
     assert sorted(rows[:3]) == [
         ("operator", "agent", "gone", "stop", "error"),

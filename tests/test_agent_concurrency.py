@@ -1,5 +1,9 @@
 """Concurrency against a real agent: racing loads and unloads, a crashing and a hanging
-plugin while other requests are served. No timing assertions: ordering only."""
+plugin while other requests are served. No timing assertions: ordering only.
+
+Marked ``both_backends``: the tests whose many concurrent requests each check a token, which
+with PostgreSQL is a database round trip off the event loop.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ def _workers(agent: Agent, provider: str) -> list[psutil.Process]:
     return found
 
 
+@pytest.mark.both_backends
 def test_fifty_concurrent_loads_and_unloads_leave_a_consistent_state(agent: Agent) -> None:
     rng = random.Random(5)
     actions = [rng.choice(["load", "unload"]) for _ in range(50)]
@@ -104,6 +109,7 @@ def test_a_crashing_plugin_does_not_disturb_other_requests(agent: Agent) -> None
     assert 'snoozebot_plugin_crashes_total{plugin="memory"} 0.0' in metrics
 
 
+@pytest.mark.both_backends
 def test_a_hanging_call_blocks_nothing_else(agent: Agent) -> None:
     with agent.client() as client:
         for name in ("memory", "hangy"):

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from conftest import SNOOZEBOT, leftover_workers, run_cli
 from snoozebot_fixtures.rude import ESCAPED, HOSTILE
+from state_rows import wait_for_pending_attempt
 from test_agent_harness import running_agent
-from test_instance_cli import wait_for_pending_attempt
 
 from snoozebot.text import has_control, one_line
 
@@ -116,6 +116,7 @@ def test_hostile_json_is_exact_and_ascii() -> None:
     assert doc["name"] == HOSTILE and doc["tags"] == {HOSTILE: HOSTILE, "café": "crème"}
 
 
+@pytest.mark.both_backends  # PostgreSQL text cannot hold the NUL of the message: the audit row must still be written
 def test_hostile_error_messages_are_one_line() -> None:
     missing = run_cli("instance", "info", "nope", "-p", "rude")
     assert missing.returncode == 1
@@ -126,6 +127,11 @@ def test_hostile_error_messages_are_one_line() -> None:
     assert one_error_line(stop.stderr) == "snoozebot: error: 1 of 1 instance(s) failed to stop"
     assert_clean(stop.stdout)
     assert stop.stdout.splitlines()[1].endswith(f"failed  refused: {ESCAPED}")
+    [row] = run_cli("history", "--json").json()
+    assert row["result"] == "error" and one_line(row["error"]["message"]) == f"refused: {ESCAPED}"
+    table = run_cli("history")
+    assert table.returncode == 0 and ESCAPED.split(NEWLINE)[0] in table.stdout
+    assert_clean(table.stdout)
 
 
 def test_an_exception_whose_str_raises_fails_at_once_with_one_line() -> None:
@@ -154,6 +160,7 @@ def _terminate(proc: subprocess.Popen[str], home: Path) -> str:
     return err
 
 
+@pytest.mark.both_backends  # a pending audit row and a held instance lock: in the database too
 def test_sigterm_during_a_stop_shuts_the_worker_down_and_exits_143(isolated_home: Path) -> None:
     proc = subprocess.Popen(
         [SNOOZEBOT, "instance", "stop", "mem-0", "-p", "memory", "-o", "delay=30"],

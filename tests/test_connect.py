@@ -4,7 +4,8 @@ moto's EC2 server holds the instances; a TCP server on 127.0.0.1 started here
 stands in for the machine, named by the `snoozebot-address` tag or
 `-o address=127.0.0.1` (moto's own addresses are never connected to). One test
 runs the real OpenSSH client through the ProxyCommand against a throwaway sshd
-on a loopback port (skipped only when sshd is not installed).
+on a loopback port (skipped only when sshd is not installed). The audited wakes and the
+lock (``both_backends``) run on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 import boto3
 import pytest
 from conftest import SNOOZEBOT, free_port, leftover_workers, run_cli
+from state_rows import store
 
 from snoozebot import sdk
 from snoozebot.cli.connect import resolve_address
@@ -161,6 +163,7 @@ def no_leftovers(isolated_home: Path) -> Iterator[None]:
 # -- waking and relaying ----------------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_a_stopped_instance_is_started_audited_and_relayed_both_ways(moto_ec2: str, no_leftovers: None) -> None:
     iid = launch()
     assert state(iid) == "stopped"
@@ -206,9 +209,10 @@ def test_the_address_tag_comes_before_the_instances_own_addresses() -> None:
     assert resolve_address(sdk.Instance.from_dict({**base, "private_ip": "192.0.2.5"}), None) == "192.0.2.5"
 
 
+@pytest.mark.both_backends
 def test_the_lock_of_instance_start_is_respected(moto_ec2: str, isolated_home: Path) -> None:
     iid = launch()
-    with InstanceLocks(isolated_home).hold("aws", [iid], timeout=1):
+    with InstanceLocks(isolated_home, store(isolated_home)).hold("aws", [iid], timeout=1):
         proc = connect(iid, "-p", "aws", "--port", str(free_port()), "--lock-timeout", "0.5")
     assert f"another snoozebot run is acting on aws instance {iid}" in one_error_line(proc, 1)
     assert state(iid) == "stopped"
@@ -314,6 +318,7 @@ def test_ctrl_c_and_sigterm_end_the_relay_cleanly(
     assert leftover_workers(isolated_home) == []
 
 
+@pytest.mark.both_backends
 def test_a_start_the_cloud_refuses_is_one_line(moto_ec2: str, no_leftovers: None) -> None:
     """moto's IAM checks switched on: the user may describe instances but not start them."""
     iam = boto3.client("iam")

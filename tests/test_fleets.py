@@ -2,19 +2,20 @@
 
 moto keeps each account's resources apart and puts the caller in the account of
 the role it assumed, so an instance launched with one role's credentials is only
-seen by a scope whose role_arn names that account.
+seen by a scope whose role_arn names that account. The tests marked ``both_backends`` (audit
+rows and schedule records per scope) run on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from conftest import run_cli
+from state_rows import previous_runs, select
 
 from snoozebot.config import Config
 from snoozebot.errors import UsageError
@@ -82,6 +83,7 @@ def test_scope_narrows_a_target(estate: dict[tuple[str, str], str]) -> None:
     assert none.returncode == 2 and "no scope matches --scope region=mars-1" in none.stderr
 
 
+@pytest.mark.both_backends
 def test_stop_by_id_finds_each_id_in_its_scope_and_audits_where(
     estate: dict[tuple[str, str], str], isolated_home: Path
 ) -> None:
@@ -96,8 +98,7 @@ def test_stop_by_id_finds_each_id_in_its_scope_and_audits_where(
     assert state(ACCOUNTS[0], REGIONS[1], a) in ("stopping", "stopped")
     assert state(ACCOUNTS[1], REGIONS[0], b) in ("stopping", "stopped")
     assert state(ACCOUNTS[0], REGIONS[0], estate[(ACCOUNTS[0], REGIONS[0])]) == "running"
-    with sqlite3.connect(isolated_home / "audit.sqlite3") as conn:
-        rows = conn.execute("SELECT instance, target, scope FROM attempts ORDER BY instance").fetchall()
+    rows = select(isolated_home, "SELECT instance, target, scope FROM attempts ORDER BY instance")
     assert sorted(rows) == sorted(
         [(a, "prod", json.dumps({"account": ACCOUNTS[0], "region": REGIONS[1]}, separators=(",", ":"))),
          (b, "prod", json.dumps({"account": ACCOUNTS[1], "region": REGIONS[0]}, separators=(",", ":")))]
@@ -222,6 +223,7 @@ def tag_for_schedule(account: str, region: str, iid: str) -> None:
     ec2_as(account, region).create_tags(Resources=[iid], Tags=[{"Key": "snoozebot-schedule", "Value": "office-hours"}])
 
 
+@pytest.mark.both_backends
 def test_schedule_run_over_a_target_keeps_a_record_per_scope(
     estate: dict[tuple[str, str], str], tmp_path: Path, isolated_home: Path
 ) -> None:
@@ -234,7 +236,7 @@ def test_schedule_run_over_a_target_keeps_a_record_per_scope(
     assert {(r["scope"]["account"], r["scope"]["region"]): r["id"] for r in rows} == estate
     assert {(r["action"], r["ok"], r["target"]) for r in rows} == {("stop", True, "prod")}
     assert all(state(a, r, iid) in ("stopping", "stopped") for (a, r), iid in estate.items())
-    records = json.loads((isolated_home / "schedule-runs.json").read_text())["providers"]
+    records = previous_runs(isolated_home)
     assert len(records) == 4 and all(key.startswith("aws prod {") for key in records)
     again = run_cli("schedule", "run", "-t", "prod", "--now", MON_1905, "--json")  # the same boundary: once
     assert {r["action"] for r in again.json()} == {"none"}

@@ -1,4 +1,7 @@
-"""`snoozebot history`: the audit log of start and stop attempts, through the real CLI."""
+"""`snoozebot history`: the audit log of start and stop attempts, through the real CLI.
+
+The tests marked ``both_backends`` run on SQLite and on PostgreSQL (tests/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,9 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import SNOOZEBOT, run_cli
-from test_instance_cli import wait_for_pending_attempt
+from state_rows import wait_for_pending_attempt
 
 ENTRY_KEYS = {
     "id", "time", "finished", "actor", "source", "provider", "instance", "action", "dry_run", "result", "state", "error",
@@ -20,6 +24,7 @@ def memory(tmp_path: Path) -> list[str]:
     return ["-p", "memory", "-o", f"state_file={tmp_path / 'mem.json'}"]
 
 
+@pytest.mark.both_backends
 def test_empty_history(isolated_home: Path) -> None:
     result = run_cli("history")
     assert result.returncode == 0 and result.stdout == "" and "No start or stop attempts" in result.stderr
@@ -27,6 +32,7 @@ def test_empty_history(isolated_home: Path) -> None:
     assert as_json.returncode == 0 and as_json.json() == []
 
 
+@pytest.mark.both_backends
 def test_history_records_attempts_newest_first(isolated_home: Path, tmp_path: Path) -> None:
     assert run_cli("instance", "stop", "mem-0", "mem-1", *memory(tmp_path)).returncode == 0
     assert run_cli("instance", "start", "mem-0", "--dry-run", *memory(tmp_path)).returncode == 0
@@ -59,6 +65,7 @@ def test_history_is_in_sqlite_in_the_state_dir(isolated_home: Path, tmp_path: Pa
         assert conn.execute("SELECT instance, action, result FROM attempts").fetchall() == [("mem-2", "stop", "ok")]
 
 
+@pytest.mark.both_backends
 def test_a_killed_run_leaves_its_pending_attempt(isolated_home: Path, tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [SNOOZEBOT, "instance", "stop", "mem-0", *memory(tmp_path), "-o", "delay=30"],

@@ -1,7 +1,8 @@
 """`snoozebot idle check` end to end: the real CLI on this machine, a fake metadata server on
 loopback naming a moto EC2 instance (a fake GCE VM, a fake ARM VM), and fake `nvidia-smi`
 programs on PATH to make the machine look busy (or broken). Generous thresholds make the real
-readings idle.
+readings idle. The audited stops (``both_backends``) run on SQLite and on PostgreSQL; idle-since
+stays in the state directory on both.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sqlite3
 import stat
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import boto3
 import pytest
 from conftest import leftover_workers, run_cli
 from fake_metadata import FakeMetadata, refused_host
+from state_rows import select
 
 AMI = "ami-12c6146b"
 ALWAYS_IDLE = ["--cpu", "100", "--network", "1000000", "--disk", "1000000", "--ignore-sessions"]
@@ -59,6 +60,7 @@ def idle_check(env: dict[str, str], *args: str):
     return run_cli("idle", "check", *args, env=env)
 
 
+@pytest.mark.both_backends
 def test_idle_for_the_nap_time_stops_this_instance_and_only_it(machine, isolated_home: Path) -> None:
     ids, env, _ = machine
     res = idle_check(env, *ALWAYS_IDLE, "--naptime", "0", "--json")
@@ -69,8 +71,7 @@ def test_idle_for_the_nap_time_stops_this_instance_and_only_it(machine, isolated
     assert doc["instance"]["id"] == ids[0] and doc["instance"]["provider"] == "aws"
     assert doc["readings"]["gpu"]["value"] == 0.0
     assert states(ids) == {ids[0]: "stopped", ids[1]: "running"}
-    with sqlite3.connect(isolated_home / "audit.sqlite3") as conn:
-        rows = conn.execute("SELECT instance, action, source, result FROM attempts").fetchall()
+    rows = select(isolated_home, "SELECT instance, action, source, result FROM attempts")
     assert rows == [(ids[0], "stop", "idle", "ok")]
     assert not (isolated_home / "idle.json").exists()
     assert leftover_workers(isolated_home) == []
@@ -133,6 +134,7 @@ def test_a_failed_measurement_never_stops(machine) -> None:
     assert states(ids)[ids[0]] == "running"
 
 
+@pytest.mark.both_backends
 def test_dry_run_reports_would_stop_and_changes_nothing(machine, isolated_home: Path) -> None:
     ids, env, _ = machine
     res = idle_check(env, *ALWAYS_IDLE, "--naptime", "0", "--dry-run", "--json")
@@ -140,7 +142,7 @@ def test_dry_run_reports_would_stop_and_changes_nothing(machine, isolated_home: 
     assert (res.json()["action"], res.json()["instance"]["id"]) == ("would-stop", ids[0])
     assert states(ids)[ids[0]] == "running"
     assert not (isolated_home / "idle.json").exists()
-    assert not (isolated_home / "audit.sqlite3").exists()
+    assert select(isolated_home, "SELECT id FROM attempts") == []
 
 
 def test_options_that_already_match_the_identity_keep_its_worker(machine, isolated_home: Path) -> None:

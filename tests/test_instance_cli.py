@@ -1,7 +1,8 @@
 """`snoozebot instance ...` as a user types it, against moto's EC2 server on loopback.
 
 The CLI runs in a subprocess with AWS_ENDPOINT_URL and dummy credentials in
-its environment (the `moto_ec2` fixture); results are checked with boto3.
+its environment (the `moto_ec2` fixture); results are checked with boto3. The tests
+marked ``both_backends`` (audited actions, locks) run on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 from conftest import SNOOZEBOT, leftover_workers, run_cli
+from state_rows import store, wait_for_pending_attempt
 
 from snoozebot.locks import InstanceLocks
 
@@ -42,22 +44,6 @@ def launch(count: int = 1, tags: dict[str, str] | None = None) -> list[str]:
 def states(ids: list[str]) -> dict[str, str]:
     reply = boto3.client("ec2").describe_instances(InstanceIds=ids)
     return {i["InstanceId"]: i["State"]["Name"] for r in reply["Reservations"] for i in r["Instances"]}
-
-
-def wait_for_pending_attempt(home: Path, timeout: float = 30) -> None:
-    """Until the audit log holds a pending attempt (the call is in flight)."""
-    import sqlite3
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with sqlite3.connect(home / "audit.sqlite3") as conn:
-                if conn.execute("SELECT count(*) FROM attempts WHERE result = 'pending'").fetchone()[0]:
-                    return
-        except sqlite3.Error:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("no pending attempt appeared in the audit log")
 
 
 def assert_clean_failure(result, code: int) -> None:
@@ -173,6 +159,7 @@ def test_dry_run_changes_nothing_and_says_what_would_happen(moto_ec2: str) -> No
     assert set(states(ids).values()) == {"running"}
 
 
+@pytest.mark.both_backends
 def test_unknown_ids_fail_alone_with_exit_1(moto_ec2: str) -> None:
     [iid] = launch()
     result = run_cli("instance", "stop", iid, BAD, "not-an-id", "-p", "aws", "--json")
@@ -195,6 +182,7 @@ def test_stop_protected_instance_is_permission_denied_exit_1(moto_ec2: str) -> N
     assert states(ids) == {ids[0]: "stopped", ids[1]: "running", ids[2]: "stopped"}
 
 
+@pytest.mark.both_backends
 def test_mixed_batch_of_a_hundred(moto_ec2: str) -> None:
     good = launch(99)
     result = run_cli("instance", "stop", *good[:30], BAD, *good[30:], "-p", "aws", "--json")
@@ -203,6 +191,9 @@ def test_mixed_batch_of_a_hundred(moto_ec2: str) -> None:
     assert len(doc) == 100 and sum(r["ok"] for r in doc) == 99
     assert [r["id"] for r in doc if not r["ok"]] == [BAD]
     assert set(states(good).values()) == {"stopped"}
+    audited = run_cli("history", "--limit", "200", "--json").json()  # one batch of audit rows
+    assert sorted(r["instance"] for r in audited) == sorted([*good, BAD])
+    assert [r["result"] for r in audited].count("ok") == 99 and not [r for r in audited if not r["finished"]]
 
 
 # -- usage, configuration and availability errors ------------------------------------
@@ -256,9 +247,10 @@ def test_endpoint_region_and_profile_options(moto_ec2: str, monkeypatch: pytest.
 # -- lock, audit, interruption -----------------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_second_run_waits_for_the_lock_then_gives_up(moto_ec2: str, isolated_home: Path) -> None:
     [iid] = launch()
-    with InstanceLocks(isolated_home).hold("aws", [iid], timeout=1):
+    with InstanceLocks(isolated_home, store(isolated_home)).hold("aws", [iid], timeout=1):
         result = run_cli("instance", "stop", iid, "-p", "aws", "--lock-timeout", "0.5")
         dry = run_cli("instance", "stop", iid, "-p", "aws", "--dry-run", "--json")
     assert_clean_failure(result, 1)
@@ -268,6 +260,7 @@ def test_second_run_waits_for_the_lock_then_gives_up(moto_ec2: str, isolated_hom
     assert run_cli("instance", "stop", iid, "-p", "aws").returncode == 0
 
 
+@pytest.mark.both_backends
 def test_every_attempt_is_in_the_audit_log(moto_ec2: str) -> None:
     [iid] = launch()
     run_cli("instance", "stop", iid, BAD, "-p", "aws")
@@ -284,6 +277,7 @@ def test_every_attempt_is_in_the_audit_log(moto_ec2: str) -> None:
     assert all(r["provider"] == "aws" and r["actor"].startswith("cli:") and r["finished"] for r in rows)
 
 
+@pytest.mark.both_backends
 def test_ctrl_c_exits_130_leaves_no_worker_and_a_pending_trace(isolated_home: Path) -> None:
     proc = subprocess.Popen(
         [SNOOZEBOT, "instance", "stop", "mem-0", "-p", "memory", "-o", "delay=30"],

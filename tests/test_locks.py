@@ -3,7 +3,8 @@ different instances are still acted on in parallel.
 
 The memory fixture provider sleeps in every call (``delay``) and writes the
 wall-clock interval of each stop and start to a call log; the paths race for
-real: CLI processes, `schedule run` and the agent's REST API, on one machine.
+real: CLI processes, `schedule run` and the agent's REST API, on one machine. The tests
+marked ``both_backends`` run on SQLite and on PostgreSQL (its advisory locks beside the files).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import SNOOZEBOT, run_cli
+from state_rows import select, store
 from test_agent_harness import running_agent
 
 from snoozebot.locks import InstanceLocks
@@ -61,6 +63,7 @@ def spawn(*args: str) -> subprocess.Popen[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.both_backends
 def test_cli_schedule_and_agent_racing_on_one_instance_take_turns(tmp_path: Path, isolated_home: Path) -> None:
     call_log = configure(tmp_path, delay=0.3)
     assert run_cli("plugins", "load", "memory").returncode == 0
@@ -91,6 +94,7 @@ def test_cli_schedule_and_agent_racing_on_one_instance_take_turns(tmp_path: Path
     assert len({c["pid"] for c in on_mem0}) >= 2  # the calls came from several processes
 
 
+@pytest.mark.both_backends
 def test_actions_on_different_instances_run_in_parallel(tmp_path: Path) -> None:
     call_log = configure(tmp_path, delay=1.0)
     procs = [spawn("instance", "stop", f"mem-{i}", "-p", "memory") for i in (0, 1)]
@@ -100,11 +104,12 @@ def test_actions_on_different_instances_run_in_parallel(tmp_path: Path) -> None:
     assert max(first["start"], second["start"]) < min(first["end"], second["end"])
 
 
+@pytest.mark.both_backends
 def test_an_instance_held_past_the_lock_timeout_is_exit_1_and_nothing_is_done(
     tmp_path: Path, isolated_home: Path
 ) -> None:
     call_log = configure(tmp_path, delay=0)
-    with InstanceLocks(isolated_home).hold("memory", ["mem-0"], timeout=1):
+    with InstanceLocks(isolated_home, store(isolated_home)).hold("memory", ["mem-0"], timeout=1):
         res = run_cli("instance", "stop", "mem-0", "mem-1", "-p", "memory", "--lock-timeout", "0.5")
         scheduled = run_cli("schedule", "run", "-p", "memory", "--now", MON_1905, "--lock-timeout", "0.5")
     assert res.returncode == 1, res.stderr
@@ -112,7 +117,7 @@ def test_an_instance_held_past_the_lock_timeout_is_exit_1_and_nothing_is_done(
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
     assert scheduled.returncode == 1 and "mem-0" in scheduled.stderr, scheduled.stderr
     assert calls(call_log, "mem-0") == [] and calls(call_log, "mem-1") == []
-    assert not (isolated_home / "audit.sqlite3").exists()  # not even a pending row
+    assert select(isolated_home, "SELECT id FROM attempts") == []  # not even a pending row
     # once the holder lets go, the same command goes through
     assert run_cli("instance", "stop", "mem-0", "-p", "memory", "--lock-timeout", "0.5").returncode == 0
 

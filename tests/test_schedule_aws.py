@@ -1,14 +1,17 @@
-"""`snoozebot schedule run` end to end against moto's EC2 server: tags, batching, the audit log."""
+"""`snoozebot schedule run` end to end against moto's EC2 server: tags, batching, the audit log.
+
+The tests marked ``both_backends`` run on SQLite and on PostgreSQL (tests/conftest.py).
+"""
 
 from __future__ import annotations
 
-import sqlite3
 import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 from conftest import leftover_workers, run_cli
+from state_rows import select
 
 AMI = "ami-12c6146b"
 CONFIG = """
@@ -56,6 +59,7 @@ def rows(res, ids: list[str]) -> list[dict]:
     return [by_id[i] for i in ids]
 
 
+@pytest.mark.both_backends
 def test_a_fleet_on_two_schedules(config: Path, isolated_home: Path) -> None:
     office = launch(3, {"snoozebot-schedule": "office-hours", "Name": "desk"})
     owls = launch(2, {"snoozebot-schedule": "night-owls"})
@@ -89,14 +93,14 @@ def test_a_fleet_on_two_schedules(config: Path, isolated_home: Path) -> None:
     now = states(everyone)
     assert {now[i] for i in owls} == {"stopped"} and {now[i] for i in office} <= {"pending", "running"}
 
-    with sqlite3.connect(isolated_home / "audit.sqlite3") as conn:
-        audited = conn.execute("SELECT instance, action, source, result FROM attempts").fetchall()
+    audited = select(isolated_home, "SELECT instance, action, source, result FROM attempts")
     assert sorted(audited) == sorted(
         [(i, "stop", "schedule", "ok") for i in office + owls] + [(i, "start", "schedule", "ok") for i in office]
     )
     assert leftover_workers(isolated_home) == []
 
 
+@pytest.mark.both_backends
 def test_a_manual_start_is_not_undone_until_the_next_boundary(config: Path) -> None:
     ids = launch(2, {"snoozebot-schedule": "office-hours"})
     assert run("--now", "2026-11-23T19:01:00+01:00").returncode == 0
@@ -110,13 +114,14 @@ def test_a_manual_start_is_not_undone_until_the_next_boundary(config: Path) -> N
     assert states(ids)[ids[0]] == "stopped"
 
 
+@pytest.mark.both_backends
 def test_dry_run_against_ec2_changes_nothing(config: Path, isolated_home: Path) -> None:
     ids = launch(2, {"snoozebot-schedule": "office-hours"})
     res = run("--now", "2026-11-23T19:01:00+01:00", "--dry-run", "--json")
     assert res.returncode == 0, res.stderr
     assert [r["action"] for r in rows(res, ids)] == ["stop", "stop"]
     assert set(states(ids).values()) == {"running"}
-    assert not (isolated_home / "audit.sqlite3").exists()
+    assert select(isolated_home, "SELECT id FROM attempts") == []
 
 
 def test_explain_an_ec2_instance(config: Path) -> None:
@@ -175,8 +180,7 @@ def test_calendars_cron_periods_and_order_tiers_on_ec2(config: Path, isolated_ho
 
     def audit_order(action: str) -> list[set[str]]:
         """The instances of each tier's batch, in the order the batches were audited."""
-        with sqlite3.connect(isolated_home / "audit.sqlite3") as conn:
-            found = conn.execute("SELECT instance FROM attempts WHERE action = ? ORDER BY id", (action,)).fetchall()
+        found = select(isolated_home, "SELECT instance FROM attempts WHERE action = ? ORDER BY id", action)
         ids = [i for (i,) in found]
         return [set(ids[:1]), set(ids[1:3]), set(ids[3:])]
 

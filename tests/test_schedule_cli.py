@@ -2,18 +2,19 @@
 
 The memory provider keeps its instances in a JSON file (`state_file`), so consecutive
 CLI processes see each other's changes, and the test can play a person starting a
-machine by hand between two cron runs.
+machine by hand between two cron runs. The tests marked ``both_backends`` (the audit log,
+the previous-run records, the run lock) run on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import leftover_workers, run_cli
+from state_rows import previous_runs, select
 
 from snoozebot.state import exclusive_lock
 
@@ -61,16 +62,14 @@ def tagged(state: str = "running", **tags: str) -> dict[str, Any]:
 
 
 def audit_rows(home: Path) -> list[tuple[str, str, str, str, int]]:
-    with sqlite3.connect(home / "audit.sqlite3") as conn:
-        return conn.execute(
-            "SELECT instance, action, source, result, dry_run FROM attempts ORDER BY instance, id"
-        ).fetchall()
+    return select(home, "SELECT instance, action, source, result, dry_run FROM attempts ORDER BY instance, id")
 
 
 def schedule_run(*args: str) -> Any:
     return run_cli("schedule", "run", "-p", "memory", *args)
 
 
+@pytest.mark.both_backends
 def test_stop_boundary_stops_the_fleet_once_and_is_audited(fleet: Path, isolated_home: Path) -> None:
     res = schedule_run("--now", MON_1905, "--json")
     assert res.returncode == 0, res.stderr
@@ -89,6 +88,7 @@ def test_stop_boundary_stops_the_fleet_once_and_is_audited(fleet: Path, isolated
     assert leftover_workers(isolated_home) == []
 
 
+@pytest.mark.both_backends
 def test_manual_start_is_left_alone_until_the_next_boundary(fleet: Path) -> None:
     assert schedule_run("--now", MON_1905).returncode == 0
     set_state(fleet, "mem-1", "running")  # someone starts it by hand at 20:00
@@ -113,23 +113,26 @@ def test_missed_runs_catch_up(fleet: Path) -> None:
     assert [r["action"] for r in res.json()] == ["stop"] * 3
 
 
+@pytest.mark.both_backends
 def test_dry_run_changes_nothing_and_keeps_the_window(fleet: Path, isolated_home: Path) -> None:
     res = schedule_run("--now", MON_1905, "--dry-run", "--json")
     assert res.returncode == 0, res.stderr
     assert [r["action"] for r in res.json()] == ["stop"] * 3
     assert set(states(fleet).values()) == {"running"}
-    assert not (isolated_home / "schedule-runs.json").exists()
+    assert previous_runs(isolated_home) == {}
     # The real run afterwards still sees the same boundary.
     assert [r["action"] for r in schedule_run("--now", MON_1905, "--json").json()] == ["stop"] * 3
 
 
+@pytest.mark.both_backends
 def test_now_earlier_than_the_previous_run_moves_nothing_back(fleet: Path, isolated_home: Path) -> None:
     assert schedule_run("--now", MON_1905).returncode == 0
-    recorded = json.loads((isolated_home / "schedule-runs.json").read_text())
+    recorded = previous_runs(isolated_home)
+    assert list(recorded) == ["memory"]
     set_state(fleet, "mem-0", "running")
     res = schedule_run("--now", "2026-11-23T19:01:00+01:00", "--json")
     assert [r["action"] for r in res.json()] == ["none"] * 3
-    assert json.loads((isolated_home / "schedule-runs.json").read_text()) == recorded
+    assert previous_runs(isolated_home) == recorded
 
 
 def test_tags_decide_per_instance_and_one_bad_instance_fails_alone(fleet: Path, isolated_home: Path) -> None:
@@ -222,6 +225,7 @@ def test_bad_config_is_exit_2_before_anything_runs(
     assert not fleet.exists()  # the provider was never even called
 
 
+@pytest.mark.both_backends
 def test_unavailable_provider_is_exit_3(fleet: Path, isolated_home: Path) -> None:
     res = run_cli("schedule", "run", "-p", "nosuch", "--now", MON_1905)
     assert res.returncode == 3
@@ -231,11 +235,11 @@ def test_unavailable_provider_is_exit_3(fleet: Path, isolated_home: Path) -> Non
     assert res.stderr.startswith("snoozebot: error: crashy:")
     # The healthy provider still ran, and only its run was recorded.
     assert [r["action"] for r in res.json()] == ["stop"] * 3
-    recorded = json.loads((isolated_home / "schedule-runs.json").read_text())["providers"]
-    assert list(recorded) == ["memory"]
+    assert list(previous_runs(isolated_home)) == ["memory"]
     assert leftover_workers(isolated_home) == []
 
 
+@pytest.mark.both_backends
 def test_overlapping_run_waits_for_the_lock(fleet: Path, isolated_home: Path) -> None:
     with exclusive_lock(isolated_home / "schedule.lock", timeout=1):
         res = schedule_run("--now", MON_1905, "--lock-timeout", "0.5")
@@ -295,5 +299,5 @@ def test_the_real_clock_is_used_without_now(fleet: Path, tmp_path: Path, isolate
     res = schedule_run("--json")
     assert res.returncode == 0, res.stderr
     assert [r["action"] for r in res.json()] == ["stop"]
-    recorded = json.loads((isolated_home / "schedule-runs.json").read_text())["providers"]["memory"]
-    assert abs(dt.datetime.fromisoformat(recorded) - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
+    recorded = previous_runs(isolated_home)["memory"]
+    assert abs(recorded - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)

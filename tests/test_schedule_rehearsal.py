@@ -1,4 +1,7 @@
-"""A rehearsal with a future --now says what it did to the schedule's memory, and can be undone."""
+"""A rehearsal with a future --now says what it did to the schedule's memory, and can be undone.
+
+On both backends: the previous-run records in the state directory, and in a PostgreSQL database.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ state_file = "{state_file}"
 timezone = "Europe/Berlin"
 periods = [{{ days = "daily", start = "08:00", stop = "19:00" }}]
 """
+pytestmark = pytest.mark.both_backends
 FUTURE = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).replace(microsecond=0).isoformat()
 
 

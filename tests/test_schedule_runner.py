@@ -2,16 +2,17 @@
 
 The provider here is a small stand-in for ProviderClient (a crash in the middle
 of a batched stop cannot be provoked through the fixture plugins, which crash on
-listing first); everything else is real: the audit log, the record, the decisions.
+listing first); everything else is real: the audit log, the record, the decisions, on both
+backends (SQLite in the state directory, a PostgreSQL database) but for the damaged file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from pathlib import Path
 
 import pytest
+from state_rows import select
 
 from snoozebot import sdk
 from snoozebot.audit import AuditLog
@@ -59,14 +60,14 @@ class StubClient:
 
 
 def context(directory: Path) -> ActionContext:
-    return ActionContext(AuditLog(directory / "a.db"), InstanceLocks(directory), lock_timeout=5)
+    return ActionContext(AuditLog.in_directory(directory), InstanceLocks(directory), lock_timeout=5)
 
 
-def audit_rows(path: Path) -> list[tuple[str, str, str | None]]:
-    with sqlite3.connect(path) as conn:
-        return conn.execute("SELECT instance, result, error_code FROM attempts ORDER BY instance").fetchall()
+def audit_rows(directory: Path) -> list[tuple[str, str, str | None]]:
+    return select(directory, "SELECT instance, result, error_code FROM attempts ORDER BY instance")
 
 
+@pytest.mark.both_backends
 def test_one_list_and_one_batched_stop(tmp_path: Path) -> None:
     client = StubClient([vm("a"), vm("b"), vm("c", "stopped")])
     record = RunRecord(tmp_path)
@@ -76,6 +77,7 @@ def test_one_list_and_one_batched_stop(tmp_path: Path) -> None:
     assert report.ok and record.previous("stub") == NOW
 
 
+@pytest.mark.both_backends
 def test_per_instance_failures_still_count_as_a_run(tmp_path: Path) -> None:
     client = StubClient([vm("a"), vm("b")], refuse={"b"})
     record = RunRecord(tmp_path)
@@ -86,9 +88,10 @@ def test_per_instance_failures_still_count_as_a_run(tmp_path: Path) -> None:
     ]
     assert not report.ok and report.failures == []
     assert record.previous("stub") == NOW  # a rerun must not stop again what a person starts now
-    assert audit_rows(tmp_path / "a.db") == [("a", "ok", None), ("b", "error", "permission_denied")]
+    assert audit_rows(tmp_path) == [("a", "ok", None), ("b", "error", "permission_denied")]
 
 
+@pytest.mark.both_backends
 def test_a_batch_that_fails_as_a_whole_fails_its_rows_and_keeps_the_window(tmp_path: Path) -> None:
     client = StubClient([vm("a"), vm("b")], crash=True)
     record = RunRecord(tmp_path)
@@ -99,14 +102,21 @@ def test_a_batch_that_fails_as_a_whole_fails_its_rows_and_keeps_the_window(tmp_p
     ]
     assert [f.provider for f in report.failures] == ["stub"]
     assert record.previous("stub") is None  # the next run retries the same boundary
-    assert audit_rows(tmp_path / "a.db") == [("a", "error", "plugin_crashed"), ("b", "error", "plugin_crashed")]
+    assert audit_rows(tmp_path) == [("a", "error", "plugin_crashed"), ("b", "error", "plugin_crashed")]
 
 
+@pytest.mark.both_backends
 def test_the_record_never_moves_back(tmp_path: Path) -> None:
     record = RunRecord(tmp_path)
     record.record("stub", NOW)
     record.record("stub", NOW - dt.timedelta(hours=1))
     assert record.previous("stub") == NOW
+    assert RunRecord(tmp_path).providers() == ["stub"]
+
+
+def test_a_damaged_record_file_is_never_read_as_no_record(tmp_path: Path) -> None:
+    record = RunRecord(tmp_path)
+    record.record("stub", NOW)
     (tmp_path / "schedule-runs.json").write_text("{not json")
     with pytest.raises(StateDamaged, match="schedule-runs.json"):
         record.previous("stub")  # never the default window: that would move the schedule window

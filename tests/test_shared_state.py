@@ -352,3 +352,12 @@ def test_a_database_url_without_the_driver_is_exit_2_naming_the_extra(pg_url: st
     result = run_cli("history", env={"PYTHONPATH": str(shadow)})
     assert result.returncode == 2 and "snoozebot[postgres]" in result.stderr, result
     assert len(result.stderr.strip().splitlines()) == 1 and PASSWORD not in result.stderr
+
+
+@pytest.mark.both_backends
+def test_the_marker_alone_runs_a_test_on_each_backend(request: pytest.FixtureRequest, isolated_home: Path) -> None:
+    """The both_backends marker (tests/conftest.py) really switches what a command uses."""
+    expected = request.node.callspec.params["state_backend"]
+    doc = run_cli("db", "status", "--json").json()
+    assert doc["backend"] == expected
+    assert (doc["path"] is None) == (expected == "postgresql")

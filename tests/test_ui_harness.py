@@ -12,16 +12,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import run_cli
+from state_rows import select
 from test_agent_harness import Agent, running_agent
 
 CHROMIUM = "/usr/bin/chromium"
@@ -81,11 +81,7 @@ class UiAgent:
 
     def audit_count(self) -> int:
         """Start and stop attempts recorded so far."""
-        path = self.agent.home / "audit.sqlite3"
-        if not path.exists():
-            return 0
-        with closing(sqlite3.connect(path)) as db:
-            return int(db.execute("SELECT count(*) FROM attempts").fetchone()[0])
+        return len(select(self.agent.home, "SELECT id FROM attempts"))
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """A REST call as admin (test set-up: load, unload)."""

@@ -1,11 +1,17 @@
-"""SharedSessions (the UI's sessions in a store's table) on a real SQLite store: expiry, bound, notices."""
+"""SharedSessions (the UI's sessions in a store's table) on both real stores: expiry, bound, notices.
+
+An agent keeps its sessions in this table only with a shared store (PostgreSQL); on SQLite
+the table works the same, which is what lets this test run on both backends.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from snoozebot.agent.ui.session import SharedSessions
-from snoozebot.store.sqlite import SqliteStore
+from snoozebot.store import open_store
 
 
 class Clock:
@@ -16,9 +22,10 @@ class Clock:
         return self.now
 
 
-def test_shared_sessions_expire_are_bounded_and_keep_their_notices(tmp_path: Path) -> None:
+@pytest.mark.both_backends
+def test_shared_sessions_expire_are_bounded_and_keep_their_notices(isolated_home: Path) -> None:
     clock = Clock()
-    store = SqliteStore(tmp_path / "state.sqlite3", lock_timeout=5)
+    store = open_store(isolated_home)
     sessions = SharedSessions(store, idle_seconds=10, max_seconds=25, max_sessions=2, clock=clock)
     first = sessions.create("sbt_secret")
     found = sessions.get(first.id)

@@ -10,6 +10,10 @@ hold: released before it goes back to the pool, and with the connection
 
 Every failure is :class:`~snoozebot.store.base.DatabaseUnavailable` (exit 3),
 one line naming host and port, never the password.
+
+PostgreSQL text cannot hold the NUL character, which a plugin's error message
+may carry: a NUL in a value is stored escaped, as ``\\x00`` (what
+:func:`~snoozebot.text.one_line` shows for it), so the row is written all the same.
 """
 
 from __future__ import annotations
@@ -59,6 +63,11 @@ def _driver() -> Any:
     return psycopg
 
 
+def _values(params: Sequence[Any]) -> tuple[Any, ...]:
+    """``params`` as PostgreSQL can hold them: NUL in a string escaped as ``\\x00``."""
+    return tuple(v.replace("\x00", "\\x00") if isinstance(v, str) and "\x00" in v else v for v in params)
+
+
 class _Session:
     """A psycopg connection in autocommit mode; ``?`` placeholders become ``%s``."""
 
@@ -68,7 +77,7 @@ class _Session:
         self._conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cur = self._conn.execute(sql.replace("?", "%s"), tuple(params))
+        cur = self._conn.execute(sql.replace("?", "%s"), _values(params))
         return list(cur.fetchall()) if cur.description else []
 
     def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -80,7 +89,7 @@ class _Session:
             return []
         with self._conn.cursor() as cur:
             statement = f"{sql} RETURNING id".replace("?", "%s")
-            cur.executemany(statement, [tuple(r) for r in rows], returning=True)
+            cur.executemany(statement, [_values(r) for r in rows], returning=True)
             ids = []
             while True:
                 ids.append(int(cur.fetchone()[0]))  # type: ignore[index]
@@ -90,7 +99,7 @@ class _Session:
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             with self._conn.cursor() as cur:
-                cur.executemany(sql.replace("?", "%s"), [tuple(r) for r in rows])
+                cur.executemany(sql.replace("?", "%s"), [_values(r) for r in rows])
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
