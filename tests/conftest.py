@@ -158,11 +158,12 @@ def forget_store(url: str) -> None:
     Without it every test's database would keep a few idle connections of the
     test process open until the session ends, past the server's connection limit.
     """
+    from unittest import mock
+
     import snoozebot.store
 
-    kept = snoozebot.store._shared.pop(url, None)
-    for conn, _since in getattr(kept, "_idle", []):
-        conn.close()
+    with mock.patch.dict(os.environ, {snoozebot.store.DATABASE_URL_ENV: url}):  # this URL's store
+        snoozebot.store.forget_store(snoozebot.store.open_store(Path("."), None))
 
 
 BACKENDS = ("sqlite", "postgresql")

@@ -76,3 +76,16 @@ def test_prestart_warms_the_store_beside_the_worker(pg_url: str, tmp_path: Path)
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split()[-1] in ("1", "2"), done
+
+
+def test_forget_store_closes_its_connections_and_the_next_open_makes_a_new_store(
+    pg_url: str, tmp_path: Path
+) -> None:
+    from snoozebot.store import forget_store, open_store
+
+    store = open_store(tmp_path, None)
+    store.warm()
+    kept = [conn for conn, _ in store._idle]  # type: ignore[attr-defined]
+    forget_store(store)
+    assert kept and all(conn.closed for conn in kept)
+    assert open_store(tmp_path, None) is not store

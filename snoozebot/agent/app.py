@@ -34,7 +34,7 @@ from snoozebot.savings.figures import savings_figures
 from snoozebot.savings.lookup import worker_lookup
 from snoozebot.savings.price_cache import CachedLookup
 from snoozebot.schedule.activity import ActivityStore
-from snoozebot.store import open_store
+from snoozebot.store import forget_store, open_store
 
 __all__ = ["WORKER_START_METHOD", "create_app"]
 
@@ -95,6 +95,7 @@ def create_app(
             if scheduler is not None:
                 await service.run(scheduler.close)
             await service.close()
+            forget_store(store)  # the database's idle connections go with the agent
 
     app = FastAPI(
         title="snoozebot agent",

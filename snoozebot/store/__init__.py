@@ -26,6 +26,7 @@ __all__ = [
     "Session",
     "Store",
     "database_url",
+    "forget_store",
     "open_store",
     "warm_in_background",
 ]
@@ -55,6 +56,15 @@ def open_store(
 
             store = _shared[url.url] = PostgresStore(url)
         return store
+
+
+def forget_store(store: Store) -> None:
+    """Close ``store``'s kept connections; the next :func:`open_store` of its URL makes a new one."""
+    with _shared_lock:
+        for url, kept in list(_shared.items()):
+            if kept is store:
+                del _shared[url]
+    store.close()
 
 
 def warm_in_background(state_directory: Path, config: Config) -> None:

@@ -97,6 +97,10 @@ class Store(Protocol):
         """Hold the cross-machine locks ``names`` (no-op unless shared), waiting at most ``timeout``."""
         ...
 
+    def close(self) -> None:
+        """Close the connections kept for reuse (a later call opens new ones)."""
+        ...
+
     def warm(self) -> None:
         """Open ahead what a command's first records and locks will use (connections)."""
         ...

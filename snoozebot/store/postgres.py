@@ -280,6 +280,12 @@ class PostgresStore:
             yield
             conn.execute("SELECT pg_advisory_unlock_all()")  # back to the pool without them
 
+    def close(self) -> None:
+        with self._pool_lock:
+            idle, self._idle = self._idle, []
+        for conn, _since in idle:
+            conn.close()
+
     def warm(self) -> None:
         """Open what one command uses at once: a session for its records and one for its locks."""
         nothing = "nothing was changed"

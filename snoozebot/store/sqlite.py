@@ -313,6 +313,9 @@ class SqliteStore:
     def warm(self) -> None:
         pass  # a file opens in a millisecond: nothing to open ahead
 
+    def close(self) -> None:
+        pass  # every session closes its connection
+
     def lead(self) -> Leadership | None:
         lock = self.path.with_name("leader.lock")
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
