@@ -2,9 +2,7 @@
 
 Two measurements, each run as fresh processes, the two backends interleaved round by round:
 
-  stop       .venv/bin/snoozebot instance stop ID -p aws      (local moto EC2, one instance); also
-             "postgresql, no warm-up": the same with the database connection made when the
-             audit log is first written, not beside the worker's start (snoozebot/store/__init__.py)
+  stop       .venv/bin/snoozebot instance stop ID -p aws      (local moto EC2, one instance)
   schedule   .venv/bin/snoozebot schedule run -p memory        (the memory fixture provider, 1,000
              tagged instances, every one stopped at a boundary; instances and records reset untimed)
 
@@ -46,12 +44,7 @@ timezone = "Europe/Berlin"
 periods = [{{ days = "mon-fri", start = "08:00", stop = "19:00" }}]
 """
 NOW = "2026-11-23T19:05:00+01:00"
-NO_WARM_UP = """
-import snoozebot.store
-from snoozebot.cli.main import main
-snoozebot.store.warm_in_background = lambda *args: None
-main()
-"""
+
 COUNT = 1000
 
 
@@ -81,7 +74,6 @@ def bench_stop(ec2, envs: dict[str, dict[str, str]], rounds: int) -> dict[str, l
     ]
     stop = ["instance", "stop", instance_id, "-p", "aws"]
     variants = {name: ([str(BIN / "snoozebot"), *stop], env) for name, env in envs.items()}
-    variants["postgresql, no warm-up"] = ([sys.executable, "-c", NO_WARM_UP, *stop], envs["postgresql"])
     samples: dict[str, list[float]] = {name: [] for name in variants}
     for argv, env in variants.values():  # warm the caches, create the schema
         run(argv, env)

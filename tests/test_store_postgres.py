@@ -1,7 +1,8 @@
-"""The PostgreSQL store's own promises, against a real server (tests/pg.py): pooled locks, warm-up."""
+"""The PostgreSQL store's own promises, against a real server (tests/pg.py): pooled, batched locks."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import psycopg
@@ -46,36 +47,32 @@ def test_a_hold_left_by_an_error_releases_its_locks(pg_url: str) -> None:
     assert store._idle == [], "a connection left by an error is closed, not pooled"
 
 
-def test_warm_opens_the_connections_a_stop_uses(pg_url: str) -> None:
-    store = _store(pg_url)
-    store.warm()
-    assert len(store._idle) == 2
-    with store.hold(["aws:i-1"], timeout=1, what="i-1"), store.session(consequence="") as db:
-        assert db.execute("SELECT count(*) FROM attempts") == [(0,)]  # migrated by the warm-up
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE application_name = 'snoozebot' AND datname = current_database()"
-        ).fetchone()
-    assert rows == (2,), "the stop made no connection beyond the two warmed ones"
+def test_many_keys_are_taken_in_order_holding_those_before_one_held_elsewhere(pg_url: str) -> None:
+    import threading
 
+    store, other = _store(pg_url), _store(pg_url)
+    names = [f"memory:mem-{i}" for i in range(1000)]
+    blocked = names[500]
+    taken = threading.Event()
+    with other.hold([blocked], timeout=1, what=blocked):
 
-def test_prestart_warms_the_store_beside_the_worker(pg_url: str, tmp_path: Path) -> None:
-    import subprocess
-    import sys
+        def take_all() -> None:
+            with store.hold(names, timeout=30, what="1,000 instances"):
+                taken.set()
 
-    code = (
-        "import time, snoozebot.store as store\n"
-        "from snoozebot.host import prestart\n"
-        "prestart.prestart(['instance', 'stop', 'mem-1', '-p', 'memory'])\n"
-        "deadline = time.monotonic() + 30\n"
-        "while time.monotonic() < deadline and not any(s._idle for s in store._shared.values()):\n"
-        "    time.sleep(0.01)\n"
-        "prestart.discard()\n"
-        "print(sum(len(s._idle) for s in store._shared.values()))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert done.stdout.split()[-1] in ("1", "2"), done
+        thread = threading.Thread(target=take_all)
+        thread.start()
+        deadline = time.monotonic() + 10
+        order = sorted(names, key=lambda n: advisory_key(f"snoozebot:{n}"))
+        before, after = order[: order.index(blocked)], order[order.index(blocked) + 1 :]
+        while _free(pg_url, before[-1]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not taken.is_set()
+        assert not any(_free(pg_url, n) for n in before[:3] + before[-3:]), "the keys before it are held"
+        assert all(_free(pg_url, n) for n in after[:3] + after[-3:]), "none after it is held while waiting"
+    thread.join(timeout=10)
+    assert taken.is_set(), "once the key was free, every key was taken"
+    assert all(_free(pg_url, n) for n in names[:5])
 
 
 def test_forget_store_closes_its_connections_and_the_next_open_makes_a_new_store(
@@ -84,7 +81,8 @@ def test_forget_store_closes_its_connections_and_the_next_open_makes_a_new_store
     from snoozebot.store import forget_store, open_store
 
     store = open_store(tmp_path, None)
-    store.warm()
+    with store.hold(["aws:i-1"], timeout=1, what="i-1"), store.session(consequence=""):
+        pass
     kept = [conn for conn, _ in store._idle]  # type: ignore[attr-defined]
     forget_store(store)
     assert kept and all(conn.closed for conn in kept)

@@ -84,17 +84,8 @@ def prestart(argv: Sequence[str]) -> None:
             options = config.provider_options(name, parse_options(pairs))
             worker = WorkerProcess.launch(name, options, start_method="fork")
             _started[name] = (options, worker)
-        _warm_store(config)  # a thread: only once every fork is done
     except Exception:  # the real parser reports whatever is wrong
         return
-
-
-def _warm_store(config: Config) -> None:
-    """Let a shared database's connection be made while the workers start (docs/shared-state.md)."""
-    from snoozebot.state import state_dir
-    from snoozebot.store import warm_in_background
-
-    warm_in_background(state_dir(), config)
 
 
 def adopt(config: Config, overrides: Mapping[str, str]) -> dict[str, WorkerProcess]:

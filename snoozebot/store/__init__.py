@@ -8,7 +8,6 @@ per URL, so its connections are reused.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from pathlib import Path
@@ -28,7 +27,6 @@ __all__ = [
     "database_url",
     "forget_store",
     "open_store",
-    "warm_in_background",
 ]
 
 LOCK_TIMEOUT = 10.0
@@ -66,23 +64,3 @@ def forget_store(store: Store) -> None:
                 del _shared[url]
     store.close()
 
-
-def warm_in_background(state_directory: Path, config: Config) -> None:
-    """Connect to the configured database on a daemon thread, for a command about to act.
-
-    The driver's import and the connections (about 0.1 s) then overlap with
-    the wait for the command's worker instead of following it; the command's
-    own store calls reuse those connections (one store per URL). A failure
-    here is left for the command's own call to report.
-    """
-    try:
-        if database_url(config) is None:
-            return  # SQLite opens in a millisecond: nothing to hide
-    except Exception:  # a bad URL is the command's to report
-        return
-    threading.Thread(target=_warm, args=(state_directory, config), name="snoozebot-warm", daemon=True).start()
-
-
-def _warm(state_directory: Path, config: Config) -> None:
-    with contextlib.suppress(Exception):  # the command's own call reports it, once
-        open_store(state_directory, config).warm()

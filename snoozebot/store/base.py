@@ -101,10 +101,6 @@ class Store(Protocol):
         """Close the connections kept for reuse (a later call opens new ones)."""
         ...
 
-    def warm(self) -> None:
-        """Open ahead what a command's first records and locks will use (connections)."""
-        ...
-
     def lead(self) -> Leadership | None:
         """Try to become the leader, without waiting; None when another process leads."""
         ...

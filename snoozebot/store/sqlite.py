@@ -310,9 +310,6 @@ class SqliteStore:
     def hold(self, names: Sequence[str], *, timeout: float, what: str) -> Iterator[None]:
         yield  # one machine: the state directory's flock locks are all there is
 
-    def warm(self) -> None:
-        pass  # a file opens in a millisecond: nothing to open ahead
-
     def close(self) -> None:
         pass  # every session closes its connection
 
