@@ -70,7 +70,7 @@ def require(role: Role) -> Dependency:
     ) -> TokenRecord:
         store: TokenStore = request.app.state.tokens
         token = credentials.credentials if credentials else None
-        if store.shared:  # a database round trip: never in the event loop (docs/shared-state.md)
+        if not store.answers_at_once(token):  # a database round trip: never in the event loop
             return await anyio.to_thread.run_sync(authorize, store, token, role)
         return authorize(store, token, role)
 

@@ -126,6 +126,11 @@ class _SharedTokens:
     def list(self) -> list[TokenRecord]:
         return self._select("ORDER BY created, name", ())
 
+    def fresh(self, key_id: str) -> bool:
+        """True when ``key_id``'s record was read less than CHECK_SECONDS ago (no query needed)."""
+        seen = self._recent.get(key_id)
+        return seen is not None and time.monotonic() - seen[0] < CHECK_SECONDS
+
     def by_key(self, key_id: str) -> TokenRecord | None:
         now = time.monotonic()
         seen = self._recent.get(key_id)
@@ -196,6 +201,13 @@ class TokenStore:
     def shared(self) -> bool:
         """True when the tokens are a shared store's (each check is a database query)."""
         return self._shared is not None
+
+    def answers_at_once(self, token: str | None) -> bool:
+        """True when :meth:`verify` of ``token`` needs no database round trip (so no thread)."""
+        if self._shared is None or not token:
+            return True
+        match = _TOKEN_RE.match(token)
+        return match is None or self._shared.fresh(match.group(1))
 
     def list(self) -> list[TokenRecord]:
         """Every stored token, oldest first."""
